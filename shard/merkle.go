@@ -16,6 +16,9 @@ const (
 	nodePrefix = 0x01
 )
 
+// leafPrefixBytes is written to hash.Hash without allocating per leaf.
+var leafPrefixBytes = []byte{leafPrefix}
+
 // Hasher computes a shard ID incrementally: it is an io.Writer that hashes
 // each leaf as its bytes arrive and keeps only the roots of the complete
 // subtrees (at most 64), so memory is constant whatever the shard size.
@@ -51,7 +54,7 @@ func (h *Hasher) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		if h.inLeaf == 0 {
 			h.leaf.Reset()
-			h.leaf.Write([]byte{leafPrefix})
+			h.leaf.Write(leafPrefixBytes)
 		}
 		take := min(h.leafSize-h.inLeaf, len(p))
 		h.leaf.Write(p[:take])
@@ -108,7 +111,7 @@ func emptyRoot() ID { return sha256.Sum256([]byte{leafPrefix}) }
 
 func leafHash(b []byte) ID {
 	d := sha256.New()
-	d.Write([]byte{leafPrefix})
+	d.Write(leafPrefixBytes)
 	d.Write(b)
 	var id ID
 	d.Sum(id[:0])
