@@ -52,14 +52,14 @@ func newErr(status int, code, msg string) *Error {
 // The S3 errors this package produces or that a Backend may return.
 var (
 	// Authentication and signing.
-	ErrAccessDenied                = newErr(http.StatusForbidden, "AccessDenied", "Access Denied.")
-	ErrInvalidAccessKeyID          = newErr(http.StatusForbidden, "InvalidAccessKeyId", "The AWS access key ID you provided does not exist in our records.")
-	ErrSignatureDoesNotMatch       = newErr(http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
-	ErrRequestTimeTooSkewed        = newErr(http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.")
-	ErrAuthorizationHeaderMalformed = newErr(http.StatusBadRequest, "AuthorizationHeaderMalformed", "The authorization header is malformed.")
+	ErrAccessDenied                      = newErr(http.StatusForbidden, "AccessDenied", "Access Denied.")
+	ErrInvalidAccessKeyID                = newErr(http.StatusForbidden, "InvalidAccessKeyId", "The AWS access key ID you provided does not exist in our records.")
+	ErrSignatureDoesNotMatch             = newErr(http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
+	ErrRequestTimeTooSkewed              = newErr(http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.")
+	ErrAuthorizationHeaderMalformed      = newErr(http.StatusBadRequest, "AuthorizationHeaderMalformed", "The authorization header is malformed.")
 	ErrAuthorizationQueryParametersError = newErr(http.StatusBadRequest, "AuthorizationQueryParametersError", "The authorization query parameters are malformed.")
-	ErrMissingSecurityHeader       = newErr(http.StatusBadRequest, "MissingSecurityHeader", "Your request is missing a required header.")
-	ErrExpiredToken                = newErr(http.StatusBadRequest, "ExpiredToken", "The provided token has expired.")
+	ErrMissingSecurityHeader             = newErr(http.StatusBadRequest, "MissingSecurityHeader", "Your request is missing a required header.")
+	ErrExpiredToken                      = newErr(http.StatusBadRequest, "ExpiredToken", "The provided token has expired.")
 
 	// Payload integrity.
 	ErrXAmzContentSHA256Mismatch = newErr(http.StatusBadRequest, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.")
@@ -77,20 +77,21 @@ var (
 	ErrUnexpectedContent         = newErr(http.StatusBadRequest, "UnexpectedContent", "This request does not support content.")
 
 	// Buckets.
-	ErrNoSuchBucket            = newErr(http.StatusNotFound, "NoSuchBucket", "The specified bucket does not exist.")
-	ErrBucketAlreadyExists     = newErr(http.StatusConflict, "BucketAlreadyExists", "The requested bucket name is not available.")
-	ErrBucketAlreadyOwnedByYou = newErr(http.StatusConflict, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.")
-	ErrBucketNotEmpty          = newErr(http.StatusConflict, "BucketNotEmpty", "The bucket you tried to delete is not empty.")
-	ErrInvalidBucketName       = newErr(http.StatusBadRequest, "InvalidBucketName", "The specified bucket is not valid.")
+	ErrNoSuchBucket              = newErr(http.StatusNotFound, "NoSuchBucket", "The specified bucket does not exist.")
+	ErrBucketAlreadyExists       = newErr(http.StatusConflict, "BucketAlreadyExists", "The requested bucket name is not available.")
+	ErrBucketAlreadyOwnedByYou   = newErr(http.StatusConflict, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.")
+	ErrBucketNotEmpty            = newErr(http.StatusConflict, "BucketNotEmpty", "The bucket you tried to delete is not empty.")
+	ErrInvalidBucketName         = newErr(http.StatusBadRequest, "InvalidBucketName", "The specified bucket is not valid.")
 	ErrInvalidLocationConstraint = newErr(http.StatusBadRequest, "InvalidLocationConstraint", "The specified location constraint is not valid.")
 
 	// Objects.
-	ErrNoSuchKey            = newErr(http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
-	ErrInvalidRange         = newErr(http.StatusRequestedRangeNotSatisfiable, "InvalidRange", "The requested range is not satisfiable.")
-	ErrPreconditionFailed   = newErr(http.StatusPreconditionFailed, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold.")
-	ErrNotModified          = newErr(http.StatusNotModified, "NotModified", "Not Modified.")
-	ErrInvalidCopySource    = newErr(http.StatusBadRequest, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey.")
-	ErrInvalidPartNumber    = newErr(http.StatusRequestedRangeNotSatisfiable, "InvalidPartNumber", "The requested partnumber is not satisfiable.")
+	ErrNoSuchKey           = newErr(http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
+	ErrInvalidRange        = newErr(http.StatusRequestedRangeNotSatisfiable, "InvalidRange", "The requested range is not satisfiable.")
+	ErrPreconditionFailed  = newErr(http.StatusPreconditionFailed, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold.")
+	ErrNotModified         = newErr(http.StatusNotModified, "NotModified", "Not Modified.")
+	ErrInvalidCopySource   = newErr(http.StatusBadRequest, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey.")
+	ErrInvalidStorageClass = newErr(http.StatusBadRequest, "InvalidStorageClass", "The storage class you specified is not valid.")
+	ErrInvalidPartNumber   = newErr(http.StatusRequestedRangeNotSatisfiable, "InvalidPartNumber", "The requested partnumber is not satisfiable.")
 
 	// Multipart uploads.
 	ErrNoSuchUpload     = newErr(http.StatusNotFound, "NoSuchUpload", "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.")

@@ -1,0 +1,285 @@
+package s3api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+// Config tunes the handler. The zero value works: path-style addressing in
+// region us-east-1 with the S3 limits.
+type Config struct {
+	// Region is the region signatures are scoped to and GetBucketLocation
+	// reports. Default "us-east-1".
+	Region string
+	// BaseDomain enables virtual-host-style addressing: a request for
+	// "bucket.BaseDomain" addresses "bucket". Empty: path style only.
+	BaseDomain string
+	// MaxObjectSize is the largest single PUT or part. Default MaxPutSize.
+	MaxObjectSize int64
+	// MaxXMLBodySize bounds request documents (Delete,
+	// CompleteMultipartUpload, CreateBucketConfiguration). Default 4 MiB.
+	MaxXMLBodySize int64
+	// Now is the clock signatures are checked against. Default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.MaxObjectSize <= 0 {
+		c.MaxObjectSize = MaxPutSize
+	}
+	if c.MaxXMLBodySize <= 0 {
+		c.MaxXMLBodySize = maxXMLBody
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.BaseDomain = strings.ToLower(strings.TrimSuffix(c.BaseDomain, "."))
+	return c
+}
+
+// handler serves the S3 API over a Backend.
+type handler struct {
+	b      Backend
+	cfg    Config
+	log    *slog.Logger
+	verify *verifier
+}
+
+// NewHandler returns the S3 API over b. Every request is authenticated with
+// SigV4 against creds before anything else happens.
+func NewHandler(b Backend, creds Credentials, cfg Config, log *slog.Logger) http.Handler {
+	cfg = cfg.withDefaults()
+	h := &handler{b: b, cfg: cfg, log: log, verify: newVerifier(creds, cfg.Region, cfg.Now)}
+	return h.requestID(h.authenticate(h.addressing(h.router())))
+}
+
+// handlerFunc is an S3 operation; a returned error becomes the response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// The path shapes of the three levels. Keys may hold any byte, new lines
+// included, so the key pattern is (?s).
+const (
+	bucketPath = "/{bucket}"
+	objectPath = "/{bucket}/{key:(?s:.+)}"
+)
+
+// router is the routing table. Routes are tried in order, so those that
+// need a query parameter or header come before the plain one of the same
+// method and path. params lists the query parameters, beyond the generic
+// ones (see genericParam), that an operation understands; any other makes
+// the request NotImplemented.
+func (h *handler) router() *mux.Router {
+	r := mux.NewRouter().SkipClean(true)
+	add := func(method, path string, queries []string, params []string, copySource bool, fn handlerFunc) {
+		rt := r.Methods(method).Path(path)
+		for _, q := range queries {
+			rt = rt.Queries(q, "")
+		}
+		if copySource {
+			rt = rt.HeadersRegexp("X-Amz-Copy-Source", ".")
+		}
+		rt.Handler(h.wrap(slices.Concat(queries, params), fn))
+	}
+	add(http.MethodGet, "/", nil, nil, false, h.listBuckets)
+
+	add(http.MethodGet, bucketPath, []string{"location"}, nil, false, h.getBucketLocation)
+	add(http.MethodGet, bucketPath, []string{"uploads"}, nil, false, h.listMultipartUploads)
+	add(http.MethodGet, bucketPath, []string{"list-type"}, nil, false, h.listObjects)
+	add(http.MethodGet, bucketPath, nil, nil, false, h.listObjects)
+	add(http.MethodHead, bucketPath, nil, nil, false, h.headBucket)
+	add(http.MethodPut, bucketPath, nil, nil, false, h.createBucket)
+	add(http.MethodDelete, bucketPath, nil, nil, false, h.deleteBucket)
+	add(http.MethodPost, bucketPath, []string{"delete"}, nil, false, h.deleteObjects)
+
+	add(http.MethodGet, objectPath, []string{"uploadId"}, nil, false, h.listParts)
+	add(http.MethodGet, objectPath, nil, []string{"partNumber"}, false, h.getObject)
+	add(http.MethodHead, objectPath, nil, []string{"partNumber"}, false, h.getObject)
+	add(http.MethodPut, objectPath, []string{"partNumber", "uploadId"}, nil, true, h.uploadPartCopy)
+	add(http.MethodPut, objectPath, []string{"partNumber", "uploadId"}, nil, false, h.uploadPart)
+	add(http.MethodPut, objectPath, nil, nil, true, h.copyObject)
+	add(http.MethodPut, objectPath, nil, nil, false, h.putObject)
+	add(http.MethodPost, objectPath, []string{"uploads"}, nil, false, h.createMultipartUpload)
+	add(http.MethodPost, objectPath, []string{"uploadId"}, nil, false, h.completeMultipartUpload)
+	add(http.MethodDelete, objectPath, []string{"uploadId"}, nil, false, h.abortMultipartUpload)
+	add(http.MethodDelete, objectPath, nil, nil, false, h.deleteObject)
+
+	r.MethodNotAllowedHandler = h.wrap(nil, func(http.ResponseWriter, *http.Request) error {
+		return ErrMethodNotAllowed
+	})
+	r.NotFoundHandler = h.wrap(nil, func(http.ResponseWriter, *http.Request) error {
+		return ErrNotImplemented
+	})
+	return r
+}
+
+// genericParam reports whether a query parameter is one that no operation
+// is selected by: the options of listings, response-* overrides, the
+// presigned-URL parameters and the SDK's x-id.
+func genericParam(k string) bool {
+	switch k {
+	case "prefix", "delimiter", "marker", "max-keys", "encoding-type",
+		"continuation-token", "start-after", "fetch-owner",
+		"key-marker", "upload-id-marker", "max-uploads",
+		"max-parts", "part-number-marker", "max-buckets", "bucket-region",
+		"response-content-type", "response-content-language", "response-expires",
+		"response-cache-control", "response-content-disposition",
+		"response-content-encoding", "x-id":
+		return true
+	}
+	return len(k) > 6 && strings.EqualFold(k[:6], "x-amz-")
+}
+
+// wrap adapts an operation: it refuses query parameters the operation does
+// not understand (an unsupported subresource such as ?acl must never get a
+// wrong success) and turns a returned error into the error response.
+func (h *handler) wrap(params []string, fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := checkParams(r, params)
+		if err == nil {
+			err = fn(w, r)
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+		}
+	})
+}
+
+func checkParams(r *http.Request, params []string) error {
+	for k := range r.URL.Query() {
+		if genericParam(k) || slices.Contains(params, k) {
+			continue
+		}
+		return ErrNotImplemented.WithMessage("The " + k + " subresource or parameter is not supported.")
+	}
+	return nil
+}
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	payloadKey
+)
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// payloadFrom returns the authenticated body stored by authenticate.
+func payloadFrom(ctx context.Context) *payload {
+	p, _ := ctx.Value(payloadKey).(*payload)
+	return p
+}
+
+// requestID gives every response x-amz-request-id and x-amz-id-2 headers
+// and the request context the ID, for logs and error documents.
+func (h *handler) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b [24]byte
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+		id := strings.ToUpper(hex.EncodeToString(b[:8]))
+		hd := w.Header()
+		hd.Set("X-Amz-Request-Id", id)
+		hd.Set("X-Amz-Id-2", base64.StdEncoding.EncodeToString(b[8:]))
+		hd.Set("Server", "Ishtar")
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+// authenticate verifies the request signature as received, before any
+// rewriting, and stores the authenticated payload for the operations.
+func (h *handler) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := h.verify.verify(r)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), payloadKey, p)))
+	})
+}
+
+// addressing turns a virtual-host-style request into its path-style form
+// and routes "/bucket/" as "/bucket".
+func (h *handler) addressing(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if bucket, ok := h.hostBucket(r.Host); ok {
+			u := *r.URL
+			u.Path = "/" + bucket + r.URL.Path
+			if r.URL.Path == "/" {
+				u.Path = "/" + bucket
+			}
+			u.RawPath = ""
+			r2 := r.Clone(r.Context())
+			r2.URL = &u
+			r = r2
+		}
+		if p := r.URL.Path; len(p) > 2 && strings.IndexByte(p[1:], '/') == len(p)-2 {
+			u := *r.URL
+			u.Path = p[:len(p)-1]
+			u.RawPath = ""
+			r2 := r.Clone(r.Context())
+			r2.URL = &u
+			r = r2
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// hostBucket returns the bucket a virtual-host-style Host names.
+func (h *handler) hostBucket(host string) (string, bool) {
+	if h.cfg.BaseDomain == "" {
+		return "", false
+	}
+	if hst, _, err := net.SplitHostPort(host); err == nil {
+		host = hst
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	bucket, ok := strings.CutSuffix(host, "."+h.cfg.BaseDomain)
+	if !ok || bucket == "" {
+		return "", false
+	}
+	return bucket, true
+}
+
+// writeError sends err as an S3 error document (HEAD: status only). An
+// error that is not an *Error is logged and becomes InternalError.
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	id := requestIDFrom(r.Context())
+	var e *Error
+	if !errors.As(err, &e) {
+		h.log.ErrorContext(r.Context(), "s3api: internal error", "request_id", id,
+			"method", r.Method, "path", r.URL.Path, "err", err)
+		e = ErrInternalError
+	} else {
+		h.log.DebugContext(r.Context(), "s3api: request failed", "request_id", id,
+			"method", r.Method, "path", r.URL.Path, "code", e.Code)
+	}
+	if r.Method == http.MethodHead || e.Status == http.StatusNotModified {
+		w.WriteHeader(e.Status)
+		return
+	}
+	resource := e.Resource
+	if resource == "" {
+		resource = r.URL.Path
+	}
+	doc := errorXML{Code: e.Code, Message: e.Message, Resource: resource, RequestID: id}
+	if werr := writeXML(w, e.Status, doc); werr != nil {
+		h.log.DebugContext(r.Context(), "s3api: write error response", "request_id", id, "err", werr)
+	}
+}

@@ -1,0 +1,307 @@
+package s3api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+func quoteETag(etag string) string { return `"` + etag + `"` }
+
+// copyBufPool holds the buffers GET copies object data through.
+var copyBufPool = sync.Pool{New: func() any {
+	b := make([]byte, 256<<10)
+	return &b
+}}
+
+// checkObjectHeaders refuses headers asking for features this gateway
+// does not have, so that none of them is silently dropped.
+func checkObjectHeaders(h http.Header) error {
+	if err := checkACL(h); err != nil {
+		return err
+	}
+	if sc := h.Get("X-Amz-Storage-Class"); sc != "" && sc != "STANDARD" {
+		return ErrInvalidStorageClass
+	}
+	for name := range h {
+		n := strings.ToLower(name)
+		switch {
+		case strings.HasPrefix(n, "x-amz-server-side-encryption"):
+			return ErrNotImplemented.WithMessage("Server-side encryption headers are not supported; all data is encrypted by the gateway.")
+		case strings.HasPrefix(n, "x-amz-object-lock-"):
+			return ErrNotImplemented.WithMessage("Object lock is not supported.")
+		case n == "x-amz-tagging", n == "x-amz-website-redirect-location", n == "x-amz-write-offset-bytes":
+			return ErrNotImplemented.WithMessage("The " + n + " header is not supported.")
+		}
+	}
+	return nil
+}
+
+// bodySize returns the exact decoded size of an upload body.
+func (h *handler) bodySize(p *payload) (int64, error) {
+	switch {
+	case p.Size < 0:
+		return 0, ErrMissingContentLength
+	case p.Size > h.cfg.MaxObjectSize:
+		return 0, ErrEntityTooLarge
+	}
+	return p.Size, nil
+}
+
+// uploadPayload returns the authenticated body of an upload.
+func uploadPayload(r *http.Request) (*payload, error) {
+	p := payloadFrom(r.Context())
+	if p == nil || p.Body == nil {
+		return nil, errors.New("s3api: no authenticated payload in request context")
+	}
+	return p, nil
+}
+
+func checksumOf(p *payload) func() Checksum {
+	return func() Checksum {
+		alg, v := p.checksum()
+		return Checksum{Algorithm: alg, Value: v}
+	}
+}
+
+func setChecksumHeader(h http.Header, c Checksum) {
+	if c.Algorithm != "" && c.Value != "" {
+		h.Set("X-Amz-Checksum-"+c.Algorithm, c.Value)
+	}
+}
+
+func (h *handler) putObject(w http.ResponseWriter, r *http.Request) error {
+	bucket, key, err := objectOf(r)
+	if err != nil {
+		return err
+	}
+	if err := checkObjectHeaders(r.Header); err != nil {
+		return err
+	}
+	if r.Header.Get("If-Match") != "" || r.Header.Get("If-None-Match") != "" {
+		return ErrNotImplemented.WithMessage("Conditional writes are not supported.")
+	}
+	meta, err := readObjectMeta(r.Header)
+	if err != nil {
+		return err
+	}
+	p, err := uploadPayload(r)
+	if err != nil {
+		return err
+	}
+	size, err := h.bodySize(p)
+	if err != nil {
+		return err
+	}
+	out, err := h.b.PutObject(r.Context(), PutObjectInput{
+		Bucket: bucket, Key: key, Meta: meta, Body: p.Body, Size: size, Checksum: checksumOf(p),
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", quoteETag(out.ETag))
+	setChecksumHeader(w.Header(), checksumOf(p)())
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// getObject serves GetObject and HeadObject.
+func (h *handler) getObject(w http.ResponseWriter, r *http.Request) error {
+	bucket, key, err := objectOf(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	partNumber := 0
+	if v, ok := q["partNumber"]; ok {
+		if partNumber, err = parsePartNumber(v[0]); err != nil {
+			return err
+		}
+		if r.Header.Get("Range") != "" {
+			return ErrInvalidRequest.WithMessage("Cannot specify both Range header and partNumber query parameter.")
+		}
+	}
+	obj, err := h.b.GetObject(r.Context(), bucket, key)
+	if err != nil {
+		return err
+	}
+	hd := w.Header()
+	if err := readConditions(r.Header).check(obj.ETag, obj.LastModified, false); err != nil {
+		if errors.Is(err, ErrNotModified) {
+			hd.Set("ETag", quoteETag(obj.ETag))
+			hd.Set("Last-Modified", obj.LastModified.UTC().Format(http.TimeFormat))
+			w.WriteHeader(http.StatusNotModified)
+			return nil
+		}
+		return err
+	}
+	sel, err := selectBytes(obj, partNumber, r.Header.Get("Range"))
+	if err != nil {
+		if errors.Is(err, ErrInvalidRange) {
+			hd.Set("Content-Range", "bytes */"+strconv.FormatInt(obj.Size, 10))
+		}
+		return err
+	}
+	var body io.ReadCloser
+	if r.Method != http.MethodHead && sel.length > 0 {
+		if body, err = obj.Open(r.Context(), sel.offset, sel.length); err != nil {
+			return err
+		}
+		defer body.Close()
+	}
+	writeObjectMeta(hd, obj.Meta, q)
+	hd.Set("ETag", quoteETag(obj.ETag))
+	hd.Set("Last-Modified", obj.LastModified.UTC().Format(http.TimeFormat))
+	hd.Set("Accept-Ranges", "bytes")
+	hd.Set("Content-Length", strconv.FormatInt(sel.length, 10))
+	if sel.partial {
+		hd.Set("Content-Range", "bytes "+strconv.FormatInt(sel.offset, 10)+"-"+
+			strconv.FormatInt(sel.offset+sel.length-1, 10)+"/"+strconv.FormatInt(obj.Size, 10))
+	}
+	if sel.partsCount > 0 {
+		hd.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(sel.partsCount))
+	}
+	if !sel.partial && strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
+		setChecksumHeader(hd, obj.Checksum)
+	}
+	if sel.partial {
+		w.WriteHeader(http.StatusPartialContent)
+	} else {
+		w.WriteHeader(http.StatusOK)
+	}
+	if body == nil {
+		return nil
+	}
+	buf := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(buf)
+	n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{body}, *buf)
+	if err != nil || n != sel.length {
+		// The status is sent; all that is left is to cut the response short,
+		// which the client sees as a body shorter than Content-Length.
+		h.log.WarnContext(r.Context(), "s3api: object body cut short", "request_id",
+			requestIDFrom(r.Context()), "bucket", bucket, "sent", n, "want", sel.length, "err", err)
+	}
+	return nil
+}
+
+// selection is the part of an object a GET serves.
+type selection struct {
+	offset, length int64
+	partial        bool // 206 with Content-Range
+	partsCount     int  // x-amz-mp-parts-count, when a part was asked for
+}
+
+// selectBytes resolves partNumber (if > 0) or the Range header against obj.
+func selectBytes(obj *Object, partNumber int, rangeHeader string) (selection, error) {
+	whole := selection{length: obj.Size}
+	if partNumber > 0 {
+		if len(obj.PartSizes) == 0 {
+			if partNumber != 1 {
+				return selection{}, ErrInvalidPartNumber
+			}
+			return whole, nil
+		}
+		if partNumber > len(obj.PartSizes) {
+			return selection{}, ErrInvalidPartNumber
+		}
+		var off int64
+		for _, s := range obj.PartSizes[:partNumber-1] {
+			off += s
+		}
+		return selection{offset: off, length: obj.PartSizes[partNumber-1], partial: true,
+			partsCount: len(obj.PartSizes)}, nil
+	}
+	spec, ok := parseRange(rangeHeader)
+	if !ok {
+		return whole, nil
+	}
+	off, n, err := spec.resolve(obj.Size)
+	if err != nil {
+		return selection{}, err
+	}
+	return selection{offset: off, length: n, partial: true}, nil
+}
+
+// parsePartNumber parses a partNumber parameter (1..MaxPartNumber).
+func parsePartNumber(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxPartNumber {
+		return 0, ErrInvalidArgument.WithMessage("Part number must be an integer between 1 and 10000, inclusive.")
+	}
+	return n, nil
+}
+
+func (h *handler) deleteObject(w http.ResponseWriter, r *http.Request) error {
+	bucket, key, err := objectOf(r)
+	if err != nil {
+		return err
+	}
+	if err := h.b.DeleteObject(r.Context(), bucket, key); err != nil && !errors.Is(err, ErrNoSuchKey) {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request) error {
+	bucket, err := bucketOf(r)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r, h.cfg.MaxXMLBodySize)
+	if err != nil {
+		return err
+	}
+	req, err := parseDelete(body)
+	if err != nil {
+		return err
+	}
+	res := deleteResult{}
+	results := make([]error, len(req.Objects))
+	var keys []string
+	var idx []int
+	for i, o := range req.Objects {
+		switch {
+		case o.VersionID != "" && o.VersionID != "null":
+			results[i] = ErrNotImplemented.WithMessage("Versioning is not supported.")
+		default:
+			results[i] = checkKey(o.Key)
+		}
+		if results[i] == nil {
+			keys, idx = append(keys, o.Key), append(idx, i)
+		}
+	}
+	if len(keys) > 0 {
+		errs, err := h.b.DeleteObjects(r.Context(), bucket, keys)
+		if err != nil {
+			return err
+		}
+		if len(errs) != len(keys) {
+			return errors.New("s3api: backend DeleteObjects returned a wrong number of results")
+		}
+		for j, e := range errs {
+			if !errors.Is(e, ErrNoSuchKey) {
+				results[idx[j]] = e
+			}
+		}
+	}
+	for i, o := range req.Objects {
+		if results[i] == nil {
+			if !req.Quiet {
+				res.Deleted = append(res.Deleted, deletedXML{Key: o.Key})
+			}
+			continue
+		}
+		var e *Error
+		if !errors.As(results[i], &e) {
+			h.log.ErrorContext(r.Context(), "s3api: delete object", "request_id",
+				requestIDFrom(r.Context()), "bucket", bucket, "err", results[i])
+			e = ErrInternalError
+		}
+		res.Errors = append(res.Errors, deleteErrorXML{Key: o.Key, Code: e.Code, Message: e.Message})
+	}
+	return writeXML(w, http.StatusOK, res)
+}
