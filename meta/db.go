@@ -1,0 +1,206 @@
+package meta
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// ErrNotFound is returned when a key or entity is absent.
+var ErrNotFound = errors.New("meta: not found")
+
+// DB is the catalog. It is safe for concurrent use.
+type DB struct {
+	pdb *pebble.DB
+	// writeMu serializes Update transactions.
+	writeMu sync.Mutex
+}
+
+type options struct {
+	mem       bool
+	log       *slog.Logger
+	cacheSize int64
+}
+
+// Option configures Open.
+type Option func(*options)
+
+// InMemory keeps the database in memory (Pebble's vfs.NewMem); for tests.
+func InMemory() Option { return func(o *options) { o.mem = true } }
+
+// WithLogger sends Pebble's own log lines to log (info as debug).
+func WithLogger(log *slog.Logger) Option { return func(o *options) { o.log = log } }
+
+// WithCacheSize sets Pebble's block cache size in bytes.
+func WithCacheSize(n int64) Option { return func(o *options) { o.cacheSize = n } }
+
+// Open opens or creates the catalog in dir.
+func Open(dir string, opts ...Option) (*DB, error) {
+	o := options{log: slog.New(slog.DiscardHandler), cacheSize: 32 << 20}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	po := &pebble.Options{
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{o.log},
+	}
+	if o.mem {
+		po.FS = vfs.NewMem()
+	}
+	cache := pebble.NewCache(o.cacheSize)
+	defer cache.Unref()
+	po.Cache = cache
+	pdb, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("meta: open %s: %w", dir, err)
+	}
+	return &DB{pdb: pdb}, nil
+}
+
+// Close closes the database; it must not be used afterwards.
+func (db *DB) Close() error {
+	if err := db.pdb.Close(); err != nil {
+		return fmt.Errorf("meta: close: %w", err)
+	}
+	return nil
+}
+
+// Get returns a copy of the value stored under key, or ErrNotFound.
+func (db *DB) Get(key []byte) ([]byte, error) { return getRaw(db.pdb, key) }
+
+// Set stores value under key, durably.
+func (db *DB) Set(key, value []byte) error {
+	if err := db.pdb.Set(key, value, pebble.Sync); err != nil {
+		return fmt.Errorf("meta: set %x: %w", key, err)
+	}
+	return nil
+}
+
+// Delete removes key, durably. Deleting an absent key is not an error.
+func (db *DB) Delete(key []byte) error {
+	if err := db.pdb.Delete(key, pebble.Sync); err != nil {
+		return fmt.Errorf("meta: delete %x: %w", key, err)
+	}
+	return nil
+}
+
+// Scan calls fn for the keys with the given prefix, in ascending byte order,
+// starting after the key after (nil: from the first) and stopping after
+// limit keys (limit <= 0: no limit) or at fn's first error, which Scan
+// returns. key and value are only valid during the call.
+func (db *DB) Scan(prefix, after []byte, limit int, fn func(key, value []byte) error) error {
+	return scanRaw(db.pdb, prefix, after, limit, fn)
+}
+
+// reader is what both *pebble.DB and an indexed *pebble.Batch offer.
+type reader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+func getRaw(r reader, key []byte) ([]byte, error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("meta: get %x: %w", key, err)
+	}
+	out := append([]byte(nil), v...)
+	if err := closer.Close(); err != nil {
+		return nil, fmt.Errorf("meta: get %x: %w", key, err)
+	}
+	return out, nil
+}
+
+func scanRaw(r reader, prefix, after []byte, limit int, fn func(key, value []byte) error) (err error) {
+	lower := prefix
+	if after != nil {
+		// The immediate successor of after is after+0x00.
+		succ := append(append(make([]byte, 0, len(after)+1), after...), 0)
+		if bytes.Compare(succ, lower) > 0 {
+			lower = succ
+		}
+	}
+	if len(lower) == 0 {
+		lower = nil // Pebble wants nil, not empty, for "no bound"
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return fmt.Errorf("meta: scan %x: %w", prefix, err)
+	}
+	defer func() {
+		if cerr := it.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("meta: scan %x: %w", prefix, cerr)
+		}
+	}()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if limit > 0 && n >= limit {
+			return nil
+		}
+		v, verr := it.ValueAndErr()
+		if verr != nil {
+			return fmt.Errorf("meta: scan %x: %w", prefix, verr)
+		}
+		if err := fn(it.Key(), v); err != nil {
+			return err
+		}
+		n++
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("meta: scan %x: %w", prefix, err)
+	}
+	return nil
+}
+
+// get reads and decodes one entity.
+func get[T any](r reader, key []byte, decode func([]byte) (T, error)) (T, error) {
+	var zero T
+	v, err := getRaw(r, key)
+	if err != nil {
+		return zero, err
+	}
+	t, err := decode(v)
+	if err != nil {
+		return zero, fmt.Errorf("meta: decode %x: %w", key, err)
+	}
+	return t, nil
+}
+
+// scan decodes up to limit entities under prefix after the key after.
+func scan[T any](r reader, prefix, after []byte, limit int, decode func(key, value []byte) (T, error)) ([]T, error) {
+	var out []T
+	err := scanRaw(r, prefix, after, limit, func(k, v []byte) error {
+		t, err := decode(k, v)
+		if err != nil {
+			return fmt.Errorf("meta: decode %x: %w", k, err)
+		}
+		out = append(out, t)
+		return nil
+	})
+	return out, err
+}
+
+// pebbleLogger routes Pebble's logging to slog.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := "pebble: " + fmt.Sprintf(format, args...)
+	l.log.Error(msg)
+	panic("meta: " + msg)
+}

@@ -1,0 +1,29 @@
+// Package meta is Ishtar's local catalog: typed keyspaces over one Pebble
+// database, with atomic batches. It is the only package that imports Pebble.
+//
+// # Layout
+//
+// Every entity owns one key prefix byte; all key encoding lives in keys.go.
+// Values are compact, versioned binary records (codec.go): the first byte is
+// the record version, fields follow as varints and length-prefixed bytes.
+// Decoders accept every version they know and ignore trailing bytes, so a
+// newer field can be appended without a migration.
+//
+// # Writes
+//
+// Single Set/Delete calls commit on their own. A Batch groups writes that
+// must land together; it commits with fsync unless NoSync is given, and
+// Synced reports which. Update runs a read-modify-write transaction: writers
+// are serialized, reads inside see the transaction's own writes, and the
+// fsync happens after the writer lock is released, so concurrent updates
+// share one WAL sync (Pebble's group commit). The effect of a successful
+// Update is visible to readers as soon as it is applied, slightly before it
+// is durable; Update returns only once it is durable.
+//
+// # Adding an entity
+//
+//  1. pick an unused prefix byte in keys.go and write its key function;
+//  2. declare a plain struct and its encode/decode pair (see peers.go);
+//  3. add getters on DB and Batch through the generic get/scan helpers and
+//     setters on Batch.
+package meta

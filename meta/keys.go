@@ -1,0 +1,63 @@
+package meta
+
+// Key prefixes, one byte per entity. Never reuse a byte once data with it
+// may exist on disk.
+const (
+	prefixCounter   byte = 'c' // c | name                  -> counter
+	prefixLastGrant byte = 'g' // g | shard(32) | owner(32) -> last grant time
+	prefixPeer      byte = 'p' // p | node(32)              -> peer record
+	prefixRoot      byte = 'r' // r | owner(32)             -> root record
+	prefixShard     byte = 's' // s | shard(32)             -> held shard
+	// Reserved for the gateway: 'b' buckets, 'o' objects, 'm' manifests,
+	// 'u' multipart uploads.
+)
+
+func key32(prefix byte, id [32]byte) []byte {
+	k := make([]byte, 1+32)
+	k[0] = prefix
+	copy(k[1:], id[:])
+	return k
+}
+
+func shardKey(id [32]byte) []byte { return key32(prefixShard, id) }
+func peerKey(id [32]byte) []byte  { return key32(prefixPeer, id) }
+func rootKey(owner [32]byte) []byte {
+	return key32(prefixRoot, owner)
+}
+
+func lastGrantKey(shard, owner [32]byte) []byte {
+	k := make([]byte, 1+32+32)
+	k[0] = prefixLastGrant
+	copy(k[1:], shard[:])
+	copy(k[33:], owner[:])
+	return k
+}
+
+func counterKey(name string) []byte {
+	k := make([]byte, 1+len(name))
+	k[0] = prefixCounter
+	copy(k[1:], name)
+	return k
+}
+
+// afterKey32 is the start-after key for a 32-byte keyed entity; a zero id
+// means "from the beginning".
+func afterKey32(prefix byte, after [32]byte) []byte {
+	if after == ([32]byte{}) {
+		return nil
+	}
+	return key32(prefix, after)
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p,
+// or nil if there is none.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+package meta
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Location says where a held shard's bytes live.
+type Location uint8
+
+const (
+	// LocationFile: the node's file store.
+	LocationFile Location = 1
+	// LocationInline is reserved for small shards kept in the catalog itself.
+	LocationInline Location = 2
+)
+
+// HeldShard is a shard this node stores for others. Its bytes are shared by
+// every owner that stored it; they go when the last Holding is released.
+type HeldShard struct {
+	ID       [32]byte
+	Size     int64
+	StoredAt int64 // unix nanoseconds when the bytes were first stored
+	Location Location
+	Holders  []Holding // sorted by Owner, at most one per owner
+}
+
+// Holding is one owner's reference to a held shard.
+type Holding struct {
+	Owner       [32]byte
+	LeaseExpiry int64 // unix seconds
+	StoredAt    int64 // unix nanoseconds when this owner stored it
+}
+
+// Holding returns owner's reference, if any.
+func (h *HeldShard) Holding(owner [32]byte) (Holding, bool) {
+	i, ok := h.find(owner)
+	if !ok {
+		return Holding{}, false
+	}
+	return h.Holders[i], true
+}
+
+// SetHolding inserts or replaces the reference of hd.Owner.
+func (h *HeldShard) SetHolding(hd Holding) {
+	i, ok := h.find(hd.Owner)
+	if ok {
+		h.Holders[i] = hd
+		return
+	}
+	h.Holders = slices.Insert(h.Holders, i, hd)
+}
+
+// RemoveHolding drops owner's reference and reports whether it existed.
+func (h *HeldShard) RemoveHolding(owner [32]byte) bool {
+	i, ok := h.find(owner)
+	if ok {
+		h.Holders = slices.Delete(h.Holders, i, i+1)
+	}
+	return ok
+}
+
+func (h *HeldShard) find(owner [32]byte) (int, bool) {
+	return slices.BinarySearchFunc(h.Holders, owner, func(a Holding, o [32]byte) int {
+		return bytes.Compare(a.Owner[:], o[:])
+	})
+}
+
+const heldShardV1 = 1
+
+func encodeHeldShard(h HeldShard) []byte {
+	e := newEncoder(heldShardV1, 16+len(h.Holders)*48)
+	e.varint(h.Size)
+	e.varint(h.StoredAt)
+	e.u8(byte(h.Location))
+	e.uvarint(uint64(len(h.Holders)))
+	for _, hd := range h.Holders {
+		e.fixed32(hd.Owner)
+		e.varint(hd.LeaseExpiry)
+		e.varint(hd.StoredAt)
+	}
+	return e.b
+}
+
+func decodeHeldShard(key, v []byte) (HeldShard, error) {
+	var h HeldShard
+	if len(key) != 33 {
+		return h, fmt.Errorf("%w: held shard key length %d", ErrCorrupt, len(key))
+	}
+	copy(h.ID[:], key[1:])
+	d := newDecoder(v, "held shard", heldShardV1)
+	h.Size = d.varint()
+	h.StoredAt = d.varint()
+	h.Location = Location(d.u8())
+	n := d.count(34)
+	for range n {
+		h.Holders = append(h.Holders, Holding{Owner: d.fixed32(), LeaseExpiry: d.varint(), StoredAt: d.varint()})
+	}
+	return h, d.err
+}
+
+func heldShardDecoder(key []byte) func([]byte) (HeldShard, error) {
+	return func(v []byte) (HeldShard, error) { return decodeHeldShard(key, v) }
+}
+
+// HeldShard returns the record of shard id, or ErrNotFound.
+func (db *DB) HeldShard(id [32]byte) (HeldShard, error) {
+	k := shardKey(id)
+	return get(db.pdb, k, heldShardDecoder(k))
+}
+
+// HeldShard is DB.HeldShard as the batch sees it.
+func (b *Batch) HeldShard(id [32]byte) (HeldShard, error) {
+	k := shardKey(id)
+	return get(b.pb, k, heldShardDecoder(k))
+}
+
+// HeldShards lists up to limit held shards in ID order, after the ID after
+// (zero: from the first).
+func (db *DB) HeldShards(after [32]byte, limit int) ([]HeldShard, error) {
+	return scan(db.pdb, []byte{prefixShard}, afterKey32(prefixShard, after), limit, decodeHeldShard)
+}
+
+// PutHeldShard writes h. A record without holders is a caller bug.
+func (b *Batch) PutHeldShard(h HeldShard) error {
+	if len(h.Holders) == 0 {
+		panic("meta: PutHeldShard without holders")
+	}
+	return b.Set(shardKey(h.ID), encodeHeldShard(h))
+}
+
+// DeleteHeldShard removes the record of shard id.
+func (b *Batch) DeleteHeldShard(id [32]byte) error { return b.Delete(shardKey(id)) }
+
+// LastGrant returns the Time of the newest grant accepted from owner for
+// shard (0 if none). It outlives the Holding, so a replayed old grant cannot
+// act on a later upload.
+func (db *DB) LastGrant(shard, owner [32]byte) (int64, error) {
+	return lastGrant(db.pdb, shard, owner)
+}
+
+// LastGrant is DB.LastGrant as the batch sees it.
+func (b *Batch) LastGrant(shard, owner [32]byte) (int64, error) {
+	return lastGrant(b.pb, shard, owner)
+}
+
+func lastGrant(r reader, shard, owner [32]byte) (int64, error) {
+	t, err := get(r, lastGrantKey(shard, owner), decodeInt)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	return t, err
+}
+
+// SetLastGrant records t as the newest grant time of owner for shard.
+func (b *Batch) SetLastGrant(shard, owner [32]byte, t int64) error {
+	return b.Set(lastGrantKey(shard, owner), encodeInt(t))
+}
+
+// PruneLastGrants deletes last-grant times older than before (unix
+// nanoseconds) of shards no longer held; grants that old are refused by
+// their timestamp anyway. It returns how many it removed.
+func (db *DB) PruneLastGrants(before int64) (int, error) {
+	n := 0
+	err := db.Update(func(b *Batch) error {
+		var stale [][]byte
+		err := b.Scan([]byte{prefixLastGrant}, nil, 0, func(k, v []byte) error {
+			t, err := decodeInt(v)
+			if err != nil {
+				return fmt.Errorf("meta: decode %x: %w", k, err)
+			}
+			if t >= before {
+				return nil
+			}
+			var id [32]byte
+			copy(id[:], k[1:33])
+			if _, err := getRaw(b.pb, shardKey(id)); err == nil {
+				return nil
+			}
+			stale = append(stale, append([]byte(nil), k...))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range stale {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(stale)
+		return nil
+	})
+	return n, err
+}
