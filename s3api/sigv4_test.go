@@ -406,4 +406,3 @@ func BenchmarkVerifyPutHash(b *testing.B) {
 		}
 	}
 }
-
