@@ -36,9 +36,9 @@ func owner(r *http.Request) ownerXML {
 	return ownerXML{ID: id, DisplayName: id}
 }
 
-// readBody returns the authenticated request body of a document-carrying
+// readDocument returns the authenticated request body of a document-carrying
 // request, at most limit bytes (see decodeXMLBody for errors).
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+func readDocument(r *http.Request, limit int64) ([]byte, error) {
 	p := payloadFrom(r.Context())
 	if p == nil || p.Body == nil {
 		return nil, nil
@@ -135,7 +135,7 @@ func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) error {
 	if v := r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled"); strings.EqualFold(v, "true") {
 		return ErrNotImplemented.WithMessage("Object lock is not supported.")
 	}
-	body, err := readBody(r, h.cfg.MaxXMLBodySize)
+	body, err := readDocument(r, h.cfg.MaxXMLBodySize)
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func (h *handler) completeMultipartUpload(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r, h.cfg.MaxXMLBodySize)
+	body, err := readDocument(r, h.cfg.MaxXMLBodySize)
 	if err != nil {
 		return err
 	}

@@ -251,7 +251,7 @@ func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r, h.cfg.MaxXMLBodySize)
+	body, err := readDocument(r, h.cfg.MaxXMLBodySize)
 	if err != nil {
 		return err
 	}
