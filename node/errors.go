@@ -1,0 +1,52 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Error is the error of the peer protocol: the JSON body of every refused
+// request, and what the Client returns for one. Errors compare with
+// errors.Is by Code, so a per-request copy still matches its sentinel.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Status  int    `json:"-"`
+}
+
+func (e *Error) Error() string { return "node: " + e.Code + ": " + e.Message }
+
+// Is reports whether target is an *Error with the same Code.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	return errors.As(target, &t) && t.Code == e.Code
+}
+
+// The protocol's error codes, with their HTTP status.
+var (
+	ErrBadRequest          = &Error{Code: "bad_request", Message: "malformed request", Status: http.StatusBadRequest}
+	ErrUnauthenticated     = &Error{Code: "unauthenticated", Message: "request is not signed", Status: http.StatusUnauthorized}
+	ErrBadSignature        = &Error{Code: "bad_signature", Message: "signature does not verify", Status: http.StatusUnauthorized}
+	ErrClockSkew           = &Error{Code: "clock_skew", Message: "timestamp outside the clock window", Status: http.StatusUnauthorized}
+	ErrReplayed            = &Error{Code: "replayed", Message: "nonce already used", Status: http.StatusUnauthorized}
+	ErrForbidden           = &Error{Code: "forbidden", Message: "not permitted for this owner", Status: http.StatusForbidden}
+	ErrNotFound            = &Error{Code: "not_found", Message: "not found", Status: http.StatusNotFound}
+	ErrMethodNotAllowed    = &Error{Code: "method_not_allowed", Message: "method not allowed", Status: http.StatusMethodNotAllowed}
+	ErrTimeout             = &Error{Code: "timeout", Message: "request body too slow", Status: http.StatusRequestTimeout}
+	ErrConflict            = &Error{Code: "conflict", Message: "sequence number not above the current one", Status: http.StatusConflict}
+	ErrStaleGrant          = &Error{Code: "stale_grant", Message: "grant not newer than the last one accepted", Status: http.StatusConflict}
+	ErrLengthRequired      = &Error{Code: "length_required", Message: "Content-Length required", Status: http.StatusLengthRequired}
+	ErrTooLarge            = &Error{Code: "too_large", Message: "body too large", Status: http.StatusRequestEntityTooLarge}
+	ErrRangeNotSatisfiable = &Error{Code: "range_not_satisfiable", Message: "range not satisfiable", Status: http.StatusRequestedRangeNotSatisfiable}
+	ErrCorrupt             = &Error{Code: "corrupt", Message: "data does not match the shard ID", Status: http.StatusUnprocessableEntity}
+	ErrInternal            = &Error{Code: "internal", Message: "internal error", Status: http.StatusInternalServerError}
+	ErrBadResponse         = &Error{Code: "bad_response", Message: "peer response invalid", Status: http.StatusBadGateway}
+	ErrBusy                = &Error{Code: "busy", Message: "too many requests in the clock window", Status: http.StatusServiceUnavailable}
+	ErrInsufficientStorage = &Error{Code: "insufficient_storage", Message: "not enough free capacity", Status: http.StatusInsufficientStorage}
+)
+
+// errorf returns a copy of base with a specific message.
+func errorf(base *Error, format string, args ...any) *Error {
+	return &Error{Code: base.Code, Status: base.Status, Message: fmt.Sprintf(format, args...)}
+}
