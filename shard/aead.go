@@ -121,8 +121,9 @@ func (c *SegmentCipher) Seal(dst, plaintext []byte) []byte {
 // len(sealed), so callers check the length of what they asked for. Any
 // altered, truncated, extended, reordered or foreign block gives an error
 // wrapping ErrUnauthenticated, and dst is returned without any plaintext
-// of this call. It allocates nothing when dst has room for the plaintext.
-// It panics if first or totalBlocks are out of range.
+// of this call. It allocates nothing when dst has room for the plaintext;
+// dst and sealed must not overlap. To open a whole segment without
+// knowing its block count, use Open. It panics if first or totalBlocks are out of range.
 func (c *SegmentCipher) OpenBlocks(dst, sealed []byte, first, totalBlocks int) ([]byte, error) {
 	if first < 0 || totalBlocks < 1 || first > totalBlocks {
 		panic(fmt.Sprintf("shard: open blocks from %d of %d", first, totalBlocks))
