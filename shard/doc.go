@@ -53,7 +53,9 @@
 // (age's STREAM construction). The sealed segment is the concatenation of
 // the sealed blocks, each its ciphertext followed by its 16-byte tag, so
 // sealed block i starts at byte i*(BlockSize+16) and any range of blocks
-// opens on its own (SegmentCipher.OpenBlocks). Its size is
+// opens on its own (SegmentCipher.OpenBlocks, or SegmentCipher.NewReader
+// for an io.ReaderAt over the plaintext; SegmentCipher.Open takes a whole
+// segment). Its size is
 // SealedSize = plaintext size + 16 * BlockCount. Because the key binds the
 // object, segment and sealing, the counter binds the position and the flag
 // binds the end, a truncated, reordered, altered or transplanted block

@@ -54,7 +54,7 @@ func TestReader(t *testing.T) {
 			if n != len(want) || !bytes.Equal(p[:n], want) {
 				t.Fatalf("size %d: ReadAt(%d bytes at %d) = %d, %v", size, len(p), off, n, err)
 			}
-			if wantEOF := n < len(p) || off >= size; wantEOF != (err == io.EOF) || (!wantEOF && err != nil) {
+			if wantEOF := n < len(p) || off >= size; wantEOF != errors.Is(err, io.EOF) || (!wantEOF && err != nil) {
 				t.Fatalf("size %d: ReadAt(%d bytes at %d): err %v", size, len(p), off, err)
 			}
 		}

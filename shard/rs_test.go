@@ -154,3 +154,42 @@ func TestParamsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentUse shares one SegmentCipher and the encoder cache between
+// goroutines; run with -race.
+func TestConcurrentUse(t *testing.T) {
+	c := NewSegmentCipher(fixedDataKey(1), fixedCtx(0), 256)
+	params := []Params{{2, 4, 256}, {3, 5, 256}, {5, 8, 256}}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			p := params[g%len(params)]
+			pt := testBytes(uint64(g), 3000+g)
+			for range 20 {
+				sealed := c.Seal(nil, pt)
+				shards, err := Encode(p, sealed)
+				if err != nil {
+					errs <- err
+					return
+				}
+				shards[0] = nil
+				rebuilt, err := Reconstruct(p, shards, int64(len(sealed)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				got, err := c.Open(nil, rebuilt)
+				if err != nil || !bytes.Equal(got, pt) {
+					errs <- fmt.Errorf("goroutine %d: round trip failed: %v", g, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
