@@ -31,9 +31,9 @@ func TestSigV4DocExamples(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			base := filepath.Join("testdata", "sigv4", "s3", c.name)
-			r := readRequestFile(t, base+".req")
+			r := readReqFile(t, base+".req")
 			if creq, err := os.ReadFile(base + ".creq"); err == nil {
-				s, err := testVerifier(docTime).fromHeader(r, r.Header.Get("Authorization"))
+				s, err := authVerifier(vecTime).fromHeader(r, r.Header.Get("Authorization"))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -50,14 +50,14 @@ func TestSigV4DocExamples(t *testing.T) {
 					t.Fatalf("string to sign:\n%s\nwant:\n%s", got, sts)
 				}
 			}
-			p, err := testVerifier(docTime).verify(r)
+			p, err := authVerifier(vecTime).verify(r)
 			if err != nil {
 				t.Fatalf("verify: %v", err)
 			}
-			if p.AccessKey != docAccessKey {
+			if p.AccessKey != vecAccessKey {
 				t.Errorf("access key = %q", p.AccessKey)
 			}
-			body, err := readBody(p)
+			body, err := drainPayload(p)
 			if err != nil {
 				t.Fatalf("body: %v", err)
 			}
@@ -74,8 +74,8 @@ func TestSigV4DocExamples(t *testing.T) {
 // TestSigV4DocTrailerChecksum checks that the documented trailing
 // checksum is the one reported.
 func TestSigV4DocTrailerChecksum(t *testing.T) {
-	r := readRequestFile(t, filepath.Join("testdata", "sigv4", "s3", "chunked-upload-trailer.req"))
-	p, err := testVerifier(docTime).verify(r)
+	r := readReqFile(t, filepath.Join("testdata", "sigv4", "s3", "chunked-upload-trailer.req"))
+	p, err := authVerifier(vecTime).verify(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,16 +103,16 @@ func TestSigV4DocExamplesTampered(t *testing.T) {
 		}
 		sigEnd := i + len("Signature=") + 63
 		mutated := append([]byte(nil), data...)
-		mutated[sigEnd] = flipHex(mutated[sigEnd])
-		if _, err := testVerifier(docTime).verify(parseRequestText(t, mutated)); err == nil {
+		mutated[sigEnd] = authFlipHex(mutated[sigEnd])
+		if _, err := authVerifier(vecTime).verify(parseReqText(t, mutated)); err == nil {
 			t.Errorf("%s: accepted with a changed signature", name)
 		} else {
-			wantCode(t, err, "SignatureDoesNotMatch")
+			wantAuthCode(t, err, "SignatureDoesNotMatch")
 		}
 		// A signed header value: the host.
 		mutated = bytes.Replace(data, []byte("amazonaws.com"), []byte("amazonaws.con"), 1)
-		_, err = testVerifier(docTime).verify(parseRequestText(t, mutated))
-		wantCode(t, err, "SignatureDoesNotMatch")
+		_, err = authVerifier(vecTime).verify(parseReqText(t, mutated))
+		wantAuthCode(t, err, "SignatureDoesNotMatch")
 		if len(body) == 0 {
 			continue
 		}
@@ -120,7 +120,7 @@ func TestSigV4DocExamplesTampered(t *testing.T) {
 		mutated = append([]byte(nil), data...)
 		k := len(head) + 2 + bytes.LastIndexAny(body, "a.")
 		mutated[k] ^= 1
-		p, err := testVerifier(docTime).verify(parseRequestText(t, mutated))
+		p, err := authVerifier(vecTime).verify(parseReqText(t, mutated))
 		if err != nil {
 			t.Fatalf("%s: verify before body: %v", name, err)
 		}
@@ -130,7 +130,7 @@ func TestSigV4DocExamplesTampered(t *testing.T) {
 	}
 }
 
-func flipHex(c byte) byte {
+func authFlipHex(c byte) byte {
 	if c == '0' {
 		return '1'
 	}
@@ -148,7 +148,7 @@ func TestSigV4Suite(t *testing.T) {
 	secret := "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".req"), func(t *testing.T) {
-			r := readRequestFile(t, f)
+			r := readReqFile(t, f)
 			body, err := io.ReadAll(r.Body)
 			if err != nil {
 				t.Fatal(err)
@@ -157,7 +157,7 @@ func TestSigV4Suite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := &sigV4Request{payloadHash: sha256Hex(body)}
+			s := &sigV4Request{payloadHash: hexSHA256(body)}
 			if authz := r.Header.Get("Authorization"); authz != "" {
 				a, err := parseAuthorization(authz)
 				if err != nil {
@@ -365,7 +365,7 @@ func TestCanonicalURIs(t *testing.T) {
 		{"/bucket/%e1%88%b4", []string{"/bucket/%e1%88%b4", "/bucket/%E1%88%B4"}},
 	}
 	for _, c := range cases {
-		r := parseRequestText(t, []byte("GET "+c.path+"?x=1 HTTP/1.1\nHost: h\n\n"))
+		r := parseReqText(t, []byte("GET "+c.path+"?x=1 HTTP/1.1\nHost: h\n\n"))
 		got := canonicalURIs(r)
 		if strings.Join(got, " ") != strings.Join(c.want, " ") {
 			t.Errorf("canonicalURIs(%q) = %q, want %q", c.path, got, c.want)
@@ -375,8 +375,8 @@ func TestCanonicalURIs(t *testing.T) {
 
 // BenchmarkVerifyHeader measures header authentication of a GET (no body).
 func BenchmarkVerifyHeader(b *testing.B) {
-	r := readRequestFile(b, filepath.Join("testdata", "sigv4", "s3", "get-object.req"))
-	v := testVerifier(docTime)
+	r := readReqFile(b, filepath.Join("testdata", "sigv4", "s3", "get-object.req"))
+	v := authVerifier(vecTime)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := v.verify(r); err != nil {
@@ -390,11 +390,11 @@ func BenchmarkVerifyHeader(b *testing.B) {
 func BenchmarkVerifyPutHash(b *testing.B) {
 	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
 	sum := sha256.Sum256(body)
-	v := testVerifier(testTime)
+	v := authVerifier(authTime)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	buf := make([]byte, 256<<10)
-	r := signedPut(b, body, hex.EncodeToString(sum[:]), map[string]string{"Content-MD5": md5B64(body)})
+	r := authSignedPut(b, body, hex.EncodeToString(sum[:]), map[string]string{"Content-MD5": contentMD5(body)})
 	for b.Loop() {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		p, err := v.verify(r)
