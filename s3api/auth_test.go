@@ -23,10 +23,10 @@ import (
 
 // Test credentials used by the hand-built and SDK-signed requests.
 const (
-	authKeyID = "AKIDISHTARTEST"
-	authSecret    = "ishtar/test+secret/0123456789abcdefghijkl"
-	authRegion    = "us-east-1"
-	authHost      = "127.0.0.1:9000"
+	authKeyID  = "AKIDISHTARTEST"
+	authSecret = "ishtar/test+secret/0123456789abcdefghijkl"
+	authRegion = "us-east-1"
+	authHost   = "127.0.0.1:9000"
 )
 
 // Documentation example credentials and time (testdata/sigv4/s3).
