@@ -119,13 +119,16 @@ func authSDKSign(t testing.TB, r *http.Request, payloadHash string, at time.Time
 }
 
 // authSDKPresign presigns r with aws-sdk-go-v2's signer.
-func authSDKPresign(t testing.TB, r *http.Request, expires time.Duration, at time.Time) string {
+func authSDKPresign(t testing.TB, r *http.Request, expires time.Duration, at time.Time, payloadHash string) string {
 	t.Helper()
 	q := r.URL.Query()
 	q.Set("X-Amz-Expires", fmt.Sprint(int(expires/time.Second)))
 	r.URL.RawQuery = q.Encode()
 	creds := aws.Credentials{AccessKeyID: authKeyID, SecretAccessKey: authSecret}
-	u, _, err := authSDKSigner().PresignHTTP(context.Background(), creds, r, unsignedPayload, "s3", authRegion, at)
+	if payloadHash == "" {
+		payloadHash = unsignedPayload
+	}
+	u, _, err := authSDKSigner().PresignHTTP(context.Background(), creds, r, payloadHash, "s3", authRegion, at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,3 +397,5 @@ func TestVerifyReconstructedHeaders(t *testing.T) {
 func authSDKSigner() *v4.Signer {
 	return v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
 }
+
+func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
