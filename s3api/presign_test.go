@@ -62,7 +62,7 @@ func TestPresignWindow(t *testing.T) {
 		wantAuthCode(t, err, c.code)
 	}
 	r := presigned(t, http.MethodGet, "/bucket/key", time.Hour, nil)
-	_, err := authVerifier(authTime.Add(2*time.Hour)).verify(r)
+	_, err := authVerifier(authTime.Add(2 * time.Hour)).verify(r)
 	if e, ok := err.(*Error); !ok || e.Message != "Request has expired" {
 		t.Fatalf("expired: %v", err)
 	}
