@@ -50,7 +50,7 @@ func TestConditionsPrecedence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.c.check(etag, mod, false)
-			if !sameError(err, tt.want) {
+			if !opsSameError(err, tt.want) {
 				t.Errorf("GET: got %v, want %v", err, tt.want)
 			}
 			// A copy turns every failure into 412.
@@ -58,14 +58,14 @@ func TestConditionsPrecedence(t *testing.T) {
 			if want != nil {
 				want = ErrPreconditionFailed
 			}
-			if err := tt.c.check(etag, mod, true); !sameError(err, want) {
+			if err := tt.c.check(etag, mod, true); !opsSameError(err, want) {
 				t.Errorf("copy: got %v, want %v", err, want)
 			}
 		})
 	}
 }
 
-func sameError(got, want error) bool {
+func opsSameError(got, want error) bool {
 	if want == nil {
 		return got == nil
 	}

@@ -85,7 +85,7 @@ const (
 func (h *handler) router() *mux.Router {
 	r := mux.NewRouter().SkipClean(true)
 	add := func(method, path string, queries []string, params []string, copySource bool, fn handlerFunc) {
-		rt := r.Methods(method).Path(path)
+		rt := r.Path(path).Methods(method)
 		for _, q := range queries {
 			rt = rt.Queries(q, "")
 		}
@@ -117,12 +117,21 @@ func (h *handler) router() *mux.Router {
 	add(http.MethodDelete, objectPath, []string{"uploadId"}, nil, false, h.abortMultipartUpload)
 	add(http.MethodDelete, objectPath, nil, nil, false, h.deleteObject)
 
-	r.MethodNotAllowedHandler = h.wrap(nil, func(http.ResponseWriter, *http.Request) error {
+	// mux's own choice between "method not allowed" and "not found"
+	// depends on route order, so one fallback decides: an unknown method, or
+	// any but GET on the service, is MethodNotAllowed; a known method with
+	// a path and query no route takes (POST /bucket, a browser-form
+	// upload) is NotImplemented.
+	fallback := h.wrap(nil, func(_ http.ResponseWriter, r *http.Request) error {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPost, http.MethodDelete:
+			if r.URL.Path != "/" {
+				return ErrNotImplemented
+			}
+		}
 		return ErrMethodNotAllowed
 	})
-	r.NotFoundHandler = h.wrap(nil, func(http.ResponseWriter, *http.Request) error {
-		return ErrNotImplemented
-	})
+	r.MethodNotAllowedHandler, r.NotFoundHandler = fallback, fallback
 	return r
 }
 

@@ -41,7 +41,7 @@ func TestAWSURLEncode(t *testing.T) {
 	}
 }
 
-func objs(keys ...string) []ObjectInfo {
+func opsObjs(keys ...string) []ObjectInfo {
 	sort.Strings(keys)
 	out := make([]ObjectInfo, len(keys))
 	for i, k := range keys {
@@ -50,7 +50,7 @@ func objs(keys ...string) []ObjectInfo {
 	return out
 }
 
-func keysOf(o []ObjectInfo) []string {
+func opsKeys(o []ObjectInfo) []string {
 	var out []string
 	for _, x := range o {
 		out = append(out, x.Key)
@@ -59,7 +59,7 @@ func keysOf(o []ObjectInfo) []string {
 }
 
 func TestListPage(t *testing.T) {
-	all := objs("a", "a/1", "a/2", "a/b/1", "b", "b/1", "c+d", "c d", "photos/2024/x.jpg",
+	all := opsObjs("a", "a/1", "a/2", "a/b/1", "b", "b/1", "c+d", "c d", "photos/2024/x.jpg",
 		"photos/2025/y.jpg", "photos/z.jpg", "\xff\xff", "\xff\xffz")
 	tests := []struct {
 		name       string
@@ -69,7 +69,7 @@ func TestListPage(t *testing.T) {
 		truncated  bool
 		wantCursor string
 	}{
-		{"all", ListObjectsInput{MaxKeys: 1000}, keysOf(all), nil, false, "\xff\xffz"},
+		{"all", ListObjectsInput{MaxKeys: 1000}, opsKeys(all), nil, false, "\xff\xffz"},
 		{"delimiter at root", ListObjectsInput{Delimiter: "/", MaxKeys: 1000},
 			[]string{"a", "b", "c d", "c+d", "\xff\xff", "\xff\xffz"}, []string{"a/", "b/", "photos/"}, false, "\xff\xffz"},
 		{"prefix and delimiter", ListObjectsInput{Prefix: "photos/", Delimiter: "/", MaxKeys: 1000},
@@ -104,7 +104,7 @@ func TestListPage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := keysOf(out.Objects); !reflect.DeepEqual(got, tt.wantKeys) {
+			if got := opsKeys(out.Objects); !reflect.DeepEqual(got, tt.wantKeys) {
 				t.Errorf("keys = %q, want %q", got, tt.wantKeys)
 			}
 			if !reflect.DeepEqual(out.CommonPrefixes, tt.wantCPs) {
@@ -126,7 +126,7 @@ func TestListPagePaging(t *testing.T) {
 			keys = append(keys, d+strings.Repeat("k", i+1))
 		}
 	}
-	all := objs(keys...)
+	all := opsObjs(keys...)
 	for _, delim := range []string{"", "/"} {
 		full, err := ListPage(NewSliceIterator(all), ListObjectsInput{Delimiter: delim, MaxKeys: 1000})
 		if err != nil {
@@ -146,16 +146,16 @@ func TestListPagePaging(t *testing.T) {
 				if n := len(out.Objects) + len(out.CommonPrefixes); n > size || (out.IsTruncated && n != size) {
 					t.Fatalf("page of %d entries with max %d, truncated %v", n, size, out.IsTruncated)
 				}
-				gotKeys = append(gotKeys, keysOf(out.Objects)...)
+				gotKeys = append(gotKeys, opsKeys(out.Objects)...)
 				gotCPs = append(gotCPs, out.CommonPrefixes...)
 				if !out.IsTruncated {
 					break
 				}
 				in.After = out.NextAfter
 			}
-			if !reflect.DeepEqual(gotKeys, keysOf(full.Objects)) || !reflect.DeepEqual(gotCPs, full.CommonPrefixes) {
+			if !reflect.DeepEqual(gotKeys, opsKeys(full.Objects)) || !reflect.DeepEqual(gotCPs, full.CommonPrefixes) {
 				t.Errorf("delimiter %q size %d: paged %q %q, want %q %q", delim, size,
-					gotKeys, gotCPs, keysOf(full.Objects), full.CommonPrefixes)
+					gotKeys, gotCPs, opsKeys(full.Objects), full.CommonPrefixes)
 			}
 		}
 	}
@@ -163,13 +163,13 @@ func TestListPagePaging(t *testing.T) {
 
 type failingIterator struct{ SliceIterator }
 
-var errIter = errors.New("iterator broke")
+var opsErrIter = errors.New("iterator broke")
 
-func (failingIterator) Error() error { return errIter }
+func (failingIterator) Error() error { return opsErrIter }
 
 func TestListPageIteratorError(t *testing.T) {
-	it := &failingIterator{*NewSliceIterator(objs("a"))}
-	if _, err := ListPage(it, ListObjectsInput{MaxKeys: 5}); !errors.Is(err, errIter) {
+	it := &failingIterator{*NewSliceIterator(opsObjs("a"))}
+	if _, err := ListPage(it, ListObjectsInput{MaxKeys: 5}); !errors.Is(err, opsErrIter) {
 		t.Fatalf("err = %v, want the iterator's error", err)
 	}
 }

@@ -185,7 +185,7 @@ func (m *memBackend) GetObject(ctx context.Context, bucket, key string) (*Object
 
 // readAll reads an upload body to EOF, checking its size, and returns the
 // bytes with their hex MD5. Any read error (an integrity *Error) wins.
-func readAll(body io.Reader, size int64) ([]byte, string, error) {
+func memReadAll(body io.Reader, size int64) ([]byte, string, error) {
 	h := md5.New()
 	data, err := io.ReadAll(io.TeeReader(body, h))
 	if err != nil {
@@ -204,7 +204,7 @@ func (m *memBackend) PutObject(ctx context.Context, in PutObjectInput) (PutObjec
 	if err := m.HeadBucket(ctx, in.Bucket); err != nil {
 		return PutObjectOutput{}, err
 	}
-	data, etag, err := readAll(in.Body, in.Size)
+	data, etag, err := memReadAll(in.Body, in.Size)
 	if err != nil {
 		return PutObjectOutput{}, err
 	}
@@ -330,7 +330,7 @@ func (m *memBackend) UploadPart(ctx context.Context, in UploadPartInput) (PartIn
 	if err != nil {
 		return PartInfo{}, err
 	}
-	data, etag, err := readAll(in.Body, in.Size)
+	data, etag, err := memReadAll(in.Body, in.Size)
 	if err != nil {
 		return PartInfo{}, err
 	}

@@ -9,19 +9,19 @@ import (
 	"testing"
 )
 
-func md5hex(s string) string {
+func opsMD5Hex(s string) string {
 	sum := md5.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
 
 func TestCompleteParts(t *testing.T) {
 	stored := []PartInfo{
-		{PartNumber: 3, Size: 10, ETag: md5hex("c")},
-		{PartNumber: 1, Size: MinPartSize, ETag: md5hex("a")},
-		{PartNumber: 2, Size: MinPartSize - 1, ETag: md5hex("b")},
-		{PartNumber: 4, Size: MinPartSize, ETag: md5hex("d")},
+		{PartNumber: 3, Size: 10, ETag: opsMD5Hex("c")},
+		{PartNumber: 1, Size: MinPartSize, ETag: opsMD5Hex("a")},
+		{PartNumber: 2, Size: MinPartSize - 1, ETag: opsMD5Hex("b")},
+		{PartNumber: 4, Size: MinPartSize, ETag: opsMD5Hex("d")},
 	}
-	q := func(s string) string { return `"` + md5hex(s) + `"` }
+	q := func(s string) string { return `"` + opsMD5Hex(s) + `"` }
 	tests := []struct {
 		name  string
 		parts []CompletedPart
@@ -30,8 +30,8 @@ func TestCompleteParts(t *testing.T) {
 		{"one small part", []CompletedPart{{3, q("c")}}, nil},
 		{"big then small last", []CompletedPart{{1, q("a")}, {3, q("c")}}, nil},
 		{"skipping numbers", []CompletedPart{{1, q("a")}, {4, q("d")}, {3, q("c")}}, ErrInvalidPartOrder},
-		{"unquoted etag", []CompletedPart{{1, md5hex("a")}, {4, md5hex("d")}}, nil},
-		{"upper-case etag", []CompletedPart{{1, strings.ToUpper(md5hex("a"))}}, nil},
+		{"unquoted etag", []CompletedPart{{1, opsMD5Hex("a")}, {4, opsMD5Hex("d")}}, nil},
+		{"upper-case etag", []CompletedPart{{1, strings.ToUpper(opsMD5Hex("a"))}}, nil},
 		{"descending", []CompletedPart{{4, q("d")}, {1, q("a")}}, ErrInvalidPartOrder},
 		{"duplicate", []CompletedPart{{1, q("a")}, {1, q("a")}}, ErrInvalidPartOrder},
 		{"missing part", []CompletedPart{{1, q("a")}, {5, q("e")}}, ErrInvalidPart},
@@ -43,7 +43,7 @@ func TestCompleteParts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			chosen, etag, err := CompleteParts(tt.parts, stored)
-			if !sameError(err, tt.want) {
+			if !opsSameError(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
 			if err != nil {

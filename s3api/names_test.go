@@ -64,7 +64,7 @@ func TestCheckKey(t *testing.T) {
 		{"", ErrInvalidArgument},
 	}
 	for _, tt := range tests {
-		if err := checkKey(tt.key); !sameError(err, tt.want) {
+		if err := checkKey(tt.key); !opsSameError(err, tt.want) {
 			t.Errorf("checkKey(%.20q) = %v, want %v", tt.key, err, tt.want)
 		}
 	}
