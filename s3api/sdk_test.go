@@ -203,7 +203,6 @@ func opsHostDialer(addr string) func(ctx context.Context, network, _ string) (ne
 	}
 }
 
-
 // urlDecode reverses encoding-type=url.
 func urlDecode(t *testing.T, s string) string {
 	t.Helper()
