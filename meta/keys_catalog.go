@@ -1,0 +1,81 @@
+package meta
+
+// Key prefixes of the gateway's entities. 'b', 'o', 'm' and 'u' are the
+// bytes keys.go reserves for the gateway; the gateway also took 'd'
+// (release queue), 'j' (pending-upload journal) and 'q' (multipart parts).
+const (
+	prefixBucket  byte = 'b' // b | bucket                      -> bucket
+	prefixObject  byte = 'o' // o | bucket | 0x00 | key         -> object
+	prefixSegment byte = 'm' // m | segment(24)                 -> segment manifest
+	prefixUpload  byte = 'u' // u | bucket | 0x00 | upload(16)  -> multipart upload
+	prefixPart    byte = 'q' // q | upload(16) | part(4)        -> stored part
+	prefixJournal byte = 'j' // j | segment(24)                 -> shards sent, not committed
+	prefixRelease byte = 'd' // d | shard(32) | node(32)        -> shard to delete
+)
+
+// Bucket names never contain 0x00 (S3 names are [a-z0-9.-]), so the
+// separator keeps every bucket's keys contiguous and in byte order.
+const bucketSep = 0x00
+
+func bucketKey(name string) []byte {
+	k := make([]byte, 1+len(name))
+	k[0] = prefixBucket
+	copy(k[1:], name)
+	return k
+}
+
+// objectPrefix is o | bucket | 0x00: every object of the bucket.
+func objectPrefix(bucket string) []byte {
+	k := make([]byte, 0, 2+len(bucket))
+	k = append(k, prefixObject)
+	k = append(k, bucket...)
+	return append(k, bucketSep)
+}
+
+func objectKey(bucket, key string) []byte {
+	return append(objectPrefix(bucket), key...)
+}
+
+func segmentKey(id SegmentID) []byte {
+	k := make([]byte, 1+len(id))
+	k[0] = prefixSegment
+	copy(k[1:], id[:])
+	return k
+}
+
+func uploadPrefix(bucket string) []byte {
+	k := make([]byte, 0, 2+len(bucket)+16)
+	k = append(k, prefixUpload)
+	k = append(k, bucket...)
+	return append(k, bucketSep)
+}
+
+func uploadKey(bucket string, id UploadID) []byte {
+	return append(uploadPrefix(bucket), id[:]...)
+}
+
+func partPrefix(id UploadID) []byte {
+	k := make([]byte, 0, 1+16+4)
+	k = append(k, prefixPart)
+	return append(k, id[:]...)
+}
+
+func partKey(id UploadID, number int) []byte {
+	k := partPrefix(id)
+	return append(k, byte(number>>24), byte(number>>16), byte(number>>8), byte(number))
+}
+
+func journalKey(id SegmentID) []byte {
+	k := make([]byte, 1+len(id))
+	k[0] = prefixJournal
+	copy(k[1:], id[:])
+	return k
+}
+
+func releaseKey(shard, node [32]byte) []byte {
+	k := make([]byte, 1+64)
+	k[0] = prefixRelease
+	copy(k[1:], shard[:])
+	copy(k[33:], node[:])
+	return k
+}
