@@ -120,7 +120,9 @@ func (b *Batch) Release(shard, node [32]byte) (Release, error) {
 }
 
 // PutRelease queues r, replacing any entry for the same shard and node.
-func (b *Batch) PutRelease(r Release) error { return b.Set(releaseKey(r.Shard, r.Node), encodeRelease(r)) }
+func (b *Batch) PutRelease(r Release) error {
+	return b.Set(releaseKey(r.Shard, r.Node), encodeRelease(r))
+}
 
 // DeleteRelease removes the entry of shard on node.
 func (b *Batch) DeleteRelease(shard, node [32]byte) error { return b.Delete(releaseKey(shard, node)) }
