@@ -13,9 +13,13 @@ type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Status  int    `json:"-"`
+	Err     error  `json:"-"` // the underlying cause, if any (never sent)
 }
 
 func (e *Error) Error() string { return "node: " + e.Code + ": " + e.Message }
+
+// Unwrap returns the underlying cause.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Is reports whether target is an *Error with the same Code.
 func (e *Error) Is(target error) bool {
@@ -45,6 +49,13 @@ var (
 	ErrBusy                = &Error{Code: "busy", Message: "too many requests in the clock window", Status: http.StatusServiceUnavailable}
 	ErrInsufficientStorage = &Error{Code: "insufficient_storage", Message: "not enough free capacity", Status: http.StatusInsufficientStorage}
 )
+
+// wrapf is errorf keeping cause for errors.Is and errors.As.
+func wrapf(base *Error, cause error, format string, args ...any) *Error {
+	e := errorf(base, format, args...)
+	e.Err = cause
+	return e
+}
 
 // errorf returns a copy of base with a specific message.
 func errorf(base *Error, format string, args ...any) *Error {

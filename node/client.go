@@ -1,0 +1,249 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"ishtar/shard"
+)
+
+// Client limits.
+const (
+	maxErrorBody   = 64 << 10 // an error answer
+	maxAnswerBody  = 1 << 20  // any JSON answer
+	maxDrain       = 256 << 10
+	maxPeersAnswer = 8 << 20
+)
+
+// Client talks to one peer, signing every request with this node's key.
+// It never trusts an answer it has not verified: records and receipts are
+// checked against their signatures and against what was asked. Shard bytes
+// are returned as they come; the caller verifies them against the ID.
+type Client struct {
+	base string
+	key  shard.PrivateKey
+	hc   *http.Client
+	now  func() time.Time
+
+	mu   sync.Mutex
+	peer shard.PublicKey // pinned node ID; zero until known
+}
+
+// ClientOption configures a Client.
+type ClientOption func(*Client)
+
+// WithPeerID pins the peer's node ID; otherwise the first Info pins it.
+func WithPeerID(id shard.PublicKey) ClientOption { return func(c *Client) { c.peer = id } }
+
+// WithClientClock sets the clock used to stamp requests.
+func WithClientClock(now func() time.Time) ClientOption { return func(c *Client) { c.now = now } }
+
+// NewClient returns a client of the peer at baseURL (e.g.
+// "http://203.0.113.5:7070"). hc nil means a client of its own; a given
+// client's transport should set ExpectContinueTimeout, so a refused shard
+// upload is answered before its body is sent.
+func NewClient(baseURL string, self shard.PrivateKey, hc *http.Client, opts ...ClientOption) *Client {
+	if self.IsZero() {
+		panic("node: NewClient without a node key")
+	}
+	if hc == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.ExpectContinueTimeout = 2 * time.Second
+		t.MaxIdleConnsPerHost = 16
+		hc = &http.Client{Transport: t}
+	}
+	c := &Client{base: strings.TrimRight(baseURL, "/"), key: self, hc: hc, now: time.Now}
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c
+}
+
+// BaseURL returns the peer's base URL.
+func (c *Client) BaseURL() string { return c.base }
+
+// request describes one call.
+type request struct {
+	method, path string
+	query        url.Values
+	body         io.Reader // nil: no body
+	size         int64
+	bodyHash     [32]byte
+	grant        string
+	header       http.Header
+}
+
+// do sends a signed request and returns a 2xx response; any other status
+// becomes an *Error.
+func (c *Client) do(ctx context.Context, rq request) (*http.Response, error) {
+	u := c.base + rq.path
+	if len(rq.query) > 0 {
+		u += "?" + rq.query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, rq.method, u, rq.body)
+	if err != nil {
+		return nil, fmt.Errorf("node: %s %s: %w", rq.method, rq.path, err)
+	}
+	if rq.body != nil {
+		req.ContentLength = rq.size
+	}
+	for k, v := range rq.header {
+		req.Header[k] = v
+	}
+	if rq.grant != "" {
+		req.Header.Set(HeaderGrant, rq.grant)
+	}
+	sr := signedRequest{
+		Method: rq.method, RequestURI: req.URL.RequestURI(), Time: c.now().Unix(),
+		BodyHash: rq.bodyHash, Grant: rq.grant,
+	}
+	if rq.body == nil {
+		sr.BodyHash = emptyBodyHash
+	}
+	_, _ = rand.Read(sr.Nonce[:]) // never fails
+	sr.sign(req.Header, c.key)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("node: %s %s%s: %w", rq.method, c.base, rq.path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer drainClose(resp.Body)
+		return nil, readError(resp)
+	}
+	return resp, nil
+}
+
+// readError decodes a JSON error answer.
+func readError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var e Error
+	if err := json.Unmarshal(b, &e); err != nil || e.Code == "" {
+		return &Error{
+			Code:    "http_" + strconv.Itoa(resp.StatusCode),
+			Message: fmt.Sprintf("%s: %.200q", resp.Status, b),
+			Status:  resp.StatusCode,
+		}
+	}
+	e.Status = resp.StatusCode
+	return &e
+}
+
+func drainClose(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, maxDrain)
+	_ = body.Close()
+}
+
+// doJSON sends in (nil: no body) and decodes the answer into out (nil:
+// discard it).
+func (c *Client) doJSON(ctx context.Context, rq request, in, out any, limit int64) error {
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("node: encode %T: %w", in, err)
+		}
+		rq.body, rq.size, rq.bodyHash = bytes.NewReader(b), int64(len(b)), sha256.Sum256(b)
+		rq.header = http.Header{"Content-Type": {"application/json"}}
+	}
+	resp, err := c.do(ctx, rq)
+	if err != nil {
+		return err
+	}
+	defer drainClose(resp.Body)
+	if out == nil {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return fmt.Errorf("node: read answer to %s %s: %w", rq.method, rq.path, err)
+	}
+	if int64(len(b)) > limit {
+		return errorf(ErrBadResponse, "answer to %s %s over %d bytes", rq.method, rq.path, limit)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return errorf(ErrBadResponse, "answer to %s %s: %v", rq.method, rq.path, err)
+	}
+	return nil
+}
+
+// Info fetches and verifies the peer's signed record, and pins its ID.
+func (c *Client) Info(ctx context.Context) (shard.NodeRecord, error) {
+	var rec shard.NodeRecord
+	if err := c.doJSON(ctx, request{method: http.MethodGet, path: "/v1/info"}, nil, &rec, maxAnswerBody); err != nil {
+		return rec, err
+	}
+	if err := rec.Verify(); err != nil {
+		return rec, wrapf(ErrBadResponse, err, "node record from %s: %v", c.base, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.peer.IsZero() {
+		c.peer = rec.Node
+	} else if c.peer != rec.Node {
+		return rec, errorf(ErrBadResponse, "%s answers as node %s, expected %s", c.base, rec.Node, c.peer)
+	}
+	return rec, nil
+}
+
+// PeerID returns the peer's node ID, asking for its record if not pinned.
+func (c *Client) PeerID(ctx context.Context) (shard.PublicKey, error) {
+	c.mu.Lock()
+	id := c.peer
+	c.mu.Unlock()
+	if !id.IsZero() {
+		return id, nil
+	}
+	rec, err := c.Info(ctx)
+	return rec.Node, err
+}
+
+// Peers fetches the peer's known node records, keeping the valid ones.
+func (c *Client) Peers(ctx context.Context) ([]shard.NodeRecord, error) {
+	var recs []shard.NodeRecord
+	if err := c.doJSON(ctx, request{method: http.MethodGet, path: "/v1/peers"}, nil, &recs, maxPeersAnswer); err != nil {
+		return nil, err
+	}
+	valid := recs[:0]
+	for _, r := range recs {
+		if r.Verify() == nil {
+			valid = append(valid, r)
+		}
+	}
+	return valid, nil
+}
+
+// Announce sends signed node records (this node's own, or others').
+func (c *Client) Announce(ctx context.Context, recs ...shard.NodeRecord) error {
+	return c.doJSON(ctx, request{method: http.MethodPost, path: "/v1/peers"}, recs, nil, 0)
+}
+
+// GetRoot fetches and verifies owner's highest root record.
+func (c *Client) GetRoot(ctx context.Context, owner shard.PublicKey) (shard.RootRecord, error) {
+	var rec shard.RootRecord
+	err := c.doJSON(ctx, request{method: http.MethodGet, path: "/v1/roots/" + owner.String()}, nil, &rec, maxAnswerBody)
+	if err != nil {
+		return rec, err
+	}
+	if rec.Owner != owner {
+		return rec, errorf(ErrBadResponse, "root record of %s asked for %s", rec.Owner, owner)
+	}
+	if err := rec.Verify(); err != nil {
+		return rec, wrapf(ErrBadResponse, err, "root record from %s: %v", c.base, err)
+	}
+	return rec, nil
+}
+
+// PutRoot posts a root record; a Seq not above the peer's gives ErrConflict.
+func (c *Client) PutRoot(ctx context.Context, rec shard.RootRecord) error {
+	return c.doJSON(ctx, request{method: http.MethodPost, path: "/v1/roots/" + rec.Owner.String()}, rec, nil, 0)
+}

@@ -1,0 +1,96 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"ishtar/shard"
+)
+
+// Config configures a Server. Zero fields take the values of Defaults.
+type Config struct {
+	Key      shard.PrivateKey // the node key; its public key is the node ID
+	Address  string           // public base URL announced to peers, e.g. "http://203.0.113.5:7070"
+	Capacity int64            // bytes of shards this node offers to hold
+	Version  string           // software version announced in the node record
+
+	// ClockWindow bounds how far a request's timestamp, or a grant's, may
+	// be from this node's clock; nonces are remembered for as long.
+	ClockWindow time.Duration
+	// MaxNonces bounds the remembered nonces; beyond it requests are
+	// refused with ErrBusy until old ones leave the window.
+	MaxNonces int
+	// MaxShardSize bounds a stored shard (a 64 MiB segment's shard plus
+	// AEAD overhead fits the default).
+	MaxShardSize int64
+	// MaxJSONBody bounds every body that is not a shard.
+	MaxJSONBody int64
+	// MaxHeaderBytes bounds the request header (http.Server.MaxHeaderBytes).
+	MaxHeaderBytes int
+	// MaxLease bounds how far in the future a lease may expire.
+	MaxLease time.Duration
+	// LeafSize is the Merkle leaf size of shard IDs.
+	LeafSize int
+	// RequestTimeout is the deadline of a request without a shard body;
+	// shard transfers get RequestTimeout plus their size at MinRate.
+	RequestTimeout time.Duration
+	MinRate        int64 // bytes per second
+	// AllowAnonymousReads lets unsigned GETs through (info, peers, shards,
+	// proofs, roots). Signed requests are still verified.
+	AllowAnonymousReads bool
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Defaults fills the zero fields of c with their default values.
+func (c *Config) Defaults() {
+	setDefault(&c.Version, "dev")
+	setDefault(&c.ClockWindow, 10*time.Minute)
+	setDefault(&c.MaxNonces, 1<<20)
+	setDefault(&c.MaxShardSize, 64<<20+4<<20)
+	setDefault(&c.MaxJSONBody, 1<<20)
+	setDefault(&c.MaxHeaderBytes, 16<<10)
+	setDefault(&c.MaxLease, 400*24*time.Hour)
+	setDefault(&c.LeafSize, shard.DefaultBlockSize)
+	setDefault(&c.RequestTimeout, 30*time.Second)
+	setDefault(&c.MinRate, 1<<20)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Validate reports the first invalid field of c (after Defaults).
+func (c *Config) Validate() error {
+	var err error
+	switch {
+	case c.Key.IsZero():
+		err = errors.New("no node key")
+	case c.Address == "" || len(c.Address) > shard.MaxAddressLen:
+		err = fmt.Errorf("address %q empty or longer than %d bytes", c.Address, shard.MaxAddressLen)
+	case len(c.Version) > shard.MaxVersionLen:
+		err = fmt.Errorf("version longer than %d bytes", shard.MaxVersionLen)
+	case c.Capacity < 0:
+		err = fmt.Errorf("negative capacity %d", c.Capacity)
+	case c.ClockWindow <= 0 || c.MaxNonces <= 0 || c.MaxLease <= 0:
+		err = errors.New("clock window, nonce bound and lease bound must be positive")
+	case c.MaxShardSize <= 0 || c.MaxJSONBody <= 0 || c.MaxHeaderBytes <= 0:
+		err = errors.New("size limits must be positive")
+	case c.LeafSize <= 0:
+		err = fmt.Errorf("leaf size %d", c.LeafSize)
+	case c.RequestTimeout <= 0 || c.MinRate <= 0:
+		err = errors.New("request timeout and minimum rate must be positive")
+	}
+	if err != nil {
+		return fmt.Errorf("node: config: %w", err)
+	}
+	return nil
+}

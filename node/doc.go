@@ -1,0 +1,113 @@
+// Package node is the peer protocol of Ishtar: the HTTP server that stores
+// shards for other owners, its Go client, and the shard Store behind it.
+//
+// # Wire format
+//
+// Plain HTTP/1.1 (or HTTP/2), all paths under /v1/. Shard IDs and owner
+// and node IDs in paths are 64 lowercase hex digits. JSON bodies are at
+// most Config.MaxJSONBody (1 MiB); NodeRecord, Grant, Receipt and
+// RootRecord are the JSON forms of package shard (keys and IDs as hex,
+// signatures as standard base64).
+//
+//	GET    /v1/info                    200 NodeRecord, signed by this node (seq grows)
+//	GET    /v1/peers                   200 [NodeRecord, ...] (at most 1000)
+//	POST   /v1/peers                   body [NodeRecord, ...]; 200 {"accepted":n}.
+//	                                   Any invalid record refuses all; a record
+//	                                   replaces a known one only with a higher seq.
+//	POST   /v1/shards/{id}             body: the shard (Content-Length required,
+//	                                   <= MaxShardSize); Ishtar-Grant (op store);
+//	                                   200 Receipt signed by this node
+//	GET    /v1/shards/{id}             200 the shard, or 206 for one "Range: bytes=a-b",
+//	                                   "bytes=a-" or "bytes=-n"; 416 past the end
+//	GET    /v1/shards/{id}/proof?leaf=I&nonce=N
+//	                                   200 Audit (N: 1..64 bytes as lowercase hex)
+//	POST   /v1/shards/{id}/renew       Ishtar-Grant (op renew); 200 Receipt
+//	DELETE /v1/shards/{id}             Ishtar-Grant (op delete); 204
+//	GET    /v1/roots/{owner}           200 RootRecord
+//	POST   /v1/roots/{owner}           body RootRecord; 204, or 409 unless its seq
+//	                                   is above the one held
+//
+// A refused request is answered with {"code": "...", "message": "..."}:
+//
+//	400 bad_request         malformed path, query, header or body
+//	401 unauthenticated     unsigned, or signature headers malformed; grant missing
+//	401 bad_signature       request, body hash, grant or record signature invalid
+//	401 clock_skew          request or grant time outside the clock window
+//	401 replayed            nonce already seen within the window
+//	403 forbidden           grant for another op, shard or size; owner holds no reference
+//	404 not_found           shard not held, no root, unknown path
+//	408 timeout             body slower than the deadline
+//	409 conflict            root seq not above the held one
+//	409 stale_grant         grant time not after the owner's last accepted grant
+//	411 length_required     shard upload without Content-Length
+//	413 too_large           body or shard over its limit
+//	416 range_not_satisfiable
+//	422 corrupt             shard bytes do not hash to the ID, or wrong length
+//	503 busy                too many nonces in the window
+//	507 insufficient_storage  not enough free capacity; nothing was kept
+//	500 internal
+//
+// # Signed requests
+//
+// Every request is signed by the calling node's ed25519 key (anonymous GETs
+// are accepted only with Config.AllowAnonymousReads, off by default). The
+// headers are
+//
+//	Ishtar-Node:      caller's node ID (64 hex)
+//	Ishtar-Time:      unix seconds, decimal
+//	Ishtar-Nonce:     16 random bytes, 32 lowercase hex
+//	Ishtar-Body-Hash: 64 lowercase hex; SHA-256 of the body (of the empty
+//	                  string when there is none), except for a shard upload,
+//	                  whose body hash is the shard ID itself: the node
+//	                  recomputes the Merkle root while streaming the body to
+//	                  disk, so it never buffers a shard to check a signature
+//	Ishtar-Signature: standard base64 of the ed25519 signature of
+//
+//	    "ishtar/request/v1\n" METHOD "\n" REQUEST-URI "\n" NODE-ID "\n"
+//	    TIME "\n" NONCE "\n" BODY-HASH "\n" GRANT "\n"
+//
+// where REQUEST-URI is the path and query exactly as sent, the hex fields
+// are as in the headers and GRANT is the Ishtar-Grant header or empty. A
+// request more than Config.ClockWindow (default 10 min) away from the
+// node's clock is refused; so is one whose (node, nonce) was seen in the
+// window. Nonces are kept in per-minute groups of their signed time, so
+// memory is bounded by the window (and by Config.MaxNonces).
+//
+// The signature does not name the target node: a request can be replayed
+// to another node within the window. Owner grants bind the operation, not
+// the node, for the same reason.
+//
+// # Owner grants
+//
+// Store, renew and delete carry the owner's shard.Grant in the Ishtar-Grant
+// header (unpadded base64url of its JSON). It must verify, name the same op
+// and shard, cover the shard's size (the upload's Content-Length, or the
+// held size), and its Time (unix nanoseconds) must be within the clock
+// window. Its LeaseExpiry (unix seconds) must be within Config.MaxLease;
+// for a store, also in the future. A renew or store never shortens a
+// lease.
+//
+// Replay rule: the node keeps, per (shard, owner), the Time of the newest
+// grant it accepted, and refuses (409 stale_grant) any grant not strictly
+// newer, even after the owner's reference is gone. So a delete grant
+// replayed after the owner re-uploaded the shard cannot delete it, nor can
+// an old store grant resurrect a deleted one.
+//
+// Several owners may store the same shard: each holds a reference with its
+// own lease; only an owner holding a reference can renew or release it,
+// and the bytes are deleted with the last reference.
+//
+// # Storage
+//
+// A store reserves the shard's size against the capacity before reading
+// the body (507 if it does not fit), streams it into a Store Writer that
+// hashes as it writes, and on Commit (ID verified, file fsynced and renamed
+// into place) indexes the reference, the owner's grant time and the used
+// bytes in one meta batch. Receipts' Time is unix nanoseconds; their Holder
+// is the node itself (delegation will name another).
+//
+// Audit answers sign, after the tag "ishtar/audit/v1\x00": the shard ID
+// (32 bytes), Size, LeafSize and Leaf (8 bytes each, big-endian), the nonce
+// (4-byte length, bytes), SHA-256 of the leaf data (32), the binary proof
+// (4-byte length, bytes), the node ID (32) and Time (8).
+package node

@@ -1,0 +1,117 @@
+package node
+
+import (
+	"errors"
+	"net/http"
+
+	"ishtar/meta"
+	"ishtar/shard"
+)
+
+// ownerOp applies an owner's renew or delete grant to the shard's record,
+// under the shard's lock and in one meta batch. It refuses (in this order)
+// a shard not held (ErrNotFound), an owner without a holding
+// (ErrForbidden), a grant for another size (ErrForbidden) and a grant not
+// newer than the owner's last (ErrStaleGrant). apply edits rec and reports
+// whether the shard's bytes are to be released.
+func (s *Server) ownerOp(r *http.Request, g shard.Grant, apply func(rec *meta.HeldShard, hd meta.Holding) (release bool)) (meta.HeldShard, bool, error) {
+	id := g.Shard
+	mu := s.lock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	var rec meta.HeldShard
+	release := false
+	err := s.db.Update(func(b *meta.Batch) error {
+		var err error
+		rec, err = b.HeldShard(id)
+		if errors.Is(err, meta.ErrNotFound) {
+			return errorf(ErrNotFound, "shard %s not held", id)
+		}
+		if err != nil {
+			return err
+		}
+		hd, ok := rec.Holding(g.Owner)
+		if !ok {
+			return errorf(ErrForbidden, "shard %s is not held for owner %s", id, g.Owner)
+		}
+		if g.Size != rec.Size {
+			return errorf(ErrForbidden, "grant covers %d bytes, shard has %d", g.Size, rec.Size)
+		}
+		if last, err := b.LastGrant(id, g.Owner); err != nil {
+			return err
+		} else if g.Time <= last {
+			return ErrStaleGrant
+		}
+		release = apply(&rec, hd)
+		if release {
+			if err := b.DeleteHeldShard(id); err != nil {
+				return err
+			}
+			if _, err := b.AddCounter(meta.CounterUsedBytes, -rec.Size); err != nil {
+				return err
+			}
+		} else if err := b.PutHeldShard(rec); err != nil {
+			return err
+		}
+		return b.SetLastGrant(id, g.Owner, g.Time)
+	})
+	if err != nil {
+		return rec, false, err
+	}
+	if release {
+		if err := s.st.Delete(r.Context(), id); err != nil && !errors.Is(err, ErrNotFound) {
+			return rec, true, err
+		}
+	}
+	return rec, release, nil
+}
+
+// handleRenew extends an owner's lease: POST /v1/shards/{id}/renew.
+func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	g, err := s.grant(r, shard.OpRenew, id, now)
+	if err != nil {
+		return err
+	}
+	if err := s.checkLease(g, now); err != nil {
+		return err
+	}
+	var renewed meta.Holding
+	rec, _, err := s.ownerOp(r, g, func(rec *meta.HeldShard, hd meta.Holding) bool {
+		hd.LeaseExpiry = max(hd.LeaseExpiry, g.LeaseExpiry)
+		rec.SetHolding(hd)
+		renewed = hd
+		return false
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.receipt(id, rec.Size, renewed, now))
+	return nil
+}
+
+// handleDeleteShard releases an owner's holding, and the bytes with the
+// last one: DELETE /v1/shards/{id}.
+func (s *Server) handleDeleteShard(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	g, err := s.grant(r, shard.OpDelete, id, s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	_, _, err = s.ownerOp(r, g, func(rec *meta.HeldShard, hd meta.Holding) bool {
+		rec.RemoveHolding(hd.Owner)
+		return len(rec.Holders) == 0
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,263 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"ishtar/meta"
+	"ishtar/shard"
+)
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// handlePutShard stores a shard: POST /v1/shards/{id}.
+func (s *Server) handlePutShard(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if c.bodyHash != id {
+		return errorf(ErrBadRequest, "the body hash of a shard upload must be its ID")
+	}
+	now := s.cfg.Now()
+	g, err := s.grant(r, shard.OpStore, id, now)
+	if err != nil {
+		return err
+	}
+	size := r.ContentLength
+	switch {
+	case size < 0:
+		return ErrLengthRequired
+	case size != g.Size:
+		return errorf(ErrForbidden, "grant covers %d bytes, body has %d", g.Size, size)
+	case size == 0:
+		return errorf(ErrBadRequest, "empty shard")
+	case size > s.cfg.MaxShardSize:
+		return errorf(ErrTooLarge, "shard of %d bytes, at most %d", size, s.cfg.MaxShardSize)
+	}
+	if err := s.checkLease(g, now); err != nil {
+		return err
+	}
+	if last, err := s.db.LastGrant(id, g.Owner); err != nil {
+		return err
+	} else if g.Time <= last {
+		return ErrStaleGrant
+	}
+	if err := s.reserve(size); err != nil {
+		return err
+	}
+	defer s.release(size)
+	_ = c.rc.SetReadDeadline(s.transferDeadline(size))
+
+	ctx := r.Context()
+	wr, err := s.st.Create(ctx, id, size)
+	if err != nil {
+		return err
+	}
+	defer wr.Cancel(ctx)
+	if err := copyBody(wr, r.Body, size); err != nil {
+		return err
+	}
+	hd, err := s.commitShard(ctx, wr, g, now)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.receipt(id, size, hd, now))
+	return nil
+}
+
+// copyBody copies exactly size bytes of body into wr.
+func copyBody(wr io.Writer, body io.Reader, size int64) error {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var n int64
+	for n < size {
+		m, rerr := body.Read(buf[:min(int64(len(buf)), size-n)])
+		if m > 0 {
+			if _, err := wr.Write(buf[:m]); err != nil {
+				return err
+			}
+			n += int64(m)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			var e *Error
+			if errors.As(rerr, &e) {
+				return rerr
+			}
+			if errors.Is(rerr, io.ErrUnexpectedEOF) {
+				return errorf(ErrBadRequest, "body ended after %d of %d bytes", n, size)
+			}
+			return fmt.Errorf("node: read shard body: %w", rerr)
+		}
+	}
+	if n != size {
+		return errorf(ErrBadRequest, "body ended after %d of %d bytes", n, size)
+	}
+	return nil
+}
+
+// commitShard makes the written shard visible and indexes the owner's
+// holding, in one meta batch, under the shard's lock.
+func (s *Server) commitShard(ctx context.Context, wr Writer, g shard.Grant, now time.Time) (meta.Holding, error) {
+	id := g.Shard
+	mu := s.lock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	if err := wr.Commit(ctx); err != nil {
+		return meta.Holding{}, err
+	}
+	var hd meta.Holding
+	created := false
+	err := s.db.Update(func(b *meta.Batch) error {
+		rec, err := b.HeldShard(id)
+		switch {
+		case errors.Is(err, meta.ErrNotFound):
+			created = true
+			rec = meta.HeldShard{ID: id, Size: g.Size, StoredAt: now.UnixNano(), Location: meta.LocationFile}
+		case err != nil:
+			return err
+		}
+		if last, err := b.LastGrant(id, g.Owner); err != nil {
+			return err
+		} else if g.Time <= last {
+			return ErrStaleGrant
+		}
+		old, had := rec.Holding(g.Owner)
+		hd = meta.Holding{Owner: g.Owner, LeaseExpiry: max(old.LeaseExpiry, g.LeaseExpiry), StoredAt: now.UnixNano()}
+		if had {
+			hd.StoredAt = old.StoredAt
+		}
+		rec.SetHolding(hd)
+		if err := b.PutHeldShard(rec); err != nil {
+			return err
+		}
+		if created {
+			if _, err := b.AddCounter(meta.CounterUsedBytes, g.Size); err != nil {
+				return err
+			}
+		}
+		return b.SetLastGrant(id, g.Owner, g.Time)
+	})
+	if err != nil && created {
+		// Nothing in the index refers to the bytes just committed.
+		if derr := s.st.Delete(ctx, id); derr != nil {
+			s.log.ErrorContext(ctx, "cannot remove unindexed shard", "shard", id.String(), "err", derr)
+		}
+	}
+	return hd, err
+}
+
+func (s *Server) receipt(id shard.ID, size int64, hd meta.Holding, now time.Time) shard.Receipt {
+	rc := shard.Receipt{
+		Shard:       id,
+		Size:        size,
+		Owner:       hd.Owner,
+		Holder:      s.self,
+		LeaseExpiry: hd.LeaseExpiry,
+		Time:        now.UnixNano(),
+	}
+	rc.Sign(s.cfg.Key)
+	return rc
+}
+
+// openHeld opens a shard this node holds.
+func (s *Server) openHeld(ctx context.Context, id shard.ID) (Reader, error) {
+	if _, err := s.db.HeldShard(id); errors.Is(err, meta.ErrNotFound) {
+		return nil, errorf(ErrNotFound, "shard %s not held", id)
+	} else if err != nil {
+		return nil, err
+	}
+	rd, err := s.st.Open(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		s.log.ErrorContext(ctx, "indexed shard missing from the store", "shard", id.String())
+	}
+	return rd, err
+}
+
+// handleGetShard serves a shard or a byte range of it: GET /v1/shards/{id}.
+func (s *Server) handleGetShard(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	rd, err := s.openHeld(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	size := rd.Size()
+	off, n, partial, err := parseRange(r.Header.Get("Range"), size)
+	if err != nil {
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+		return err
+	}
+	if _, err := rd.Seek(off, io.SeekStart); err != nil {
+		return fmt.Errorf("node: seek shard %s: %w", id, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.FormatInt(n, 10))
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("ETag", `"`+id.String()+`"`)
+	status := http.StatusOK
+	if partial {
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size))
+		status = http.StatusPartialContent
+	}
+	_ = c.rc.SetWriteDeadline(s.transferDeadline(n))
+	w.WriteHeader(status)
+	var src io.Reader = rd
+	if f, ok := rd.(*fileReader); ok {
+		src = f.File // lets the kernel send the file (sendfile)
+	}
+	if _, err := io.Copy(w, io.LimitReader(src, n)); err != nil {
+		return fmt.Errorf("node: send shard %s: %w", id, err)
+	}
+	return nil
+}
+
+// handleProof answers an audit: GET /v1/shards/{id}/proof?leaf=I&nonce=N.
+func (s *Server) handleProof(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	leaf, err := strconv.ParseUint(q.Get("leaf"), 10, 64)
+	if err != nil {
+		return errorf(ErrBadRequest, "leaf must be a decimal block index")
+	}
+	nonce, err := parseAuditNonce(q.Get("nonce"))
+	if err != nil {
+		return err
+	}
+	rd, err := s.openHeld(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	proof, data, err := shard.BuildProof(rd, rd.Size(), s.cfg.LeafSize, leaf)
+	if errors.Is(err, shard.ErrMalformed) {
+		return errorf(ErrBadRequest, "leaf %d out of range", leaf)
+	}
+	if err != nil {
+		return fmt.Errorf("node: prove shard %s: %w", id, err)
+	}
+	a := Audit{
+		Shard: id, Size: rd.Size(), LeafSize: s.cfg.LeafSize, Leaf: leaf, Nonce: nonce,
+		Data: data, Proof: proof, Time: s.cfg.Now().UnixNano(),
+	}
+	a.Sign(s.cfg.Key)
+	writeJSON(w, http.StatusOK, a)
+	return nil
+}

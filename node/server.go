@@ -1,0 +1,303 @@
+package node
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"ishtar/meta"
+	"ishtar/shard"
+)
+
+// Server serves the peer protocol. It is an http.Handler; HTTPServer
+// returns an *http.Server configured with its limits.
+type Server struct {
+	cfg    Config
+	st     Store
+	db     *meta.DB
+	log    *slog.Logger
+	self   shard.PublicKey
+	router *mux.Router
+	nonces *nonceCache
+
+	// locks serialize commits, renewals and deletes of one shard ID
+	// (striped by the ID's first byte).
+	locks [256]sync.Mutex
+
+	mu       sync.Mutex
+	reserved int64  // bytes of uploads in flight
+	seq      uint64 // last node record sequence number
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// NewServer returns a Server storing shard bytes in st and its index in db.
+// It fills cfg's defaults and panics if cfg is still invalid: validate
+// configuration from users before.
+func NewServer(cfg Config, st Store, db *meta.DB, log *slog.Logger) *Server {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:    cfg,
+		st:     st,
+		db:     db,
+		log:    log,
+		self:   cfg.Key.Public(),
+		nonces: newNonceCache(cfg.ClockWindow, cfg.MaxNonces),
+	}
+	s.routes()
+	return s
+}
+
+// ID returns the node ID.
+func (s *Server) ID() shard.PublicKey { return s.self }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// HTTPServer returns an http.Server for s with header limits and timeouts.
+// Body deadlines are set per request by the handlers.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// routeKind says how a route is authenticated and what its body is.
+type routeKind int
+
+const (
+	kindSigned routeKind = iota // signed; small body hashed with SHA-256
+	kindRead                    // signed, or anonymous if configured; no body
+	kindShard                   // signed; the body is a shard whose ID is the body hash
+	kindNone                    // not authenticated: error answers only
+)
+
+func (s *Server) routes() {
+	r := mux.NewRouter()
+	r.NotFoundHandler = s.wrap(kindNone, func(http.ResponseWriter, *http.Request, *call) error {
+		return errorf(ErrNotFound, "no such endpoint")
+	})
+	r.MethodNotAllowedHandler = s.wrap(kindNone, func(http.ResponseWriter, *http.Request, *call) error {
+		return ErrMethodNotAllowed
+	})
+	handle := func(method, path string, kind routeKind, h handlerFunc) {
+		r.Handle(path, s.wrap(kind, h)).Methods(method)
+	}
+	handle(http.MethodGet, "/v1/info", kindRead, s.handleInfo)
+	handle(http.MethodGet, "/v1/peers", kindRead, s.handleGetPeers)
+	handle(http.MethodPost, "/v1/peers", kindSigned, s.handlePostPeers)
+	handle(http.MethodPost, "/v1/shards/{id}", kindShard, s.handlePutShard)
+	handle(http.MethodGet, "/v1/shards/{id}", kindRead, s.handleGetShard)
+	handle(http.MethodDelete, "/v1/shards/{id}", kindSigned, s.handleDeleteShard)
+	handle(http.MethodGet, "/v1/shards/{id}/proof", kindRead, s.handleProof)
+	handle(http.MethodPost, "/v1/shards/{id}/renew", kindSigned, s.handleRenew)
+	handle(http.MethodGet, "/v1/roots/{owner}", kindRead, s.handleGetRoot)
+	handle(http.MethodPost, "/v1/roots/{owner}", kindSigned, s.handlePostRoot)
+	s.router = r
+}
+
+// call is what the adapter learned about a request before its handler.
+type call struct {
+	peer     shard.PublicKey // the calling node; zero when anonymous
+	body     []byte          // the verified body, for kindSigned
+	bodyHash [32]byte        // the signed body hash
+	rc       *http.ResponseController
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
+
+// wrap authenticates a request, runs h and turns its error into JSON.
+func (s *Server) wrap(kind routeKind, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		deadline := time.Now().Add(s.cfg.RequestTimeout)
+		_ = rc.SetReadDeadline(deadline) // unsupported only by test recorders
+		_ = rc.SetWriteDeadline(deadline)
+		tw := &trackingWriter{ResponseWriter: w}
+		c, err := s.authenticate(tw, r, kind)
+		if err == nil {
+			c.rc = rc
+			err = h(tw, r, c)
+		}
+		if err != nil {
+			s.fail(tw, r, c, err)
+		}
+	})
+}
+
+// authenticate checks the signature headers and, for small bodies, reads
+// the body and checks its hash.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, kind routeKind) (*call, error) {
+	if kind == kindNone {
+		return &call{}, nil
+	}
+	sr, node, sig, signed, err := parseSigned(r)
+	if err != nil {
+		return nil, err
+	}
+	if !signed {
+		if kind == kindRead && s.cfg.AllowAnonymousReads && r.Method == http.MethodGet {
+			return &call{}, nil
+		}
+		return nil, ErrUnauthenticated
+	}
+	now := s.cfg.Now()
+	if skew := time.Duration(now.Unix()-sr.Time) * time.Second; skew.Abs() > s.cfg.ClockWindow {
+		return nil, errorf(ErrClockSkew, "request time is %v from this node's clock", skew)
+	}
+	if !node.Verify(sr.canonical(node), sig) {
+		return nil, ErrBadSignature
+	}
+	if err := s.nonces.add(now, sr.Time, node, sr.Nonce); err != nil {
+		return nil, err
+	}
+	c := &call{peer: node, bodyHash: sr.BodyHash}
+	if kind == kindShard {
+		return c, nil // the handler checks the body against the ID while storing it
+	}
+	if c.body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxJSONBody)); err != nil {
+		return nil, err
+	}
+	if sha256.Sum256(c.body) != sr.BodyHash {
+		return nil, errorf(ErrBadSignature, "body does not match the signed body hash")
+	}
+	return c, nil
+}
+
+// fail writes err as JSON (unless the response has begun) and logs it.
+func (s *Server) fail(w *trackingWriter, r *http.Request, c *call, err error) {
+	var e *Error
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &maxErr):
+		e = errorf(ErrTooLarge, "body over %d bytes", maxErr.Limit)
+	case errors.Is(err, syscall.ENOSPC):
+		e = errorf(ErrInsufficientStorage, "disk full")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		e = ErrTimeout
+	default:
+		e = ErrInternal
+	}
+	attrs := []any{"method", r.Method, "path", r.URL.Path, "code", e.Code, "err", err}
+	if c != nil && !c.peer.IsZero() {
+		attrs = append(attrs, "peer", c.peer.String())
+	}
+	switch {
+	case w.wrote:
+		s.log.WarnContext(r.Context(), "request failed after the response began", attrs...)
+		return
+	case e.Status >= 500:
+		s.log.ErrorContext(r.Context(), "request failed", attrs...)
+	default:
+		s.log.InfoContext(r.Context(), "request refused", attrs...)
+	}
+	writeJSON(w, e.Status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("node: marshal %T: %v", v, err)) // only our own types get here
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", fmt.Sprint(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// trackingWriter remembers whether the response has begun.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *trackingWriter) WriteHeader(code int) {
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *trackingWriter) Write(p []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(p)
+}
+
+// ReadFrom keeps the underlying writer's sendfile path.
+func (w *trackingWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.wrote = true
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(w.ResponseWriter, r)
+}
+
+func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// transferDeadline is the deadline of moving n body bytes.
+func (s *Server) transferDeadline(n int64) time.Time {
+	return time.Now().Add(s.cfg.RequestTimeout + time.Duration(n/s.cfg.MinRate)*time.Second)
+}
+
+// lock returns the lock of shard id.
+func (s *Server) lock(id shard.ID) *sync.Mutex { return &s.locks[id[0]] }
+
+// reserve claims n bytes of capacity for an upload.
+func (s *Server) reserve(n int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	used, err := s.db.Counter(meta.CounterUsedBytes)
+	if err != nil {
+		return fmt.Errorf("node: reserve capacity: %w", err)
+	}
+	if free := s.cfg.Capacity - used - s.reserved; n > free {
+		return errorf(ErrInsufficientStorage, "%d bytes free, %d needed", max(free, 0), n)
+	}
+	s.reserved += n
+	return nil
+}
+
+func (s *Server) release(n int64) {
+	s.mu.Lock()
+	s.reserved -= n
+	s.mu.Unlock()
+}
+
+// free returns the capacity not used or reserved.
+func (s *Server) free() (int64, error) {
+	used, err := s.db.Counter(meta.CounterUsedBytes)
+	if err != nil {
+		return 0, fmt.Errorf("node: free capacity: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return max(s.cfg.Capacity-used-s.reserved, 0), nil
+}
+
+// pathID parses the shard ID or owner ID route variable name.
+func pathID(r *http.Request, name string) (shard.ID, error) {
+	v := mux.Vars(r)[name]
+	id, err := shard.ParseID(v)
+	if err != nil {
+		return id, errorf(ErrBadRequest, "%s must be 64 lowercase hex digits", name)
+	}
+	return id, nil
+}
