@@ -54,6 +54,7 @@ func (s *Server) handlePutShard(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	defer s.release(size)
 	_ = c.rc.SetReadDeadline(s.transferDeadline(size))
+	_ = c.rc.SetWriteDeadline(s.transferDeadline(size))
 
 	ctx := r.Context()
 	wr, err := s.st.Create(ctx, id, size)

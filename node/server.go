@@ -211,6 +211,8 @@ func (s *Server) fail(w *trackingWriter, r *http.Request, c *call, err error) {
 	default:
 		s.log.InfoContext(r.Context(), "request refused", attrs...)
 	}
+	// The request's deadline may be what failed it: give the answer time.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout))
 	writeJSON(w, e.Status, e)
 }
 
