@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-func TestSDKPresigned(t *testing.T) {
+func TestOpsPresignedURLs(t *testing.T) {
 	e := newSDKEnv(t, sdkEnvOptions{})
 	ctx := t.Context()
 	b := e.bucket(t, "presign")
@@ -78,7 +78,7 @@ func TestSDKPresigned(t *testing.T) {
 	resp.Body.Close()
 }
 
-func TestSDKAuthErrors(t *testing.T) {
+func TestOpsAuthErrorCodes(t *testing.T) {
 	e := newSDKEnv(t, sdkEnvOptions{})
 	ctx := t.Context()
 	b := e.bucket(t, "auth")

@@ -47,17 +47,27 @@ type sdkEnv struct {
 }
 
 type sdkEnvOptions struct {
-	plainHTTP bool   // http instead of https (no aws-chunked trailers)
-	cfg       Config // Now is set by newSDKEnv
+	plainHTTP bool      // http instead of https (no aws-chunked trailers)
+	cfg       Config    // Now is set by newSDKEnv
+	backend   Backend   // default: the env's memBackend
+	log       io.Writer // where the handler logs; default: discarded
 }
 
-func newSDKEnv(t *testing.T, o sdkEnvOptions) *sdkEnv {
+func newSDKEnv(t testing.TB, o sdkEnvOptions) *sdkEnv {
 	t.Helper()
 	e := &sdkEnv{mem: newMemBackend(), cfg: o.cfg}
 	e.cfg.Now = func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }
 	e.region = e.cfg.withDefaults().Region
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := NewHandler(e.mem, StaticCredentials{opsAccessKey: opsSecretKey}, e.cfg, log)
+	var backend Backend = e.mem
+	if o.backend != nil {
+		backend = o.backend
+	}
+	logTo := o.log
+	if logTo == nil {
+		logTo = io.Discard
+	}
+	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := NewHandler(backend, StaticCredentials{opsAccessKey: opsSecretKey}, e.cfg, log)
 	if o.plainHTTP {
 		e.srv = httptest.NewServer(h)
 	} else {
@@ -72,7 +82,7 @@ func newSDKEnv(t *testing.T, o sdkEnvOptions) *sdkEnv {
 // defaults config.LoadDefaultConfig resolves, without reading this
 // machine's AWS environment or files), addressing the server path-style,
 // with retries off so every error surfaces.
-func (e *sdkEnv) client(t *testing.T, ak, sk string, opts ...func(*s3.Options)) *s3.Client {
+func (e *sdkEnv) client(t testing.TB, ak, sk string, opts ...func(*s3.Options)) *s3.Client {
 	t.Helper()
 	cfg := aws.Config{
 		Region:                     e.region,
@@ -88,7 +98,7 @@ func (e *sdkEnv) client(t *testing.T, ak, sk string, opts ...func(*s3.Options)) 
 	}}, opts...)...)
 }
 
-func (e *sdkEnv) bucket(t *testing.T, name string) string {
+func (e *sdkEnv) bucket(t testing.TB, name string) string {
 	t.Helper()
 	if _, err := e.c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
 		t.Fatalf("create bucket %s: %v", name, err)
@@ -148,7 +158,7 @@ func opsReadAll(t *testing.T, rc io.ReadCloser) []byte {
 // raw sends a request signed with the SDK's SigV4 signer, for what the
 // SDK will not send: odd query strings, unknown methods, literal paths.
 // The path is sent exactly as given (already escaped).
-func (e *sdkEnv) raw(t *testing.T, method, path string, body []byte, hdr http.Header) *http.Response {
+func (e *sdkEnv) raw(t testing.TB, method, path string, body []byte, hdr http.Header) *http.Response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, e.srv.URL+path, bytes.NewReader(body))
 	if err != nil {
@@ -164,17 +174,24 @@ func (e *sdkEnv) raw(t *testing.T, method, path string, body []byte, hdr http.He
 	} else {
 		req.Header.Set("X-Amz-Content-Sha256", hash)
 	}
-	creds := aws.Credentials{AccessKeyID: opsAccessKey, SecretAccessKey: opsSecretKey}
-	if err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).
-		SignHTTP(t.Context(), creds, req, hash, "s3", e.region, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	opsSign(t, req, hash, e.region)
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
 	return resp
+}
+
+// opsSign signs req for the test credentials with the SDK's SigV4 signer;
+// the caller has set X-Amz-Content-Sha256 to payloadHash.
+func opsSign(t testing.TB, req *http.Request, payloadHash, region string) {
+	t.Helper()
+	creds := aws.Credentials{AccessKeyID: opsAccessKey, SecretAccessKey: opsSecretKey}
+	if err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).
+		SignHTTP(req.Context(), creds, req, payloadHash, "s3", region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // opsErrorCode returns the Code of an S3 error document.
