@@ -76,7 +76,8 @@ type Backend interface {
 	// string unique within the bucket.
 	CreateMultipartUpload(ctx context.Context, in CreateMultipartUploadInput) (string, error)
 	// UploadPart stores one part, replacing any earlier part with the same
-	// number; like PutObject it reads Body to io.EOF before committing. The
+	// number. Like PutObject it fails fast (ErrNoSuchBucket, ErrNoSuchUpload)
+	// before reading Body, then reads Body to io.EOF before committing. The
 	// upload must belong to in.Bucket and in.Key, else ErrNoSuchUpload.
 	UploadPart(ctx context.Context, in UploadPartInput) (PartInfo, error)
 	// CompleteMultipartUpload assembles the listed parts into the object.

@@ -152,26 +152,8 @@ func (h *handler) getObject(w http.ResponseWriter, r *http.Request) error {
 		}
 		defer body.Close()
 	}
-	writeObjectMeta(hd, obj.Meta, q)
-	hd.Set("ETag", quoteETag(obj.ETag))
-	hd.Set("Last-Modified", obj.LastModified.UTC().Format(http.TimeFormat))
-	hd.Set("Accept-Ranges", "bytes")
-	hd.Set("Content-Length", strconv.FormatInt(sel.length, 10))
-	if sel.partial {
-		hd.Set("Content-Range", "bytes "+strconv.FormatInt(sel.offset, 10)+"-"+
-			strconv.FormatInt(sel.offset+sel.length-1, 10)+"/"+strconv.FormatInt(obj.Size, 10))
-	}
-	if sel.partsCount > 0 {
-		hd.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(sel.partsCount))
-	}
-	if !sel.partial && strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
-		setChecksumHeader(hd, obj.Checksum)
-	}
-	if sel.partial {
-		w.WriteHeader(http.StatusPartialContent)
-	} else {
-		w.WriteHeader(http.StatusOK)
-	}
+	status := writeGetHeaders(hd, obj, sel, q, strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED"))
+	w.WriteHeader(status)
 	if body == nil {
 		return nil
 	}
@@ -179,12 +161,35 @@ func (h *handler) getObject(w http.ResponseWriter, r *http.Request) error {
 	defer copyBufPool.Put(buf)
 	n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{body}, *buf)
 	if err != nil || n != sel.length {
-		// The status is sent; all that is left is to cut the response short,
-		// which the client sees as a body shorter than Content-Length.
+		// The status is sent; all that is left is to abort the response so
+		// the client sees a body cut short, never a complete-looking one.
 		h.log.WarnContext(r.Context(), "s3api: object body cut short", "request_id",
 			requestIDFrom(r.Context()), "bucket", bucket, "sent", n, "want", sel.length, "err", err)
+		panic(http.ErrAbortHandler)
 	}
 	return nil
+}
+
+// writeGetHeaders sets the headers of a GET or HEAD answer serving sel of
+// obj and returns its status.
+func writeGetHeaders(hd http.Header, obj *Object, sel selection, q map[string][]string, checksumMode bool) int {
+	writeObjectMeta(hd, obj.Meta, q)
+	hd.Set("ETag", quoteETag(obj.ETag))
+	hd.Set("Last-Modified", obj.LastModified.UTC().Format(http.TimeFormat))
+	hd.Set("Accept-Ranges", "bytes")
+	hd.Set("Content-Length", strconv.FormatInt(sel.length, 10))
+	if sel.partsCount > 0 {
+		hd.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(sel.partsCount))
+	}
+	if !sel.partial {
+		if checksumMode {
+			setChecksumHeader(hd, obj.Checksum)
+		}
+		return http.StatusOK
+	}
+	hd.Set("Content-Range", "bytes "+strconv.FormatInt(sel.offset, 10)+"-"+
+		strconv.FormatInt(sel.offset+sel.length-1, 10)+"/"+strconv.FormatInt(obj.Size, 10))
+	return http.StatusPartialContent
 }
 
 // selection is the part of an object a GET serves.

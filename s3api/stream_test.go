@@ -234,3 +234,59 @@ func TestExpectContinue(t *testing.T) {
 		t.Fatal("not stored")
 	}
 }
+
+// failAfter yields n bytes of r and then fails.
+type failAfter struct {
+	r io.Reader
+	n int64
+}
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errInjected
+	}
+	if int64(len(p)) > f.n {
+		p = p[:f.n]
+	}
+	k, err := f.r.Read(p)
+	f.n -= int64(k)
+	return k, err
+}
+
+type brokenReadBackend struct{ *memBackend }
+
+func (b brokenReadBackend) GetObject(ctx context.Context, bucket, key string) (*Object, error) {
+	obj, err := b.memBackend.GetObject(ctx, bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	open := obj.Open
+	obj.Open = func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+		rc, err := open(ctx, off, n)
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{&failAfter{r: rc, n: n / 2}, rc}, nil
+	}
+	return obj, nil
+}
+
+// TestGetFailsMidStream checks that a read failure after the headers are
+// sent reaches the client as an error, not as a short "complete" body.
+func TestGetFailsMidStream(t *testing.T) {
+	bb := brokenReadBackend{newMemBackend()}
+	e := newSDKEnv(t, sdkEnvOptions{plainHTTP: true, backend: bb})
+	e.bucket(t, "broken")
+	bb.put("broken", "obj", opsRandBytes(1<<20, 4))
+	resp := e.raw(t, http.MethodGet, "/broken/obj", nil, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Fatalf("read %d of %d bytes without an error", len(b), 1<<20)
+	}
+}
