@@ -77,46 +77,60 @@ const (
 	objectPath = "/{bucket}/{key:(?s:.+)}"
 )
 
-// router is the routing table. Routes are tried in order, so those that
-// need a query parameter or header come before the plain one of the same
-// method and path. params lists the query parameters, beyond the generic
-// ones (see genericParam), that an operation understands; any other makes
-// the request NotImplemented.
+// route is one row of the routing table.
+type route struct {
+	method, path string
+	query        []string // query parameters that select the route
+	extra        []string // further parameters the operation understands
+	copySource   bool     // selected by an x-amz-copy-source header
+	fn           handlerFunc
+}
+
+// routes is the routing table. Rows are tried in order, so one that needs
+// a query parameter or header comes before the plain one of the same
+// method and path. A query parameter that is neither the row's nor generic
+// (see genericParam) makes the request NotImplemented.
+func (h *handler) routes() []route {
+	const get, head, put, post, del = http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPost, http.MethodDelete
+	return []route{
+		{method: get, path: "/", fn: h.listBuckets},
+
+		{method: get, path: bucketPath, query: []string{"location"}, fn: h.getBucketLocation},
+		{method: get, path: bucketPath, query: []string{"uploads"}, fn: h.listMultipartUploads},
+		{method: get, path: bucketPath, query: []string{"list-type"}, fn: h.listObjects},
+		{method: get, path: bucketPath, fn: h.listObjects},
+		{method: head, path: bucketPath, fn: h.headBucket},
+		{method: put, path: bucketPath, fn: h.createBucket},
+		{method: del, path: bucketPath, fn: h.deleteBucket},
+		{method: post, path: bucketPath, query: []string{"delete"}, fn: h.deleteObjects},
+
+		{method: get, path: objectPath, query: []string{"uploadId"}, fn: h.listParts},
+		{method: get, path: objectPath, extra: []string{"partNumber"}, fn: h.getObject},
+		{method: head, path: objectPath, extra: []string{"partNumber"}, fn: h.getObject},
+		{method: put, path: objectPath, query: []string{"partNumber", "uploadId"}, copySource: true, fn: h.uploadPartCopy},
+		{method: put, path: objectPath, query: []string{"partNumber", "uploadId"}, fn: h.uploadPart},
+		{method: put, path: objectPath, copySource: true, fn: h.copyObject},
+		{method: put, path: objectPath, fn: h.putObject},
+		{method: post, path: objectPath, query: []string{"uploads"}, fn: h.createMultipartUpload},
+		{method: post, path: objectPath, query: []string{"uploadId"}, fn: h.completeMultipartUpload},
+		{method: del, path: objectPath, query: []string{"uploadId"}, fn: h.abortMultipartUpload},
+		{method: del, path: objectPath, fn: h.deleteObject},
+	}
+}
+
+// router builds the gorilla/mux router from the table.
 func (h *handler) router() *mux.Router {
 	r := mux.NewRouter().SkipClean(true)
-	add := func(method, path string, queries []string, params []string, copySource bool, fn handlerFunc) {
-		rt := r.Path(path).Methods(method)
-		for _, q := range queries {
-			rt = rt.Queries(q, "")
+	for _, rt := range h.routes() {
+		m := r.Path(rt.path).Methods(rt.method)
+		for _, q := range rt.query {
+			m = m.Queries(q, "")
 		}
-		if copySource {
-			rt = rt.HeadersRegexp("X-Amz-Copy-Source", ".")
+		if rt.copySource {
+			m = m.HeadersRegexp("X-Amz-Copy-Source", ".")
 		}
-		rt.Handler(h.wrap(slices.Concat(queries, params), fn))
+		m.Handler(h.wrap(slices.Concat(rt.query, rt.extra), rt.fn))
 	}
-	add(http.MethodGet, "/", nil, nil, false, h.listBuckets)
-
-	add(http.MethodGet, bucketPath, []string{"location"}, nil, false, h.getBucketLocation)
-	add(http.MethodGet, bucketPath, []string{"uploads"}, nil, false, h.listMultipartUploads)
-	add(http.MethodGet, bucketPath, []string{"list-type"}, nil, false, h.listObjects)
-	add(http.MethodGet, bucketPath, nil, nil, false, h.listObjects)
-	add(http.MethodHead, bucketPath, nil, nil, false, h.headBucket)
-	add(http.MethodPut, bucketPath, nil, nil, false, h.createBucket)
-	add(http.MethodDelete, bucketPath, nil, nil, false, h.deleteBucket)
-	add(http.MethodPost, bucketPath, []string{"delete"}, nil, false, h.deleteObjects)
-
-	add(http.MethodGet, objectPath, []string{"uploadId"}, nil, false, h.listParts)
-	add(http.MethodGet, objectPath, nil, []string{"partNumber"}, false, h.getObject)
-	add(http.MethodHead, objectPath, nil, []string{"partNumber"}, false, h.getObject)
-	add(http.MethodPut, objectPath, []string{"partNumber", "uploadId"}, nil, true, h.uploadPartCopy)
-	add(http.MethodPut, objectPath, []string{"partNumber", "uploadId"}, nil, false, h.uploadPart)
-	add(http.MethodPut, objectPath, nil, nil, true, h.copyObject)
-	add(http.MethodPut, objectPath, nil, nil, false, h.putObject)
-	add(http.MethodPost, objectPath, []string{"uploads"}, nil, false, h.createMultipartUpload)
-	add(http.MethodPost, objectPath, []string{"uploadId"}, nil, false, h.completeMultipartUpload)
-	add(http.MethodDelete, objectPath, []string{"uploadId"}, nil, false, h.abortMultipartUpload)
-	add(http.MethodDelete, objectPath, nil, nil, false, h.deleteObject)
-
 	// mux's own choice between "method not allowed" and "not found"
 	// depends on route order, so one fallback decides: an unknown method, or
 	// any but GET on the service, is MethodNotAllowed; a known method with

@@ -29,7 +29,8 @@ func checkObjectHeaders(h http.Header) error {
 	for name := range h {
 		n := strings.ToLower(name)
 		switch {
-		case strings.HasPrefix(n, "x-amz-server-side-encryption"):
+		case strings.HasPrefix(n, "x-amz-server-side-encryption"),
+			strings.HasPrefix(n, "x-amz-copy-source-server-side-encryption"):
 			return ErrNotImplemented.WithMessage("Server-side encryption headers are not supported; all data is encrypted by the gateway.")
 		case strings.HasPrefix(n, "x-amz-object-lock-"):
 			return ErrNotImplemented.WithMessage("Object lock is not supported.")

@@ -38,8 +38,10 @@ func writeXML(w http.ResponseWriter, status int, v any) error {
 	h.Set("Content-Type", "application/xml")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	_, err := w.Write(buf.Bytes())
-	return err
+	// Once the status is sent a write error means the client went away;
+	// there is no other response left to give.
+	_, _ = w.Write(buf.Bytes())
+	return nil
 }
 
 // parseXML decodes a request document strictly into v: one root element
