@@ -1,0 +1,224 @@
+package integration
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"ishtar/gateway"
+	"ishtar/node"
+	"ishtar/s3api"
+	"ishtar/shard"
+)
+
+// Config describes a test network. Zero fields take the defaults noted.
+type Config struct {
+	Nodes        int   // all nodes, the gateway's own (node 0) included; default 6
+	K, N         int   // erasure code; default 3 of 5
+	BlockSize    int   // AEAD block and Merkle leaf size; default shard.DefaultBlockSize
+	SegmentSize  int64 // default: the gateway's default (16 MiB)
+	NodeCapacity int64 // bytes each node offers; default 8 GiB
+	Capacity     int64 // the owner's quota (gateway Config.Capacity); default 64 GiB
+	// MemStores keeps shard bytes in memory (node.MemStore) instead of one
+	// file each, for tests of many tiny objects where fsyncs dominate.
+	MemStores bool
+	// Gateway, when set, has the last word on the gateway's configuration.
+	Gateway func(*gateway.Config)
+}
+
+func (c *Config) defaults() {
+	if c.Nodes == 0 {
+		c.Nodes = 6
+	}
+	if c.K == 0 && c.N == 0 {
+		c.K, c.N = 3, 5
+	}
+	if c.BlockSize == 0 {
+		c.BlockSize = shard.DefaultBlockSize
+	}
+	if c.NodeCapacity == 0 {
+		c.NodeCapacity = 8 << 30
+	}
+	if c.Capacity == 0 {
+		c.Capacity = 64 << 30
+	}
+}
+
+// Credentials of every test network's S3 endpoint.
+const (
+	AccessKey = "AKIAISHTARINTEGRATION"
+	SecretKey = "integration/secret+key/000000000000000000"
+	Region    = "us-east-1"
+)
+
+// Net is a running test network.
+type Net struct {
+	Config  Config
+	Owner   shard.OwnerKeys
+	Gateway *gateway.Gateway
+	// Endpoint is the S3 API over TLS (the client of S3 trusts it);
+	// PlainEndpoint the same over plain HTTP.
+	Endpoint      string
+	PlainEndpoint string
+
+	nodes    []*Node
+	hc       *http.Client // the gateway's client of the storage nodes
+	tlsSrv   *httptest.Server
+	plainSrv *httptest.Server
+	logs     *logBuffer
+	stopRun  context.CancelFunc
+	runDone  chan error
+}
+
+// Run starts a network described by cfg, calls fn with it, and tears it
+// down when the test ends.
+func Run(t *testing.T, cfg Config, fn func(t *testing.T, n *Net)) {
+	t.Helper()
+	n := Start(t, cfg)
+	fn(t, n)
+}
+
+// Start starts a network described by cfg; it is torn down when t ends.
+func Start(t testing.TB, cfg Config) *Net {
+	t.Helper()
+	cfg.defaults()
+	if cfg.Nodes < cfg.N+1 {
+		t.Fatalf("integration: %d nodes cannot hold %d shards besides the gateway's own", cfg.Nodes, cfg.N)
+	}
+	n := &Net{Config: cfg, logs: newLogBuffer()}
+	t.Cleanup(func() {
+		n.close(t)
+		if t.Failed() {
+			t.Logf("network log (warnings and errors, last %d KiB):\n%s", maxLog>>10, n.logs.String())
+		}
+	})
+	root := t.TempDir()
+	for i := range cfg.Nodes {
+		nd, err := newNode(i, filepath.Join(root, fmt.Sprintf("node-%d", i)), cfg, n.logs.logger(fmt.Sprintf("node-%d", i)))
+		if err != nil {
+			t.Fatalf("integration: %v", err)
+		}
+		n.nodes = append(n.nodes, nd)
+		if err := nd.start(); err != nil {
+			t.Fatalf("integration: %v", err)
+		}
+	}
+	seed, err := shard.NewSeed(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Owner = seed.Keys()
+	if err := n.startGateway(); err != nil {
+		t.Fatalf("integration: %v", err)
+	}
+	return n
+}
+
+// startGateway wires the gateway to clients of the storage nodes and
+// serves the S3 API over TLS and plain HTTP.
+func (n *Net) startGateway() error {
+	self := n.nodes[0]
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ExpectContinueTimeout = 2 * time.Second
+	tr.MaxIdleConnsPerHost = 32
+	n.hc = &http.Client{Transport: tr}
+	var dir staticDirectory
+	for _, nd := range n.nodes[1:] {
+		nd.Peer = &FaultPeer{inner: node.NewClient(nd.URL, self.key, n.hc, node.WithPeerID(nd.ID))}
+		dir = append(dir, gateway.PeerInfo{ID: nd.ID, Addr: nd.URL, Free: n.Config.NodeCapacity, Peer: nd.Peer})
+	}
+	gc := gateway.Config{
+		Params:      shard.Params{K: n.Config.K, N: n.Config.N, BlockSize: n.Config.BlockSize},
+		SegmentSize: n.Config.SegmentSize,
+		Capacity:    n.Config.Capacity,
+		Self:        self.ID,
+	}
+	gc.Defaults()
+	if n.Config.Gateway != nil {
+		n.Config.Gateway(&gc)
+	}
+	if err := gc.Validate(); err != nil {
+		return fmt.Errorf("gateway config: %w", err)
+	}
+	log := n.logs.logger("gateway")
+	gw, err := gateway.New(gc, self.db, n.Owner, dir, log)
+	if err != nil {
+		return fmt.Errorf("start gateway: %w", err)
+	}
+	n.Gateway = gw
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stopRun, n.runDone = cancel, make(chan error, 1)
+	go func() { n.runDone <- gw.Run(ctx) }()
+
+	h := s3api.NewHandler(gw, s3api.StaticCredentials{AccessKey: SecretKey}, s3api.Config{Region: Region}, log)
+	n.tlsSrv = httptest.NewUnstartedServer(h)
+	n.tlsSrv.StartTLS()
+	n.plainSrv = httptest.NewServer(h)
+	n.Endpoint, n.PlainEndpoint = n.tlsSrv.URL, n.plainSrv.URL
+	return nil
+}
+
+// close stops the S3 servers, the gateway and then the nodes.
+func (n *Net) close(t testing.TB) {
+	for _, s := range []*httptest.Server{n.tlsSrv, n.plainSrv} {
+		if s != nil {
+			s.CloseClientConnections()
+			s.Close()
+		}
+	}
+	if n.stopRun != nil {
+		n.stopRun()
+		if err := <-n.runDone; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("integration: gateway Run: %v", err)
+		}
+	}
+	if n.hc != nil {
+		n.hc.CloseIdleConnections()
+	}
+	for _, nd := range n.nodes {
+		nd.Store.Set(FaultNone) // release hung readers
+		if err := nd.stop(); err != nil {
+			t.Errorf("integration: %v", err)
+		}
+	}
+}
+
+// Node returns node i (0 is the gateway's own).
+func (n *Net) Node(i int) *Node { return n.nodes[i] }
+
+// Nodes returns all nodes.
+func (n *Net) Nodes() []*Node { return n.nodes }
+
+// StopNode stops storage node i abruptly: its listener and every open
+// connection close, its catalog is closed. Its files stay.
+func (n *Net) StopNode(t testing.TB, i int) {
+	t.Helper()
+	if i == 0 {
+		t.Fatal("integration: node 0 carries the gateway's catalog and cannot be stopped")
+	}
+	if err := n.nodes[i].stop(); err != nil {
+		t.Fatalf("integration: %v", err)
+	}
+}
+
+// StartNode restarts storage node i on the same address with the same
+// key, files and catalog, so the gateway's manifests stay valid.
+func (n *Net) StartNode(t testing.TB, i int) {
+	t.Helper()
+	if err := n.nodes[i].start(); err != nil {
+		t.Fatalf("integration: %v", err)
+	}
+}
+
+// staticDirectory is the gateway's fixed view of the storage nodes.
+type staticDirectory []gateway.PeerInfo
+
+var _ gateway.Directory = staticDirectory(nil)
+
+func (d staticDirectory) Peers() []gateway.PeerInfo { return append([]gateway.PeerInfo(nil), d...) }
