@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // streamTimeout bounds how long a streaming test waits for the other side
@@ -288,5 +289,44 @@ func TestGetFailsMidStream(t *testing.T) {
 	b, err := io.ReadAll(resp.Body)
 	if err == nil {
 		t.Fatalf("read %d of %d bytes without an error", len(b), 1<<20)
+	}
+}
+
+func TestSizeLimits(t *testing.T) {
+	e := newSDKEnv(t, sdkEnvOptions{cfg: Config{MaxObjectSize: 1 << 10, MaxXMLBodySize: 200}})
+	ctx := t.Context()
+	b := e.bucket(t, "limits")
+	_, err := e.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: aws.String("big"), Body: bytes.NewReader(make([]byte, 1<<10+1))})
+	wantS3Code(t, err, "EntityTooLarge")
+	if _, err := e.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: aws.String("fits"), Body: bytes.NewReader(make([]byte, 1<<10))}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := e.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b, Key: aws.String("mp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &b, Key: aws.String("mp"), UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: bytes.NewReader(make([]byte, 1<<10+1))})
+	wantS3Code(t, err, "EntityTooLarge")
+	_, err = e.c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &b, Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String(strings.Repeat("a", 100))}, {Key: aws.String(strings.Repeat("b", 100))}}}})
+	wantS3Code(t, err, "MalformedXML")
+	if !e.mem.has(b, "fits") || e.mem.has(b, "big") {
+		t.Fatal("wrong objects stored")
+	}
+
+	// A body of unknown length (chunked transfer coding, no decoded length).
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, e.srv.URL+"/limits/chunked", io.MultiReader(strings.NewReader("abc")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	opsSign(t, req, "UNSIGNED-PAYLOAD", e.region)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusLengthRequired || opsErrorCode(t, resp) != "MissingContentLength" {
+		t.Fatalf("chunked PUT: %d", resp.StatusCode)
 	}
 }
