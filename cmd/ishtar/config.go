@@ -1,0 +1,237 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"ishtar/node"
+	"ishtar/s3api"
+	"ishtar/shard"
+)
+
+// Config is everything a daemon runs with: the daemon's own settings and
+// the packages' own Config structs. Values come from, in increasing
+// precedence: Defaults, the TOML file, ISHTAR_* environment variables and
+// command-line flags (see load.go); settings lists every one.
+type Config struct {
+	Data      string   // data directory
+	Listen    string   // peer protocol listen address, host:port
+	Advertise string   // the node's public base URL; default http://<listen>
+	Peers     []string // storage peers' base URLs
+	Capacity  int64    // bytes offered to others; also the owner's quota
+	S3Listen  string   // S3 endpoint listen address, host:port
+	LogLevel  slog.Level
+	LogFormat string // "text" or "json"
+
+	Node node.Config
+	S3   s3api.Config
+}
+
+// Defaults fills c with the default of every setting.
+func (c *Config) Defaults() {
+	if home, err := os.UserHomeDir(); err == nil && home != "" {
+		c.Data = filepath.Join(home, ".ishtar")
+	}
+	c.Listen = "127.0.0.1:7070"
+	c.S3Listen = "127.0.0.1:9000"
+	c.Capacity = 10 << 30
+	c.LogLevel = slog.LevelInfo
+	c.LogFormat = "text"
+	c.Node.Defaults()
+	c.S3.Region = "us-east-1"
+}
+
+// Validate reports the first invalid setting, by its TOML name.
+func (c *Config) Validate() error {
+	bad := func(key string, err error) error { return fmt.Errorf("%s: %w", key, err) }
+	if c.Data == "" {
+		return bad("data", errors.New("no data directory (use --data DIR or ISHTAR_DATA)"))
+	}
+	if err := checkHostPort(c.Listen); err != nil {
+		return bad("listen", err)
+	}
+	if err := checkHostPort(c.S3Listen); err != nil {
+		return bad("s3.listen", err)
+	}
+	if c.Advertise != "" {
+		if err := checkBaseURL(c.Advertise); err != nil {
+			return bad("advertise", err)
+		}
+	}
+	for _, p := range c.Peers {
+		if err := checkBaseURL(p); err != nil {
+			return bad("peers", err)
+		}
+	}
+	if c.Capacity <= 0 {
+		return bad("capacity", fmt.Errorf("must be positive, not %d", c.Capacity))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("log.format", fmt.Errorf("%q is neither text nor json", c.LogFormat))
+	}
+	if c.S3.Region == "" {
+		return bad("s3.region", errors.New("empty"))
+	}
+	// The node config is checked as it will run; its key and address are
+	// only known later, so stand-ins take their place here.
+	nc := c.nodeConfig(shard.PrivateKey{}, "")
+	if err := nc.Validate(); err != nil {
+		return err // "node: config: ..." names the part
+	}
+	return nil
+}
+
+// nodeConfig returns the node's configuration with its key and address;
+// a zero key or empty address gets a placeholder (for Validate).
+func (c *Config) nodeConfig(key shard.PrivateKey, addr string) node.Config {
+	nc := c.Node
+	nc.Key, nc.Capacity, nc.Address = key, c.Capacity, addr
+	if nc.Key.IsZero() {
+		nc.Key, _ = shard.PrivateKeyFromSeed(make([]byte, shard.SeedSize))
+	}
+	if nc.Address == "" {
+		nc.Address = c.advertise(c.Listen)
+	}
+	return nc
+}
+
+// advertise is the node's public base URL given the address it listens on.
+func (c *Config) advertise(listen string) string {
+	if c.Advertise != "" {
+		return strings.TrimRight(c.Advertise, "/")
+	}
+	return "http://" + listen
+}
+
+func checkHostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", s)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q has no valid port", s)
+	}
+	return nil
+}
+
+func checkBaseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s)://host:port URL", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q: a base URL has no query, fragment or user", s)
+	}
+	return nil
+}
+
+// setting is one configuration value: its TOML key, environment variable
+// (ISHTAR_ and the key in upper case, dots as underscores), flag, and how
+// it is stored in a Config.
+type setting struct {
+	key    string
+	flag   string // "" when there is none
+	usage  string
+	isBool bool
+	list   bool // repeatable flag, TOML array, comma-separated env
+	set    func(c *Config, vals []string) error
+	get    func(c *Config) any // the value as TOML writes it
+}
+
+func (s setting) env() string {
+	return "ISHTAR_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(s.key))
+}
+
+func strSetting(key, flag, usage string, p func(*Config) *string) setting {
+	return setting{key: key, flag: flag, usage: usage, set: func(c *Config, v []string) error {
+		*p(c) = v[len(v)-1]
+		return nil
+	}, get: func(c *Config) any { return *p(c) }}
+}
+
+func listSetting(key, flag, usage string, p func(*Config) *[]string) setting {
+	return setting{key: key, flag: flag, usage: usage, list: true, set: func(c *Config, v []string) error {
+		*p(c) = append([]string(nil), v...)
+		return nil
+	}, get: func(c *Config) any { return append([]string{}, *p(c)...) }}
+}
+
+func sizeSetting(key, flag, usage string, p func(*Config) *int64) setting {
+	return setting{key: key, flag: flag, usage: usage, set: func(c *Config, v []string) error {
+		n, err := parseSize(v[len(v)-1])
+		*p(c) = n
+		return err
+	}, get: func(c *Config) any { return sizeText(*p(c)) }}
+}
+
+func intSetting(key, flag, usage string, p func(*Config) *int) setting {
+	return setting{key: key, flag: flag, usage: usage, set: func(c *Config, v []string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v[len(v)-1]))
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", v[len(v)-1])
+		}
+		*p(c) = n
+		return nil
+	}, get: func(c *Config) any { return *p(c) }}
+}
+
+func durSetting(key, flag, usage string, p func(*Config) *time.Duration) setting {
+	return setting{key: key, flag: flag, usage: usage, set: func(c *Config, v []string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v[len(v)-1]))
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (e.g. 30s, 10m, 2h)", v[len(v)-1])
+		}
+		*p(c) = d
+		return nil
+	}, get: func(c *Config) any { return p(c).String() }}
+}
+
+func boolSetting(key, flag, usage string, p func(*Config) *bool) setting {
+	return setting{key: key, flag: flag, usage: usage, isBool: true, set: func(c *Config, v []string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v[len(v)-1]))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v[len(v)-1])
+		}
+		*p(c) = b
+		return nil
+	}, get: func(c *Config) any { return *p(c) }}
+}
+
+// settings lists every configuration value.
+var settings = []setting{
+	strSetting("data", "data", "`DIR` holding the identity, catalog and shards (default ~/.ishtar)", func(c *Config) *string { return &c.Data }),
+	strSetting("listen", "listen", "listen for peers on `ADDR` (default 127.0.0.1:7070)", func(c *Config) *string { return &c.Listen }),
+	strSetting("advertise", "advertise", "the node's public base `URL` (default http://<listen>)", func(c *Config) *string { return &c.Advertise }),
+	listSetting("peers", "peer", "a storage peer's base `URL` (repeatable)", func(c *Config) *[]string { return &c.Peers }),
+	sizeSetting("capacity", "capacity", "`SIZE` of the space offered to others, and of your quota (default 10GiB)", func(c *Config) *int64 { return &c.Capacity }),
+	strSetting("s3.listen", "s3", "serve the S3 endpoint on `ADDR` (default 127.0.0.1:9000)", func(c *Config) *string { return &c.S3Listen }),
+	strSetting("s3.region", "s3-region", "S3 `REGION` (default us-east-1)", func(c *Config) *string { return &c.S3.Region }),
+	strSetting("s3.base_domain", "s3-base-domain", "serve virtual-host-style requests for BUCKET.`DOMAIN`", func(c *Config) *string { return &c.S3.BaseDomain }),
+	{key: "log.level", flag: "log-level", usage: "log `LEVEL`: debug, info, warn or error (default info)", set: func(c *Config, v []string) error {
+		return c.LogLevel.UnmarshalText([]byte(v[len(v)-1]))
+	}, get: func(c *Config) any { return strings.ToLower(c.LogLevel.String()) }},
+	strSetting("log.format", "log-format", "log `FORMAT`: text or json (default text)", func(c *Config) *string { return &c.LogFormat }),
+	durSetting("node.clock_window", "", "", func(c *Config) *time.Duration { return &c.Node.ClockWindow }),
+	sizeSetting("node.max_shard_size", "", "", func(c *Config) *int64 { return &c.Node.MaxShardSize }),
+	durSetting("node.max_lease", "", "", func(c *Config) *time.Duration { return &c.Node.MaxLease }),
+	durSetting("node.request_timeout", "", "", func(c *Config) *time.Duration { return &c.Node.RequestTimeout }),
+	sizeSetting("node.min_rate", "", "", func(c *Config) *int64 { return &c.Node.MinRate }),
+	boolSetting("node.allow_anonymous_reads", "", "", func(c *Config) *bool { return &c.Node.AllowAnonymousReads }),
+}
+
+func findSetting(key string) (setting, bool) {
+	for _, s := range settings {
+		if s.key == key {
+			return s, true
+		}
+	}
+	return setting{}, false
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// loadWith builds a Config from args, an environment and an optional file.
+func loadWith(t *testing.T, args []string, environ map[string]string, file string) (Config, error) {
+	t.Helper()
+	dir := t.TempDir()
+	if file != "" {
+		if err := os.WriteFile(filepath.Join(dir, configFile), []byte(file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := newLoader("serve", nil, func(k string) (string, bool) { v, ok := environ[k]; return v, ok })
+	if err := l.parse(append([]string{"--data", dir}, args...)); err != nil {
+		return Config{}, err
+	}
+	return l.load()
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	const file = `
+capacity = "1GiB"
+peers = ["http://f1:1", "http://f2:2"]
+[log]
+level = "warn"
+[node]
+request_timeout = "45s"
+`
+	env := map[string]string{"ISHTAR_CAPACITY": "2GiB", "ISHTAR_PEERS": "http://e1:1, http://e2:2"}
+	flags := []string{"--capacity", "3GiB", "--peer", "http://a:1", "--peer", "http://b:2"}
+
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		file     string
+		capacity int64
+		peers    []string
+	}{
+		{"defaults", nil, nil, "", 10 << 30, nil},
+		{"file", nil, nil, file, 1 << 30, []string{"http://f1:1", "http://f2:2"}},
+		{"env over file", nil, env, file, 2 << 30, []string{"http://e1:1", "http://e2:2"}},
+		{"flags over env", flags, env, file, 3 << 30, []string{"http://a:1", "http://b:2"}},
+		{"flags over file", flags, nil, file, 3 << 30, []string{"http://a:1", "http://b:2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadWith(t, tc.args, tc.env, tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Capacity != tc.capacity || !slices.Equal(c.Peers, tc.peers) {
+				t.Errorf("capacity %d, peers %q; want %d, %q", c.Capacity, c.Peers, tc.capacity, tc.peers)
+			}
+			if tc.file != "" && (c.LogLevel != slog.LevelWarn || c.Node.RequestTimeout != 45*time.Second) {
+				t.Errorf("file values lost: level %v, request timeout %v", c.LogLevel, c.Node.RequestTimeout)
+			}
+		})
+	}
+}
+
+func TestConfigErrorsNameTheSetting(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		file  string
+		want  string
+		usage bool
+	}{
+		{"flag value", []string{"--capacity", "huge"}, nil, "", `--capacity: invalid size "huge"`, true},
+		{"unknown flag", []string{"--capacityy", "1"}, nil, "", "flag provided but not defined: -capacityy", true},
+		{"env value", nil, map[string]string{"ISHTAR_NODE_CLOCK_WINDOW": "soon"}, "", `ISHTAR_NODE_CLOCK_WINDOW: "soon" is not a duration`, false},
+		{"file key", nil, nil, "[s3]\nregoin = \"x\"\n", `unknown setting "s3.regoin"`, false},
+		{"file top key", nil, nil, "bogus = 1\n", `unknown setting "bogus"`, false},
+		{"file type", nil, nil, "[node]\nallow_anonymous_reads = \"maybe\"\n", `node.allow_anonymous_reads: "maybe" is not true or false`, false},
+		{"file array", nil, nil, "capacity = [1, 2]\n", "capacity: must be a single value", false},
+		{"file date", nil, nil, "listen = 1979-05-27\n", "listen: unsupported value", false},
+		{"log format", []string{"--log-format", "xml"}, nil, "", `log.format: "xml" is neither text nor json`, false},
+		{"s3 listen", []string{"--s3", "127.0.0.1"}, nil, "", `s3.listen: "127.0.0.1" is not host:port`, false},
+		{"port", []string{"--listen", "127.0.0.1:99999"}, nil, "", `listen: "127.0.0.1:99999" has no valid port`, false},
+		{"advertise", []string{"--advertise", "127.0.0.1:7070"}, nil, "", "advertise: ", false},
+		{"peer query", []string{"--peer", "http://a:1/?x=1"}, nil, "", "peers: ", false},
+		{"region", []string{"--s3-region", ""}, nil, "", "s3.region: empty", false},
+		{"node", nil, nil, "[node]\nmax_shard_size = 0\n", "node: config: size limits must be positive", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadWith(t, tc.args, tc.env, tc.file)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans lines: %q", err)
+			}
+			var ue *usageError
+			if errors.As(err, &ue) != tc.usage {
+				t.Errorf("usage error: %v, want %v", !tc.usage, tc.usage)
+			}
+		})
+	}
+}
+
+func TestConfigValidateDefaults(t *testing.T) {
+	var c Config
+	c.Defaults()
+	c.Data = "/tmp/x"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	c.Data = ""
+	if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), "data: ") {
+		t.Fatalf("empty data dir: %v", err)
+	}
+}
+
+func TestEverySettingRoundTrips(t *testing.T) {
+	var c Config
+	c.Defaults()
+	for _, s := range settings {
+		if s.get == nil || s.set == nil {
+			t.Fatalf("setting %s lacks get or set", s.key)
+		}
+		if strings.Count(s.key, ".") > 1 || s.env() != "ISHTAR_"+strings.ToUpper(strings.ReplaceAll(s.key, ".", "_")) {
+			t.Errorf("setting %s: env %s", s.key, s.env())
+		}
+		vals, err := tomlStrings(s.get(&c), s.list)
+		if err != nil {
+			t.Fatalf("%s: %v", s.key, err)
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		before := s.get(&c)
+		if err := s.set(&c, vals); err != nil {
+			t.Errorf("%s: set(get()) = %v", s.key, err)
+		}
+		if after := s.get(&c); !equalAny(before, after) {
+			t.Errorf("%s: %v became %v", s.key, before, after)
+		}
+	}
+}
+
+func equalAny(a, b any) bool {
+	as, ok1 := a.([]string)
+	bs, ok2 := b.([]string)
+	if ok1 && ok2 {
+		return slices.Equal(as, bs)
+	}
+	return a == b
+}
