@@ -20,6 +20,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"io"
 	"strconv"
 	"strings"
@@ -41,38 +42,61 @@ var chunkBufPool = sync.Pool{New: func() any {
 }}
 
 // chunkSigner verifies the chain of chunk signatures that starts at the
-// request's seed signature.
+// request's seed signature. It reuses one HMAC and fixed buffers: a signed
+// upload checks one signature per 64 KiB.
 type chunkSigner struct {
-	key    []byte
-	prefix string // "<amz date>\n<scope>\n"
-	prev   string // hex of the previous signature
+	mac    hash.Hash
+	prefix []byte                // "<amz date>\n<scope>\n"
+	prev   [2 * sha256.Size]byte // hex of the previous signature
+	sum    [sha256.Size]byte
+	hexBuf [2 * sha256.Size]byte
 }
 
+var (
+	chunkAlgorithm   = []byte("AWS4-HMAC-SHA256-PAYLOAD\n")
+	trailerAlgorithm = []byte("AWS4-HMAC-SHA256-TRAILER\n")
+	emptyHashHex     = []byte(emptySHA256)
+	chunkNL          = []byte("\n")
+)
+
 func newChunkSigner(key []byte, amzDate string, scope credentialScope, seed []byte) *chunkSigner {
-	return &chunkSigner{key: key, prefix: amzDate + "\n" + scope.String() + "\n", prev: hex.EncodeToString(seed)}
+	s := &chunkSigner{mac: hmac.New(sha256.New, key), prefix: []byte(amzDate + "\n" + scope.String() + "\n")}
+	hex.Encode(s.prev[:], seed)
+	return s
 }
 
 // verify checks sig for the next link of the chain, whose string to sign
-// ends in tail, and advances the chain if it holds.
-func (s *chunkSigner) verify(algorithm, tail string, sig []byte) bool {
-	want := hmacSHA256(s.key, algorithm+"\n"+s.prefix+s.prev+"\n"+tail)
+// is algorithm, prefix, the previous signature, then the lines of tail,
+// and advances the chain if it holds.
+func (s *chunkSigner) verify(algorithm []byte, sig []byte, tail ...[]byte) bool {
+	s.mac.Reset()
+	s.mac.Write(algorithm)
+	s.mac.Write(s.prefix)
+	s.mac.Write(s.prev[:])
+	for _, t := range tail {
+		s.mac.Write(chunkNL)
+		s.mac.Write(t)
+	}
+	want := s.mac.Sum(s.sum[:0])
 	if !hmac.Equal(want, sig) {
 		return false
 	}
-	s.prev = hex.EncodeToString(want)
+	hex.Encode(s.prev[:], want)
 	return true
 }
 
 // verifyChunk checks a data chunk's signature given the SHA-256 of its data.
 func (s *chunkSigner) verifyChunk(dataHash, sig []byte) bool {
-	return s.verify("AWS4-HMAC-SHA256-PAYLOAD", emptySHA256+"\n"+hex.EncodeToString(dataHash), sig)
+	hex.Encode(s.hexBuf[:], dataHash)
+	return s.verify(chunkAlgorithm, sig, emptyHashHex, s.hexBuf[:])
 }
 
 // verifyTrailer checks x-amz-trailer-signature over the canonical trailer
 // ("name:value\n" per trailer).
 func (s *chunkSigner) verifyTrailer(canonical string, sig []byte) bool {
 	h := sha256.Sum256([]byte(canonical))
-	return s.verify("AWS4-HMAC-SHA256-TRAILER", hex.EncodeToString(h[:]), sig)
+	hex.Encode(s.hexBuf[:], h[:])
+	return s.verify(trailerAlgorithm, sig, s.hexBuf[:])
 }
 
 // chunkedReader decodes an aws-chunked body. It returns io.EOF only after
