@@ -1,0 +1,483 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"ishtar/meta"
+	"ishtar/shard"
+)
+
+// segView is a segment ready to be read.
+type segView struct {
+	rec       meta.Segment
+	p         shard.Params
+	shardSize int64
+	blocks    int
+	cipher    *shard.SegmentCipher
+}
+
+// view unwraps a segment's key and checks its record.
+func (g *Gateway) view(rec meta.Segment) (*segView, error) {
+	p := shard.Params{K: rec.K, N: rec.N, BlockSize: rec.BlockSize}
+	if err := p.Validate(); err != nil || len(rec.Shards) != p.N || rec.PlainSize < 0 ||
+		rec.SealedSize != shard.SealedSize(rec.PlainSize, max(1, rec.BlockSize)) {
+		return nil, fmt.Errorf("gateway: segment %x: inconsistent record (params %+v, %d shards): %w", rec.ID, p, len(rec.Shards), meta.ErrCorrupt)
+	}
+	dk, err := g.owner.Wrap.Unwrap(rec.WrappedKey)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: segment %x: %w", rec.ID, err)
+	}
+	sctx := shard.SegmentContext{Object: rec.Object, Segment: rec.Number, Salt: rec.Salt}
+	return &segView{rec: rec, p: p, shardSize: shard.ShardSize(p, rec.SealedSize),
+		blocks: shard.BlockCount(rec.PlainSize, p.BlockSize), cipher: shard.NewSegmentCipher(dk, sctx, p.BlockSize)}, nil
+}
+
+// readRange returns n > 0 plaintext bytes of the segment from off, and the
+// buffer they sit in (for bufs.put). It fetches only the sealed blocks
+// that hold them, from the data shards, and falls back on verified parity
+// (see fetch).
+func (g *Gateway) readRange(ctx context.Context, v *segView, off, n int64) ([]byte, []byte, error) {
+	B := int64(v.p.BlockSize)
+	full := B + shard.Overhead
+	b0, b1 := off/B, (off+n-1)/B
+	s0, s1 := b0*full, min(v.rec.SealedSize, (b1+1)*full)
+	f := g.newFetch(ctx, v, s0, s1)
+	defer f.finish()
+	plainBuf := g.bufs.get(int((b1 - b0 + 1) * B))
+	open := func() ([]byte, error) { return v.cipher.OpenBlocks(plainBuf[:0], f.win, int(b0), v.blocks) }
+	err := f.run(true)
+	var plain []byte
+	if err == nil {
+		if plain, err = open(); err != nil {
+			// Some peer served bytes that are not the shard: read again
+			// from whole shards, each verified against its ID.
+			g.st.aeadFailures.Add(1)
+			g.log.Warn("gateway: shard data failed authentication, reading verified shards", "segment", fmt.Sprintf("%x", v.rec.ID))
+			if err = f.run(false); err == nil {
+				if plain, err = open(); err != nil {
+					err = fmt.Errorf("%w: verified shards of segment %x do not open: %w", errUnavailable, v.rec.ID, err)
+				}
+			}
+		}
+	}
+	if err != nil {
+		g.bufs.put(plainBuf)
+		return nil, nil, err
+	}
+	start := off - b0*B
+	g.st.bytesOut.Add(n)
+	return plain[start : start+n], plainBuf, nil
+}
+
+// span is the part [a, b) of data shard idx that a read needs; it sits in
+// the window at idx*S + a - s0.
+type span struct {
+	idx  int
+	a, b int64
+}
+
+// fetchResult is the outcome of one shard request.
+type fetchResult struct {
+	fast bool // a data-shard range (j is a span index), else a whole shard (j is its index)
+	j    int
+	data []byte // whole shard, verified
+	err  error
+}
+
+// fetch gathers the sealed window [s0, s1) of a segment. Data-shard ranges
+// are fetched into the window directly; a failed, refused or late one
+// (HedgeAfter) starts fetches of whole shards, each verified against its
+// ID, and the missing ranges are rebuilt by Reed-Solomon from any K. The
+// AEAD authenticates whatever came from data shards unverified; if it
+// rejects the window, run(false) rebuilds it from verified shards only.
+type fetch struct {
+	g     *Gateway
+	v     *segView
+	peers map[shard.PublicKey]PeerInfo
+	s0    int64
+	win   []byte
+	spans []span
+	res   chan fetchResult
+	ctx   context.Context
+	stop  context.CancelFunc
+
+	mu       sync.Mutex  // guards win against fetches of spans, closed and progress
+	closed   []bool      // span j may no longer be written by its fetch
+	progress []time.Time // when span j last received bytes (or started)
+
+	fastOK    []bool // span j arrived
+	fastPeer  []PeerInfo
+	fastState []int8 // 0 not started, 1 in flight, 2 done
+	whole     [][]byte
+	launched  []bool // whole shard idx requested
+	failed    []bool // whole shard idx failed
+	inflight  int
+	extra     int // whole shards to ask beyond the need, after slow answers
+}
+
+func (g *Gateway) newFetch(ctx context.Context, v *segView, s0, s1 int64) *fetch {
+	f := &fetch{g: g, v: v, peers: g.peerIndex(), s0: s0, win: g.bufs.get(int(s1 - s0))}
+	f.ctx, f.stop = context.WithCancel(ctx)
+	S := v.shardSize
+	for i := s0 / S; i*S < s1; i++ {
+		f.spans = append(f.spans, span{idx: int(i), a: max(s0, i*S) - i*S, b: min(s1, (i+1)*S) - i*S})
+	}
+	n := len(f.spans)
+	f.closed, f.fastOK, f.fastState = make([]bool, n), make([]bool, n), make([]int8, n)
+	f.progress, f.fastPeer = make([]time.Time, n), make([]PeerInfo, n)
+	f.whole, f.launched, f.failed = make([][]byte, v.p.N), make([]bool, v.p.N), make([]bool, v.p.N)
+	f.res = make(chan fetchResult, n+v.p.N)
+	return f
+}
+
+// holder returns the peer holding shard idx, if it is known.
+func (f *fetch) holder(idx int) (PeerInfo, bool) {
+	sh := f.v.rec.Shards[idx]
+	if !sh.Stored() {
+		return PeerInfo{}, false
+	}
+	p, ok := f.peers[sh.Node]
+	return p, ok
+}
+
+// run fills the window; trustFast says whether unverified data-shard
+// ranges may be used (the first pass) or not (after an AEAD failure).
+func (f *fetch) run(trustFast bool) error {
+	hedging := !trustFast
+	if trustFast {
+		for j, sp := range f.spans {
+			p, ok := f.holder(sp.idx)
+			if !ok || f.g.health.backedOff(p.ID) {
+				f.fastState[j] = 2
+				hedging = true
+				continue
+			}
+			f.fastState[j] = 1
+			f.fastPeer[j] = p
+			f.progress[j] = time.Now()
+			f.inflight++
+			go f.fetchSpan(j, p)
+		}
+	}
+	timer := time.NewTimer(f.g.cfg.HedgeAfter)
+	defer timer.Stop()
+	for {
+		if trustFast && f.allFast() {
+			return nil
+		}
+		if done, err := f.rebuild(trustFast); done || err != nil {
+			return err
+		}
+		if hedging {
+			f.launchWhole(trustFast)
+		}
+		if f.inflight == 0 {
+			return fmt.Errorf("%w: segment %x: fewer than %d of %d shards answered with good data",
+				errUnavailable, f.v.rec.ID, f.v.p.K, f.v.p.N)
+		}
+		select {
+		case r := <-f.res:
+			f.inflight--
+			if r.fast {
+				f.fastState[r.j] = 2
+				f.fastOK[r.j] = r.err == nil
+				hedging = hedging || r.err != nil
+			} else if r.err == nil {
+				f.whole[r.j] = r.data
+			} else {
+				f.failed[r.j] = true
+			}
+		case <-timer.C:
+			// Re-armed: while hedging, every further tick asks one more
+			// whole shard, in case those asked are slow too.
+			timer.Reset(f.g.cfg.HedgeAfter)
+			if hedging {
+				f.extra++
+			} else if f.stalled() {
+				f.g.st.hedges.Add(1)
+				hedging = true
+			}
+		case <-f.ctx.Done():
+			return context.Cause(f.ctx)
+		}
+	}
+}
+
+// stalled reports whether a span in flight received nothing for
+// HedgeAfter; its peer is then counted as failing, so that the next reads
+// go to parity at once. A transfer that keeps moving is not hedged.
+func (f *fetch) stalled() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	stalled := false
+	for j, st := range f.fastState {
+		if st == 1 && time.Since(f.progress[j]) >= f.g.cfg.HedgeAfter {
+			stalled = true
+			f.g.health.failure(f.fastPeer[j].ID, fmt.Errorf("no data for %v", f.g.cfg.HedgeAfter))
+		}
+	}
+	return stalled
+}
+
+func (f *fetch) allFast() bool {
+	for _, ok := range f.fastOK {
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// missing returns the spans still to fill and the union [u0, u1) of their
+// ranges within a shard.
+func (f *fetch) missing(trustFast bool) (m []int, u0, u1 int64) {
+	u0, u1 = f.v.shardSize, 0
+	for j, sp := range f.spans {
+		if trustFast && f.fastOK[j] {
+			continue
+		}
+		m = append(m, j)
+		u0, u1 = min(u0, sp.a), max(u1, sp.b)
+	}
+	return m, u0, u1
+}
+
+// sources returns, by shard index, the usable bytes [u0, u1) of every
+// shard at hand: verified whole shards, and with trustFast the data-shard
+// spans that cover the range.
+func (f *fetch) sources(trustFast bool, u0, u1 int64) [][]byte {
+	src := make([][]byte, f.v.p.N)
+	for idx, w := range f.whole {
+		if w != nil {
+			src[idx] = w[u0:u1:u1]
+		}
+	}
+	if trustFast {
+		for j, sp := range f.spans {
+			if f.fastOK[j] && src[sp.idx] == nil && sp.a <= u0 && sp.b >= u1 {
+				at := sp.idx*int(f.v.shardSize) + int(sp.a) - int(f.s0)
+				src[sp.idx] = f.win[at+int(u0-sp.a) : at+int(u1-sp.a) : at+int(u1-sp.a)]
+			}
+		}
+	}
+	return src
+}
+
+func count(src [][]byte) int {
+	n := 0
+	for _, s := range src {
+		if s != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// rebuild fills the missing spans when it can: from verified whole data
+// shards as they are, else by Reed-Solomon from K sources.
+func (f *fetch) rebuild(trustFast bool) (bool, error) {
+	m, u0, u1 := f.missing(trustFast)
+	var rs []int
+	for _, j := range m {
+		if f.whole[f.spans[j].idx] == nil {
+			rs = append(rs, j)
+		}
+	}
+	src := f.sources(trustFast, u0, u1)
+	if len(rs) > 0 && count(src) < f.v.p.K {
+		return false, nil
+	}
+	var out []byte
+	L := u1 - u0
+	if len(rs) > 0 {
+		buf := f.g.bufs.get(int(int64(f.v.p.K) * L))
+		defer f.g.bufs.put(buf)
+		var err error
+		if out, err = shard.ReconstructInto(f.v.p, buf, src, int64(f.v.p.K)*L); err != nil {
+			return false, fmt.Errorf("gateway: segment %x: %w", f.v.rec.ID, err)
+		}
+		f.g.st.reconstructions.Add(1)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, j := range m {
+		sp := f.spans[j]
+		f.closed[j] = true
+		at := int64(sp.idx)*f.v.shardSize + sp.a - f.s0
+		dst := f.win[at : at+sp.b-sp.a]
+		if w := f.whole[sp.idx]; w != nil {
+			copy(dst, w[sp.a:sp.b])
+		} else {
+			base := int64(sp.idx)*L - u0
+			copy(dst, out[base+sp.a:base+sp.b])
+		}
+	}
+	return true, nil
+}
+
+// launchWhole requests whole shards: in the first pass as many as may
+// still be needed for K sources, in the fallback every one not yet asked.
+func (f *fetch) launchWhole(trustFast bool) {
+	need := f.v.p.N
+	if trustFast {
+		_, u0, u1 := f.missing(true)
+		need = f.v.p.K - count(f.sources(true, u0, u1)) + f.extra
+		for idx, l := range f.launched {
+			if l && f.whole[idx] == nil && !f.failed[idx] {
+				need-- // in flight
+			}
+		}
+	}
+	type cand struct {
+		idx  int
+		rank int
+		p    PeerInfo
+	}
+	var cands []cand
+	for idx := range f.v.p.N {
+		p, ok := f.holder(idx)
+		if f.launched[idx] || !ok {
+			continue
+		}
+		rank := 0
+		for j, sp := range f.spans {
+			if sp.idx == idx && !f.fastOK[j] {
+				rank = 1 // its range failed or is late already
+			}
+		}
+		if f.g.health.backedOff(p.ID) {
+			rank += 2
+		}
+		cands = append(cands, cand{idx, rank, p})
+	}
+	sort.SliceStable(cands, func(a, b int) bool { return cands[a].rank < cands[b].rank })
+	for _, c := range cands {
+		if need <= 0 {
+			return
+		}
+		f.launched[c.idx] = true
+		f.inflight++
+		need--
+		go f.fetchWhole(c.idx, c.p)
+	}
+}
+
+// fetchSpan fetches span j from peer p straight into the window.
+func (f *fetch) fetchSpan(j int, p PeerInfo) {
+	sp := f.spans[j]
+	at := int64(sp.idx)*f.v.shardSize + sp.a - f.s0
+	w := &winWriter{f: f, j: j, off: at}
+	err := f.g.getShard(f.ctx, p, f.v.rec.Shards[sp.idx].ID, sp.a, sp.b-sp.a, w)
+	f.res <- fetchResult{fast: true, j: j, err: err}
+}
+
+// fetchWhole fetches whole shard idx from p and verifies it.
+func (f *fetch) fetchWhole(idx int, p PeerInfo) {
+	id := shard.ID(f.v.rec.Shards[idx].ID)
+	buf := f.g.bufs.get(int(f.v.shardSize))
+	err := f.g.getShard(f.ctx, p, id, 0, f.v.shardSize, &sliceWriter{b: buf[:0]})
+	if err == nil {
+		if err = shard.Verify(id, buf, f.v.p.BlockSize); err != nil {
+			f.g.health.failure(p.ID, err)
+			f.g.log.Warn("gateway: peer served a shard that does not match its ID", "peer", p.ID, "shard", id)
+		}
+	}
+	if err != nil {
+		f.g.bufs.put(buf)
+		buf = nil
+	}
+	f.res <- fetchResult{j: idx, data: buf, err: err}
+}
+
+// finish stops the fetches still running and recycles the buffers once
+// they have answered.
+func (f *fetch) finish() {
+	f.stop()
+	f.mu.Lock()
+	for j := range f.closed {
+		f.closed[j] = true
+	}
+	f.mu.Unlock()
+	for idx, w := range f.whole {
+		if w != nil {
+			f.g.bufs.put(w)
+			f.whole[idx] = nil
+		}
+	}
+	g, win, res, n := f.g, f.win, f.res, f.inflight
+	go func() {
+		for range n {
+			if r := <-res; r.data != nil {
+				g.bufs.put(r.data)
+			}
+		}
+		g.bufs.put(win)
+	}()
+}
+
+// winWriter writes a span into the window unless the fetch gave it up.
+type winWriter struct {
+	f   *fetch
+	j   int
+	off int64
+}
+
+var errGivenUp = errors.New("gateway: shard range no longer needed")
+
+func (w *winWriter) Write(p []byte) (int, error) {
+	w.f.mu.Lock()
+	defer w.f.mu.Unlock()
+	if w.f.closed[w.j] {
+		return 0, errGivenUp
+	}
+	n := copy(w.f.win[w.off:], p)
+	w.off += int64(n)
+	w.f.progress[w.j] = time.Now()
+	return n, nil
+}
+
+// sliceWriter appends into a buffer of fixed capacity.
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	if len(w.b)+len(p) > cap(w.b) {
+		return 0, errors.New("gateway: peer sent more than asked")
+	}
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+var copyBufs = sync.Pool{New: func() any { return new([64 << 10]byte) }}
+
+// getShard copies exactly n bytes of shard id from off, as served by p,
+// to w: fewer is an error (a truncating peer).
+func (g *Gateway) getShard(ctx context.Context, p PeerInfo, id shard.ID, off, n int64, w io.Writer) error {
+	rctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
+	defer cancel()
+	rc, err := p.Peer.GetShard(rctx, id, off, n)
+	if err == nil {
+		buf := copyBufs.Get().(*[64 << 10]byte)
+		var got int64
+		got, err = io.CopyBuffer(w, io.LimitReader(rc, n), buf[:])
+		copyBufs.Put(buf)
+		_ = rc.Close() // the bytes are all here, or err says why not
+		if err == nil && got < n {
+			err = fmt.Errorf("short read: %d of %d bytes: %w", got, n, io.ErrUnexpectedEOF)
+		}
+	}
+	if errors.Is(err, errGivenUp) {
+		return err
+	}
+	g.observe(ctx, p.ID, err)
+	if err != nil {
+		return fmt.Errorf("gateway: get shard %s [%d, +%d) from %s: %w", id, off, n, p.ID, err)
+	}
+	g.st.shardsIn.Add(1)
+	return nil
+}

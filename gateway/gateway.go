@@ -1,0 +1,263 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"ishtar/meta"
+	"ishtar/s3api"
+	"ishtar/shard"
+)
+
+var _ s3api.Backend = (*Gateway)(nil)
+
+// Config are the gateway's settings. The zero value of every field means
+// its default (see Defaults), except the booleans and Self.
+type Config struct {
+	Params      shard.Params // K, N, BlockSize; default 3, 5, 64 KiB
+	SegmentSize int64        // plaintext bytes per segment; default 16 MiB
+	// Concurrency bounds the segments in flight across all uploads and
+	// reads: memory is about Concurrency x (2.7 x SegmentSize) at most.
+	// Default 4.
+	Concurrency int
+	// MinAcks is the number of shards that must be acknowledged for a
+	// segment to count as stored; default N.
+	MinAcks int
+	// Capacity is what the owner's node offers: the bytes stored on the
+	// network after erasure expansion may not exceed it. <= 0: no limit.
+	Capacity int64
+	// Lease is the lease length put in store grants; default 90 days.
+	Lease time.Duration
+	// HedgeAfter is how late a data shard may be before parity is fetched
+	// in its place; default 250 ms.
+	HedgeAfter time.Duration
+	// RequestTimeout bounds each shard request; default 30 s.
+	RequestTimeout time.Duration
+	// AddressDiversity puts no two shards of a segment in one /24 (IPv4)
+	// or /64 (IPv6), or on one host name. Off for loopback devnets.
+	AddressDiversity bool
+	// Self is the owner's own node, never used for placement unless
+	// AllowSelf.
+	Self      shard.PublicKey
+	AllowSelf bool
+
+	// PutAttempts is the number of peers tried for one shard before the
+	// segment gives up on it; default 3.
+	PutAttempts int
+	// Backoff is how long a failing peer is left alone after its first
+	// consecutive failure, doubling up to BackoffMax; defaults 1 s and
+	// 5 min.
+	Backoff, BackoffMax time.Duration
+	// ReleaseDelay is how long the shards of an overwritten or deleted
+	// object stay on their peers, so that reads already started finish;
+	// default 1 min. Orphans of failed uploads are released at once.
+	ReleaseDelay time.Duration
+}
+
+// Defaults fills in the zero fields.
+func (c *Config) Defaults() {
+	def := shard.DefaultParams()
+	if c.Params.K == 0 && c.Params.N == 0 {
+		c.Params.K, c.Params.N = def.K, def.N
+	}
+	if c.Params.BlockSize == 0 {
+		c.Params.BlockSize = def.BlockSize
+	}
+	setDefault(&c.SegmentSize, 16<<20)
+	setDefault(&c.Concurrency, 4)
+	setDefault(&c.MinAcks, c.Params.N)
+	setDefault(&c.Lease, 90*24*time.Hour)
+	setDefault(&c.HedgeAfter, 250*time.Millisecond)
+	setDefault(&c.RequestTimeout, 30*time.Second)
+	setDefault(&c.PutAttempts, 3)
+	setDefault(&c.Backoff, time.Second)
+	setDefault(&c.BackoffMax, 5*time.Minute)
+	setDefault(&c.ReleaseDelay, time.Minute)
+}
+
+func setDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// MinSegmentSize and MaxSegmentSize bound Config.SegmentSize; the lower
+// bound keeps a 5 GiB part under 2^32 segments.
+const (
+	MinSegmentSize = 4 << 10
+	MaxSegmentSize = 1 << 30
+)
+
+// Validate checks a Config after Defaults.
+func (c Config) Validate() error {
+	if err := c.Params.Validate(); err != nil {
+		return fmt.Errorf("gateway: config: %w", err)
+	}
+	switch {
+	case c.SegmentSize < MinSegmentSize || c.SegmentSize > MaxSegmentSize:
+		return fmt.Errorf("gateway: config: segment size %d not in [%d, %d]", c.SegmentSize, MinSegmentSize, MaxSegmentSize)
+	case c.Concurrency < 1:
+		return fmt.Errorf("gateway: config: concurrency %d < 1", c.Concurrency)
+	case c.MinAcks < c.Params.K || c.MinAcks > c.Params.N:
+		return fmt.Errorf("gateway: config: min acks %d not in [k=%d, n=%d]", c.MinAcks, c.Params.K, c.Params.N)
+	case c.Lease <= 0 || c.HedgeAfter <= 0 || c.RequestTimeout <= 0 || c.Backoff <= 0 || c.BackoffMax < c.Backoff ||
+		c.ReleaseDelay < 0:
+		return fmt.Errorf("gateway: config: durations must be positive (backoff max >= backoff)")
+	case c.PutAttempts < 1:
+		return fmt.Errorf("gateway: config: put attempts %d < 1", c.PutAttempts)
+	}
+	return nil
+}
+
+// Gateway stores S3 objects on the network: it implements s3api.Backend
+// over the catalog and the peers of its Directory. It is safe for
+// concurrent use.
+type Gateway struct {
+	cfg     Config
+	db      *meta.DB
+	owner   shard.OwnerKeys
+	ownerID shard.PublicKey
+	dir     Directory
+	log     *slog.Logger
+	rand    io.Reader
+	now     func() time.Time
+
+	health *health
+	sem    *semaphore
+	bufs   bufPool
+
+	quotaMu  sync.Mutex
+	reserved int64 // stored bytes promised to uploads in flight
+
+	wake chan struct{} // pokes Run when releases were queued
+	st   traffic
+}
+
+// New opens the gateway over its catalog. Journal entries left by an
+// earlier run (shards of uploads that never committed) are moved to the
+// release queue, which Run drains; New itself starts no background work.
+func New(cfg Config, db *meta.DB, owner shard.OwnerKeys, dir Directory, log *slog.Logger) (*Gateway, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if owner.Signing.IsZero() || db == nil || dir == nil || log == nil {
+		return nil, errors.New("gateway: New needs owner keys, a catalog, a directory and a logger")
+	}
+	g := &Gateway{
+		cfg:     cfg,
+		db:      db,
+		owner:   owner,
+		ownerID: owner.Signing.Public(),
+		dir:     dir,
+		log:     log,
+		rand:    rand.Reader,
+		now:     time.Now,
+		sem:     newSemaphore(int64(cfg.Concurrency) * segmentWeight(cfg.Params, cfg.SegmentSize)),
+		wake:    make(chan struct{}, 1),
+	}
+	g.health = newHealth(cfg.Backoff, cfg.BackoffMax, func() time.Time { return g.now() }, log)
+	n, err := g.releaseOrphans()
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		log.Info("gateway: queued orphan shards of uploads that never committed", "shards", n)
+	}
+	return g, nil
+}
+
+// segmentWeight is the memory one segment of plainSize bytes takes in
+// flight: its plaintext and its encoded shards.
+func segmentWeight(p shard.Params, plainSize int64) int64 {
+	return plainSize + shard.EncodedSize(p, shard.SealedSize(plainSize, p.BlockSize))
+}
+
+// randomBytes fills b from the gateway's randomness.
+func (g *Gateway) randomBytes(b []byte) error {
+	if _, err := io.ReadFull(g.rand, b); err != nil {
+		return fmt.Errorf("gateway: read random bytes: %w", err)
+	}
+	return nil
+}
+
+// semaphore is a weighted semaphore, first come first served, bounding
+// the memory of segments in flight.
+type semaphore struct {
+	mu      sync.Mutex
+	size    int64
+	cur     int64
+	waiters []waiter
+}
+
+type waiter struct {
+	n     int64
+	ready chan struct{}
+}
+
+func newSemaphore(size int64) *semaphore { return &semaphore{size: size} }
+
+// acquire takes n units (at most size), waiting until they are free or
+// ctx ends.
+func (s *semaphore) acquire(ctx context.Context, n int64) error {
+	n = min(n, s.size)
+	s.mu.Lock()
+	if len(s.waiters) == 0 && s.cur+n <= s.size {
+		s.cur += n
+		s.mu.Unlock()
+		return nil
+	}
+	w := waiter{n: n, ready: make(chan struct{})}
+	s.waiters = append(s.waiters, w)
+	s.mu.Unlock()
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		select {
+		case <-w.ready:
+			// Granted meanwhile: give it back.
+			s.cur -= n
+			s.grant()
+		default:
+			for i, o := range s.waiters {
+				if o.ready == w.ready {
+					s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
+					break
+				}
+			}
+			s.grant() // a smaller waiter behind this one may fit now
+		}
+		s.mu.Unlock()
+		return fmt.Errorf("gateway: wait for memory: %w", context.Cause(ctx))
+	}
+}
+
+// release returns n units taken by acquire.
+func (s *semaphore) release(n int64) {
+	n = min(n, s.size)
+	s.mu.Lock()
+	s.cur -= n
+	if s.cur < 0 {
+		panic("gateway: semaphore released more than acquired")
+	}
+	s.grant()
+	s.mu.Unlock()
+}
+
+// grant wakes the waiters at the front that fit; the caller holds mu.
+func (s *semaphore) grant() {
+	for len(s.waiters) > 0 && s.cur+s.waiters[0].n <= s.size {
+		w := s.waiters[0]
+		s.waiters = s.waiters[1:]
+		s.cur += w.n
+		close(w.ready)
+	}
+}

@@ -1,0 +1,257 @@
+package gateway
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"ishtar/meta"
+	"ishtar/s3api"
+)
+
+// Multipart uploads store each part as it arrives, as its own segments
+// (SegmentContext.Object is the upload ID, segment numbers part<<32 |
+// index). Completing an upload writes the object's manifest from the
+// chosen parts' segments, moving their references from the parts to the
+// object: nothing is copied. Unlisted, replaced and aborted parts lose
+// their references and their shards are released.
+
+// parseUploadID reads the hex form of an upload ID; anything else names
+// no upload.
+func parseUploadID(s string) (meta.UploadID, error) {
+	var id meta.UploadID
+	if len(s) != 2*len(id) || strings.ToLower(s) != s {
+		return id, errNoSuchUpload
+	}
+	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
+		return id, errNoSuchUpload
+	}
+	return id, nil
+}
+
+// CreateMultipartUpload starts an upload.
+func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.CreateMultipartUploadInput) (string, error) {
+	var id meta.UploadID
+	if err := g.randomBytes(id[:]); err != nil {
+		return "", s3Error(err, in.Bucket, in.Key)
+	}
+	err := g.db.Update(func(b *meta.Batch) error {
+		if _, err := b.Bucket(in.Bucket); err != nil {
+			return bucketErr(err)
+		}
+		return b.PutUpload(meta.Upload{Bucket: in.Bucket, ID: id, Key: in.Key, Initiated: g.now().UnixNano(),
+			Meta: toMeta(in.Meta), ChecksumAlgorithm: in.ChecksumAlgorithm})
+	})
+	if err != nil {
+		return "", s3Error(err, in.Bucket, in.Key)
+	}
+	return hex.EncodeToString(id[:]), nil
+}
+
+// upload returns the upload id of bucket/key as the batch sees it.
+func getUpload(b interface {
+	Upload(string, meta.UploadID) (meta.Upload, error)
+	Bucket(string) (meta.Bucket, error)
+}, bucket, key string, id meta.UploadID) (meta.Upload, error) {
+	u, err := b.Upload(bucket, id)
+	if errors.Is(err, meta.ErrNotFound) {
+		if _, berr := b.Bucket(bucket); berr != nil {
+			return u, bucketErr(berr)
+		}
+		return u, errNoSuchUpload
+	}
+	if err == nil && u.Key != key {
+		return u, errNoSuchUpload
+	}
+	return u, err
+}
+
+// UploadPart stores one part, replacing an earlier part of that number.
+func (g *Gateway) UploadPart(ctx context.Context, in s3api.UploadPartInput) (s3api.PartInfo, error) {
+	p, err := g.uploadPart(ctx, in)
+	return p, s3Error(err, in.Bucket, in.Key)
+}
+
+func (g *Gateway) uploadPart(ctx context.Context, in s3api.UploadPartInput) (s3api.PartInfo, error) {
+	id, err := parseUploadID(in.UploadID)
+	if err != nil {
+		return s3api.PartInfo{}, err
+	}
+	if in.PartNumber < 1 || in.PartNumber > s3api.MaxPartNumber {
+		return s3api.PartInfo{}, s3api.ErrInvalidPartNumber
+	}
+	if _, err := getUpload(g.db, in.Bucket, in.Key, id); err != nil {
+		return s3api.PartInfo{}, err
+	}
+	unreserve, err := g.reserve(g.expansion(in.Size))
+	if err != nil {
+		return s3api.PartInfo{}, err
+	}
+	defer unreserve()
+	st, err := g.storeBody(ctx, in.Body, in.Size, id, uint64(in.PartNumber)<<32)
+	if err != nil {
+		return s3api.PartInfo{}, err
+	}
+	sum := in.Checksum()
+	p := meta.Part{Upload: id, Number: in.PartNumber, Size: st.size, ETag: st.etag, Modified: g.now().UnixNano(),
+		ChecksumAlgorithm: sum.Algorithm, ChecksumValue: sum.Value, Segments: refs(st.segs)}
+	err = g.db.Update(func(b *meta.Batch) error {
+		if _, err := getUpload(b, in.Bucket, in.Key, id); err != nil {
+			return err
+		}
+		if err := g.commitSegments(b, st); err != nil {
+			return err
+		}
+		old, err := b.Part(id, in.PartNumber)
+		if err == nil {
+			if _, err := g.unref(b, old.Segments, true); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+		return b.PutPart(p)
+	})
+	if err != nil {
+		g.abandon(st.journal)
+		return s3api.PartInfo{}, err
+	}
+	g.poke()
+	return partInfo(p), nil
+}
+
+func partInfo(p meta.Part) s3api.PartInfo {
+	return s3api.PartInfo{PartNumber: p.Number, Size: p.Size, ETag: p.ETag, LastModified: time.Unix(0, p.Modified),
+		Checksum: s3api.Checksum{Algorithm: p.ChecksumAlgorithm, Value: p.ChecksumValue}}
+}
+
+// CompleteMultipartUpload assembles the listed parts into the object.
+func (g *Gateway) CompleteMultipartUpload(ctx context.Context, in s3api.CompleteMultipartUploadInput) (s3api.ObjectInfo, error) {
+	id, err := parseUploadID(in.UploadID)
+	if err != nil {
+		return s3api.ObjectInfo{}, s3Error(err, in.Bucket, in.Key)
+	}
+	var o meta.Object
+	err = g.db.Update(func(b *meta.Batch) error {
+		u, err := getUpload(b, in.Bucket, in.Key, id)
+		if err != nil {
+			return err
+		}
+		parts, err := b.Parts(id)
+		if err != nil {
+			return err
+		}
+		stored := make([]s3api.PartInfo, len(parts))
+		for i, p := range parts {
+			stored[i] = partInfo(p)
+		}
+		chosen, etag, err := s3api.CompleteParts(in.Parts, stored)
+		if err != nil {
+			return err
+		}
+		o = meta.Object{Bucket: in.Bucket, Key: in.Key, ETag: etag, Modified: g.now().UnixNano(), Meta: u.Meta}
+		keep := make(map[int]bool, len(chosen))
+		for _, c := range chosen {
+			keep[c.PartNumber] = true
+		}
+		for _, p := range parts {
+			if keep[p.Number] {
+				o.Size += p.Size
+				o.PartSizes = append(o.PartSizes, p.Size)
+				o.Segments = append(o.Segments, p.Segments...)
+			} else if _, err := g.unref(b, p.Segments, true); err != nil {
+				return err
+			}
+			if err := b.DeletePart(id, p.Number); err != nil {
+				return err
+			}
+		}
+		if err := b.DeleteUpload(in.Bucket, id); err != nil {
+			return err
+		}
+		return g.replaceObject(b, o)
+	})
+	if err != nil {
+		return s3api.ObjectInfo{}, s3Error(err, in.Bucket, in.Key)
+	}
+	g.poke()
+	return objectInfo(o), nil
+}
+
+// AbortMultipartUpload discards an upload; its parts' shards are released.
+func (g *Gateway) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error {
+	id, err := parseUploadID(uploadID)
+	if err != nil {
+		return s3Error(err, bucket, key)
+	}
+	err = g.db.Update(func(b *meta.Batch) error {
+		if _, err := getUpload(b, bucket, key, id); err != nil {
+			return err
+		}
+		parts, err := b.Parts(id)
+		if err != nil {
+			return err
+		}
+		for _, p := range parts {
+			if _, err := g.unref(b, p.Segments, true); err != nil {
+				return err
+			}
+			if err := b.DeletePart(id, p.Number); err != nil {
+				return err
+			}
+		}
+		return b.DeleteUpload(bucket, id)
+	})
+	if err != nil {
+		return s3Error(err, bucket, key)
+	}
+	g.poke()
+	return nil
+}
+
+// ListParts returns the upload and its stored parts by number.
+func (g *Gateway) ListParts(ctx context.Context, bucket, key, uploadID string) (s3api.UploadInfo, []s3api.PartInfo, error) {
+	id, err := parseUploadID(uploadID)
+	if err != nil {
+		return s3api.UploadInfo{}, nil, s3Error(err, bucket, key)
+	}
+	u, err := getUpload(g.db, bucket, key, id)
+	if err != nil {
+		return s3api.UploadInfo{}, nil, s3Error(err, bucket, key)
+	}
+	parts, err := g.db.Parts(id)
+	if err != nil {
+		return s3api.UploadInfo{}, nil, s3Error(fmt.Errorf("gateway: list parts: %w", err), bucket, key)
+	}
+	out := make([]s3api.PartInfo, len(parts))
+	for i, p := range parts {
+		out[i] = partInfo(p)
+	}
+	return uploadInfo(u), out, nil
+}
+
+func uploadInfo(u meta.Upload) s3api.UploadInfo {
+	return s3api.UploadInfo{Key: u.Key, UploadID: hex.EncodeToString(u.ID[:]), Initiated: time.Unix(0, u.Initiated),
+		Meta: fromMeta(u.Meta), ChecksumAlgorithm: u.ChecksumAlgorithm}
+}
+
+// ListMultipartUploads returns the uploads in progress under prefix.
+func (g *Gateway) ListMultipartUploads(ctx context.Context, bucket, prefix string) ([]s3api.UploadInfo, error) {
+	if _, err := g.db.Bucket(bucket); err != nil {
+		return nil, s3Error(bucketErr(err), bucket, "")
+	}
+	ups, err := g.db.Uploads(bucket)
+	if err != nil {
+		return nil, s3Error(err, bucket, "")
+	}
+	var out []s3api.UploadInfo
+	for _, u := range ups {
+		if strings.HasPrefix(u.Key, prefix) {
+			out = append(out, uploadInfo(u))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,153 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"math"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+
+	"ishtar/meta"
+	"ishtar/shard"
+)
+
+// Placement is weighted rendezvous hashing (highest random weight): for
+// shard i of segment s, every peer p gets the score w_p / -ln(u), where u
+// in (0, 1) comes from SHA-256(p || s || i) and w_p is the peer's free
+// space. The highest score wins; this draws each peer with probability
+// proportional to its weight, needs no shared state, and moves only the
+// shards of a peer that comes or goes. The N shards of a segment go to N
+// distinct peers (and, with AddressDiversity, N distinct address blocks),
+// so one operator posing as many peers on one network cannot hold K of
+// them.
+
+// candidate is a peer eligible for a segment's shards.
+type candidate struct {
+	info   PeerInfo
+	weight float64
+	group  string // address block, for diversity
+}
+
+// placer hands out the peers of one segment's shards. It is safe for
+// concurrent use by the segment's shard uploads.
+type placer struct {
+	seg       meta.SegmentID
+	diversity bool
+
+	mu     sync.Mutex
+	cands  []candidate
+	tried  map[shard.PublicKey]bool
+	groups map[string]int // groups holding or being offered a shard
+}
+
+// newPlacer ranks the directory's placeable peers for segment seg: never
+// Self unless AllowSelf, never a peer in back-off or recently full.
+func (g *Gateway) newPlacer(seg meta.SegmentID) *placer {
+	peers := g.dir.Peers()
+	pl := &placer{seg: seg, diversity: g.cfg.AddressDiversity,
+		tried: make(map[shard.PublicKey]bool), groups: make(map[string]int)}
+	seen := make(map[shard.PublicKey]bool, len(peers))
+	var known float64
+	var nKnown int
+	for _, p := range peers {
+		if p.Peer == nil || p.ID.IsZero() || seen[p.ID] ||
+			(p.ID == g.cfg.Self && !g.cfg.AllowSelf) || !g.health.placeable(p.ID) {
+			continue
+		}
+		seen[p.ID] = true
+		c := candidate{info: p, group: addressGroup(p.Addr)}
+		if p.Free > 0 {
+			c.weight = float64(p.Free)
+			known += c.weight
+			nKnown++
+		}
+		pl.cands = append(pl.cands, c)
+	}
+	// Peers that did not say how much room they have weigh as the average.
+	avg := 1.0
+	if nKnown > 0 {
+		avg = known / float64(nKnown)
+	}
+	for i := range pl.cands {
+		if pl.cands[i].weight == 0 {
+			pl.cands[i].weight = avg
+		}
+	}
+	return pl
+}
+
+// score is the weighted rendezvous score of a peer for shard index of seg.
+func score(id shard.PublicKey, seg meta.SegmentID, index int, weight float64) float64 {
+	var in [32 + 24 + 4]byte
+	copy(in[:], id[:])
+	copy(in[32:], seg[:])
+	binary.BigEndian.PutUint32(in[56:], uint32(index))
+	h := sha256.Sum256(in[:])
+	// 53 random bits as a float strictly inside (0, 1).
+	u := (float64(binary.BigEndian.Uint64(h[:8])>>11) + 0.5) / (1 << 53)
+	return weight / -math.Log(u)
+}
+
+// pick returns the best untried peer for shard index whose address group
+// holds no other shard of the segment, and marks it taken.
+func (pl *placer) pick(index int) (PeerInfo, bool) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	best, bestScore := -1, math.Inf(-1)
+	for i, c := range pl.cands {
+		if pl.tried[c.info.ID] || (pl.diversity && pl.groups[c.group] > 0) {
+			continue
+		}
+		if s := score(c.info.ID, pl.seg, index, c.weight); s > bestScore {
+			best, bestScore = i, s
+		}
+	}
+	if best < 0 {
+		return PeerInfo{}, false
+	}
+	c := pl.cands[best]
+	pl.tried[c.info.ID] = true
+	pl.groups[c.group]++
+	return c.info, true
+}
+
+// drop frees the address group of a peer whose attempt failed; the peer
+// itself is not offered again for this segment.
+func (pl *placer) drop(p PeerInfo) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	for _, c := range pl.cands {
+		if c.info.ID == p.ID {
+			pl.groups[c.group]--
+			return
+		}
+	}
+}
+
+// addressGroup returns the address block of a peer's base URL: the /24 of
+// an IPv4 address, the /64 of an IPv6 one, else the lower-case host name.
+func addressGroup(addr string) string {
+	host := addr
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+		host = u.Hostname()
+	} else if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	if err != nil {
+		return strings.ToLower(host)
+	}
+	ip = ip.Unmap()
+	bitsLen := 64
+	if ip.Is4() {
+		bitsLen = 24
+	}
+	p, err := ip.Prefix(bitsLen)
+	if err != nil {
+		return ip.String()
+	}
+	return p.String()
+}
