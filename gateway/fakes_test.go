@@ -142,14 +142,14 @@ func (p *fakePeer) counters() (served int64, gets, puts int) {
 type fault int32
 
 const (
-	healthy  fault = iota
-	offline        // every call fails at once
-	hang           // every call blocks until its context ends
-	flipBits       // GetShard flips a bit of what it serves
-	truncate       // GetShard serves half of what was asked
-	wrongShard     // GetShard serves bytes of another shard
-	refuse         // PutShard refuses for lack of space
-	badReceipt     // PutShard answers a receipt signed by another key
+	healthy    fault = iota
+	offline          // every call fails at once
+	hang             // every call blocks until its context ends
+	flipBits         // GetShard flips a bit of what it serves
+	truncate         // GetShard serves half of what was asked
+	wrongShard       // GetShard serves bytes of another shard
+	refuse           // PutShard refuses for lack of space
+	badReceipt       // PutShard answers a receipt signed by another key
 )
 
 func (f fault) String() string {
