@@ -30,6 +30,7 @@ type fakePeer struct {
 	gets    int
 	puts    int
 	deleted chan shard.ID // told of every delete, if set
+	stored  chan shard.ID // told of every store, if set
 }
 
 func newFakePeer(owner shard.PublicKey, blockSize int) *fakePeer {
@@ -67,6 +68,9 @@ func (p *fakePeer) PutShard(ctx context.Context, id shard.ID, body io.Reader, si
 		p.used += size
 	}
 	p.puts++
+	if p.stored != nil {
+		p.stored <- id
+	}
 	r := shard.Receipt{Shard: id, Size: size, Owner: g.Owner, LeaseExpiry: g.LeaseExpiry, Time: g.Time}
 	r.Sign(p.key)
 	return r, nil

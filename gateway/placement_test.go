@@ -1,0 +1,223 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"math"
+	"testing"
+	"time"
+
+	"ishtar/meta"
+	"ishtar/shard"
+)
+
+// placementGateway is a gateway whose directory holds the given peers; it
+// does no I/O.
+func placementGateway(t *testing.T, peers []PeerInfo, mod func(*Config)) *Gateway {
+	t.Helper()
+	db, err := meta.Open("", meta.InMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	seed, _ := shard.NewSeed(rand.Reader)
+	cfg := testConfig()
+	if mod != nil {
+		mod(&cfg)
+	}
+	g, err := New(cfg, db, seed.Keys(), StaticDirectory(peers), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func somePeers(n int, addr func(i int) string, free func(i int) int64) []PeerInfo {
+	out := make([]PeerInfo, n)
+	for i := range out {
+		k, _ := shard.GeneratePrivateKey(rand.Reader)
+		out[i] = PeerInfo{ID: k.Public(), Addr: addr(i), Free: free(i), Peer: &fakePeer{}}
+	}
+	return out
+}
+
+func distinctAddr(i int) string { return fmt.Sprintf("http://10.%d.%d.1:7000", i/256, i%256) }
+func noFree(int) int64          { return 0 }
+
+func segKey(i int) meta.SegmentID {
+	var id meta.SegmentID
+	id[0], id[1], id[2] = byte(i), byte(i>>8), byte(i>>16)
+	return id
+}
+
+// place picks all N shards of a segment.
+func place(g *Gateway, seg meta.SegmentID) []PeerInfo {
+	pl := g.newPlacer(seg)
+	var out []PeerInfo
+	for i := range g.cfg.Params.N {
+		if p, ok := pl.pick(i); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func TestPlacementDistinctAndStable(t *testing.T) {
+	peers := somePeers(12, distinctAddr, noFree)
+	g := placementGateway(t, peers, nil)
+	counts := map[shard.PublicKey]int{}
+	for s := range 2000 {
+		ps := place(g, segKey(s))
+		if len(ps) != 5 {
+			t.Fatalf("segment %d: %d peers", s, len(ps))
+		}
+		seen := map[shard.PublicKey]bool{}
+		for _, p := range ps {
+			if seen[p.ID] {
+				t.Fatalf("segment %d: peer used twice", s)
+			}
+			seen[p.ID] = true
+			counts[p.ID]++
+		}
+		again := place(g, segKey(s))
+		for i := range ps {
+			if again[i].ID != ps[i].ID {
+				t.Fatalf("segment %d: placement not deterministic", s)
+			}
+		}
+	}
+	// Equal weights: every peer gets about 5/12 of the segments.
+	for _, p := range peers {
+		if c := counts[p.ID]; math.Abs(float64(c)-2000*5/12.0) > 120 {
+			t.Fatalf("peer got %d of 2000 segments, want about %d", c, 2000*5/12)
+		}
+	}
+}
+
+func TestPlacementWeights(t *testing.T) {
+	// Peer 0 offers 4x the space of the others: with one shard per
+	// segment it is drawn 4/(4+9) of the time.
+	peers := somePeers(10, distinctAddr, func(i int) int64 {
+		if i == 0 {
+			return 400 << 30
+		}
+		return 100 << 30
+	})
+	g := placementGateway(t, peers, func(c *Config) { c.Params.K, c.Params.N, c.MinAcks = 1, 2, 1 })
+	const n = 4000
+	first := 0
+	for s := range n {
+		if p, _ := g.newPlacer(segKey(s)).pick(0); p.ID == peers[0].ID {
+			first++
+		}
+	}
+	want := n * 4.0 / 13
+	if math.Abs(float64(first)-want) > 0.1*want {
+		t.Fatalf("heavy peer drawn %d of %d times, want about %.0f", first, n, want)
+	}
+	// A peer with unknown free space weighs as the average.
+	peers[1].Free = 0
+	if g := placementGateway(t, peers, nil); len(g.newPlacer(segKey(1)).cands) != 10 {
+		t.Fatal("peer with unknown space excluded")
+	}
+}
+
+func TestPlacementExclusions(t *testing.T) {
+	peers := somePeers(7, distinctAddr, noFree)
+	self := peers[3].ID
+	g := placementGateway(t, peers, func(c *Config) { c.Self = self })
+	now := time.Now()
+	g.now = func() time.Time { return now }
+	g.health.now = g.now
+	g.health.failure(peers[5].ID, fmt.Errorf("boom"))
+	g.health.full(peers[6].ID)
+	for s := range 200 {
+		ps := place(g, segKey(s))
+		if len(ps) != 4 {
+			t.Fatalf("segment %d: %d peers, want the 4 eligible", s, len(ps))
+		}
+		for _, p := range ps {
+			if p.ID == self || p.ID == peers[5].ID || p.ID == peers[6].ID {
+				t.Fatalf("segment %d placed on an excluded peer", s)
+			}
+		}
+	}
+	// Back-off ends; a success clears the failure count.
+	now = now.Add(2 * time.Second)
+	if !g.health.placeable(peers[5].ID) || g.health.backedOff(peers[5].ID) {
+		t.Fatal("back-off did not end")
+	}
+	// Consecutive failures double the back-off.
+	g.health.failure(peers[5].ID, fmt.Errorf("again"))
+	if s := g.health.snapshot(peers[5].ID); s.failures != 2 || s.until.Sub(now) != 2*time.Second {
+		t.Fatalf("second failure: %+v", s)
+	}
+	g.health.success(peers[5].ID)
+	if g.health.backedOff(peers[5].ID) {
+		t.Fatal("success did not clear the back-off")
+	}
+	// AllowSelf lets the own node in.
+	g2 := placementGateway(t, peers, func(c *Config) { c.Self, c.AllowSelf = self, true })
+	found := false
+	for s := range 200 {
+		for _, p := range place(g2, segKey(s)) {
+			found = found || p.ID == self
+		}
+	}
+	if !found {
+		t.Fatal("AllowSelf never placed on the own node")
+	}
+}
+
+func TestPlacementDiversity(t *testing.T) {
+	// Ten peers in two /24s, plus three lone ones: with diversity, at
+	// most one shard per block, so a segment uses 5 distinct blocks.
+	addrs := []string{}
+	for i := range 5 {
+		addrs = append(addrs, fmt.Sprintf("http://192.168.1.%d:7000", 10+i))
+		addrs = append(addrs, fmt.Sprintf("http://[2001:db8:0:1::%d]:7000", 10+i))
+	}
+	addrs = append(addrs, "http://10.0.0.1:7000", "http://Node.Example:7000", "http://10.9.9.9:1")
+	peers := somePeers(len(addrs), func(i int) string { return addrs[i] }, noFree)
+	g := placementGateway(t, peers, func(c *Config) { c.AddressDiversity = true })
+	for s := range 300 {
+		ps := place(g, segKey(s))
+		if len(ps) != 5 {
+			t.Fatalf("segment %d: %d peers", s, len(ps))
+		}
+		groups := map[string]bool{}
+		for _, p := range ps {
+			gr := addressGroup(p.Addr)
+			if groups[gr] {
+				t.Fatalf("segment %d: two shards in %s", s, gr)
+			}
+			groups[gr] = true
+		}
+	}
+	// Without diversity the blocks are ignored.
+	g = placementGateway(t, peers[:10], nil)
+	if len(place(g, segKey(0))) != 5 {
+		t.Fatal("diversity applied when off")
+	}
+	g = placementGateway(t, peers[:10], func(c *Config) { c.AddressDiversity = true })
+	if n := len(place(g, segKey(0))); n != 2 {
+		t.Fatalf("two blocks gave %d peers", n)
+	}
+}
+
+func TestAddressGroup(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://192.168.1.7:7000":        "192.168.1.0/24",
+		"https://192.168.1.200":          "192.168.1.0/24",
+		"http://[2001:db8::1]:80":        "2001:db8::/64",
+		"http://[::ffff:10.1.2.3]:80":    "10.1.2.0/24",
+		"http://Peer.Example.org:7000/x": "peer.example.org",
+		"10.1.2.3:9000":                  "10.1.2.0/24",
+		"":                               "",
+	} {
+		if got := addressGroup(in); got != want {
+			t.Errorf("addressGroup(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
