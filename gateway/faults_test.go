@@ -82,7 +82,10 @@ func TestTwoPeersOffline(t *testing.T) {
 }
 
 func TestThirdPeerLostMidStream(t *testing.T) {
-	tn, data := faultObject(t, nil)
+	tn := newNet(t, 5, nil)
+	tn.bucket("b")
+	data := randBytes(int(5*tn.g.cfg.SegmentSize), 36)
+	tn.put("b", "o", data)
 	ctx := context.Background()
 	obj, err := tn.g.GetObject(ctx, "b", "o")
 	if err != nil {
@@ -93,7 +96,8 @@ func TestThirdPeerLostMidStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	// The first segment is read; then three peers go.
+	// The first segment is read; then three peers go. At most two more
+	// segments are fetched ahead, so the fifth cannot be read.
 	first := make([]byte, tn.g.cfg.SegmentSize)
 	if _, err := io.ReadFull(rc, first); err != nil || !bytes.Equal(first, data[:len(first)]) {
 		t.Fatalf("first segment: %v", err)
