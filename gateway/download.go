@@ -49,7 +49,7 @@ func (g *Gateway) readRange(ctx context.Context, v *segView, off, n int64) ([]by
 	s0, s1 := b0*full, min(v.rec.SealedSize, (b1+1)*full)
 	f := g.newFetch(ctx, v, s0, s1)
 	defer f.finish()
-	plainBuf := g.bufs.get(int((b1 - b0 + 1) * B))
+	plainBuf := g.bufs.get(int(min((b1-b0+1)*B, v.rec.PlainSize-b0*B)))
 	open := func() ([]byte, error) { return v.cipher.OpenBlocks(plainBuf[:0], f.win, int(b0), v.blocks) }
 	err := f.run(true)
 	var plain []byte

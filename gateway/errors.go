@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"ishtar/meta"
+	"ishtar/node"
 	"ishtar/s3api"
 )
 
@@ -98,10 +99,18 @@ func bodyError(err error) error {
 }
 
 // isShardNotFound reports whether a peer said it does not hold a shard.
-func isShardNotFound(err error) bool { return errors.Is(err, ErrShardNotFound) }
+func isShardNotFound(err error) bool {
+	return errors.Is(err, ErrShardNotFound) || errors.Is(err, node.ErrNotFound)
+}
+
+// isNotHeldForOwner reports whether a node refused a delete because it
+// holds nothing for this owner under that grant: retrying cannot help.
+func isNotHeldForOwner(err error) bool { return errors.Is(err, node.ErrForbidden) }
 
 // isPeerFull reports whether a peer refused a shard for lack of space.
-func isPeerFull(err error) bool { return errors.Is(err, ErrPeerFull) }
+func isPeerFull(err error) bool {
+	return errors.Is(err, ErrPeerFull) || errors.Is(err, node.ErrInsufficientStorage)
+}
 
 // canceled reports whether err is (only) the end of the caller's context.
 func canceled(ctx context.Context, err error) bool {

@@ -7,8 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"ishtar/node"
 	"ishtar/shard"
 )
+
+var _ Peer = (*node.Client)(nil)
 
 // Peer is what the gateway needs of one storage node; *node.Client
 // satisfies it. Implementations must honour ctx, and report a shard the

@@ -264,6 +264,9 @@ func (g *Gateway) releaseOne(ctx context.Context, peers map[shard.PublicKey]Peer
 			g.st.released.Add(1)
 			return releaseOutcome{r: r, done: true}
 		}
+		if isNotHeldForOwner(err) {
+			return releaseOutcome{r: r, done: true, err: err}
+		}
 	}
 	if ctx.Err() != nil {
 		return releaseOutcome{r: r, err: err} // unchanged: try again next run
