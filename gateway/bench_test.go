@@ -158,3 +158,54 @@ func BenchmarkPutObject4KiB(b *testing.B)  { benchPut(b, 4<<10, 16) }
 func BenchmarkGetObject4KiB(b *testing.B)  { benchGet(b, 4<<10, 16) }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// BenchmarkListObjects lists pages of 1,000 keys out of 100,000, with and
+// without a delimiter; one op is one page.
+func BenchmarkListObjects(b *testing.B) {
+	g := benchGateway(b, false, nil)
+	const n = 100_000
+	for lo := 0; lo < n; lo += 10_000 {
+		err := g.db.Update(func(bt *meta.Batch) error {
+			for i := lo; i < lo+10_000; i++ {
+				o := meta.Object{Bucket: "b", Key: fmt.Sprintf("dir%02d/file-%06d", i%50, i), Size: int64(i), ETag: md5hex(nil),
+					Modified: 1, Segments: []meta.SegmentRef{{Size: int64(i)}}}
+				if err := bt.PutObject(o); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, meta.NoSync())
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, delim := range []string{"", "/"} {
+		b.Run("delimiter="+delim, func(b *testing.B) {
+			after := ""
+			for b.Loop() {
+				out, err := g.ListObjects(context.Background(), s3api.ListObjectsInput{Bucket: "b", Prefix: "dir07/",
+					Delimiter: delim, After: after, MaxKeys: 1000})
+				if err != nil || len(out.Objects) == 0 {
+					b.Fatalf("%d objects, %v", len(out.Objects), err)
+				}
+				after = out.NextAfter
+				if !out.IsTruncated {
+					after = ""
+				}
+			}
+		})
+	}
+	b.Run("whole-bucket", func(b *testing.B) {
+		after := ""
+		for b.Loop() {
+			out, err := g.ListObjects(context.Background(), s3api.ListObjectsInput{Bucket: "b", After: after, MaxKeys: 1000})
+			if err != nil || len(out.Objects) != 1000 {
+				b.Fatalf("%d objects, %v", len(out.Objects), err)
+			}
+			after = out.NextAfter
+			if !out.IsTruncated || after >= "dir49/file-099000" {
+				after = ""
+			}
+		}
+	})
+}

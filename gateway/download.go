@@ -283,6 +283,9 @@ func count(src [][]byte) int {
 // shards as they are, else by Reed-Solomon from K sources.
 func (f *fetch) rebuild(trustFast bool) (bool, error) {
 	m, u0, u1 := f.missing(trustFast)
+	if len(m) == 0 {
+		return true, nil
+	}
 	var rs []int
 	for _, j := range m {
 		if f.whole[f.spans[j].idx] == nil {

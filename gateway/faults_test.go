@@ -393,3 +393,34 @@ func TestHungPeerOnPut(t *testing.T) {
 		}
 	}
 }
+
+func TestMinAcksBelowN(t *testing.T) {
+	tn := newNet(t, 5, func(c *Config) { c.MinAcks = 4 })
+	tn.bucket("b")
+	tn.faults[1].set(offline)
+	data := randBytes(600<<10, 37)
+	tn.put("b", "k", data)
+	for _, s := range tn.segments("b", "k") {
+		stored := 0
+		for _, sh := range s.Shards {
+			if sh.Stored() {
+				stored++
+			}
+		}
+		if stored != 4 {
+			t.Fatalf("segment with %d shards stored, want 4", stored)
+		}
+	}
+	// The missing shard counts for neither quota nor reads.
+	if got, want := tn.counter(meta.CounterStoredBytes), tn.g.expansion(int64(len(data)))*4/5; got != want {
+		t.Fatalf("stored bytes %d, want %d", got, want)
+	}
+	// Peer 1 holds nothing; with peer 3 away too, three shards are left.
+	tn.faults[3].set(offline)
+	if got, err := tn.read(context.Background(), "b", "k", 0, -1); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read with one of four shards away: %v", err)
+	}
+	tn.faults[0].set(offline)
+	_, err := tn.read(context.Background(), "b", "k", 0, -1)
+	wantCode(t, err, s3api.ErrServiceUnavailable)
+}
