@@ -91,10 +91,6 @@ func copyBody(wr io.Writer, body io.Reader, size int64) error {
 			break
 		}
 		if rerr != nil {
-			var e *Error
-			if errors.As(rerr, &e) {
-				return rerr
-			}
 			if errors.Is(rerr, io.ErrUnexpectedEOF) {
 				return errorf(ErrBadRequest, "body ended after %d of %d bytes", n, size)
 			}
@@ -215,6 +211,7 @@ func (s *Server) handleGetShard(w http.ResponseWriter, r *http.Request, c *call)
 		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size))
 		status = http.StatusPartialContent
 	}
+	_ = c.rc.SetReadDeadline(s.transferDeadline(n))
 	_ = c.rc.SetWriteDeadline(s.transferDeadline(n))
 	w.WriteHeader(status)
 	var src io.Reader = rd
