@@ -130,6 +130,10 @@ func (c *SegmentCipher) OpenBlocks(dst, sealed []byte, first, totalBlocks int) (
 	}
 	orig := len(dst)
 	full := c.blockSize + Overhead
+	// Size dst once for all blocks: growing it block by block would copy
+	// the plaintext again for every block.
+	blocks := (len(sealed) + full - 1) / full
+	dst = slices.Grow(dst, max(0, len(sealed)-blocks*Overhead))
 	nonce := c.nonces.Get().(*[12]byte)
 	defer c.nonces.Put(nonce)
 	for i := first; len(sealed) > 0; i++ {

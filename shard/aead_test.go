@@ -159,3 +159,19 @@ func TestSealOpenAllocs(t *testing.T) {
 		t.Errorf("OpenBlocks allocates %v times", n)
 	}
 }
+
+// Opening a large segment into a nil buffer must allocate once, not once
+// per block (which copies the plaintext again for each block).
+func TestOpenAllocatesOnce(t *testing.T) {
+	c := NewSegmentCipher(fixedDataKey(7), fixedCtx(1), 4096)
+	plain := make([]byte, 64*4096+100)
+	sealed := c.Seal(nil, plain)
+	allocs := testing.AllocsPerRun(5, func() {
+		if _, err := c.Open(nil, sealed); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 1 {
+		t.Fatalf("Open(nil, %d-block segment) made %v allocations, want 1", 65, allocs)
+	}
+}
