@@ -56,7 +56,8 @@ type Config struct {
 	Backoff, BackoffMax time.Duration
 	// ReleaseDelay is how long the shards of an overwritten or deleted
 	// object stay on their peers, so that reads already started finish;
-	// default 1 min. Orphans of failed uploads are released at once.
+	// default 1 min, negative for none. Orphans of failed uploads and
+	// replaced or aborted parts are released at once.
 	ReleaseDelay time.Duration
 }
 
@@ -106,8 +107,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway: config: concurrency %d < 1", c.Concurrency)
 	case c.MinAcks < c.Params.K || c.MinAcks > c.Params.N:
 		return fmt.Errorf("gateway: config: min acks %d not in [k=%d, n=%d]", c.MinAcks, c.Params.K, c.Params.N)
-	case c.Lease <= 0 || c.HedgeAfter <= 0 || c.RequestTimeout <= 0 || c.Backoff <= 0 || c.BackoffMax < c.Backoff ||
-		c.ReleaseDelay < 0:
+	case c.Lease <= 0 || c.HedgeAfter <= 0 || c.RequestTimeout <= 0 || c.Backoff <= 0 || c.BackoffMax < c.Backoff:
 		return fmt.Errorf("gateway: config: durations must be positive (backoff max >= backoff)")
 	case c.PutAttempts < 1:
 		return fmt.Errorf("gateway: config: put attempts %d < 1", c.PutAttempts)

@@ -171,7 +171,7 @@ func (tn *testNet) shardsOf(bucket, key string) map[shard.ID]bool {
 // releaseAll lets the release delay pass and drains the queue once.
 func (tn *testNet) releaseAll() {
 	tn.t.Helper()
-	tn.advance(tn.g.cfg.ReleaseDelay + time.Second)
+	tn.advance(max(0, tn.g.cfg.ReleaseDelay) + time.Second)
 	if _, err := tn.g.releaseDue(context.Background()); err != nil {
 		tn.t.Fatal(err)
 	}

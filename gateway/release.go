@@ -93,7 +93,7 @@ func queueRelease(b *meta.Batch, id, node [32]byte, size, now, notBefore int64) 
 // at once when immediate). It returns the stored bytes freed.
 func (g *Gateway) unref(b *meta.Batch, refs []meta.SegmentRef, immediate bool) (int64, error) {
 	now := g.now()
-	notBefore := now.Add(g.cfg.ReleaseDelay).UnixNano()
+	notBefore := now.Add(max(0, g.cfg.ReleaseDelay)).UnixNano()
 	if immediate {
 		notBefore = now.UnixNano()
 	}
