@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"ishtar/gateway"
 	"ishtar/node"
 	"ishtar/s3api"
 	"ishtar/shard"
@@ -31,8 +32,9 @@ type Config struct {
 	LogLevel  slog.Level
 	LogFormat string // "text" or "json"
 
-	Node node.Config
-	S3   s3api.Config
+	Node    node.Config
+	Gateway gateway.Config // Capacity and Self are set from the fields above
+	S3      s3api.Config
 }
 
 // Defaults fills c with the default of every setting.
@@ -46,6 +48,9 @@ func (c *Config) Defaults() {
 	c.LogLevel = slog.LevelInfo
 	c.LogFormat = "text"
 	c.Node.Defaults()
+	c.Gateway.Defaults()
+	c.Gateway.MinAcks = 0 // 0 means n, whatever n ends up being
+	c.Gateway.AddressDiversity = true
 	c.S3.Region = "us-east-1"
 }
 
@@ -80,6 +85,10 @@ func (c *Config) Validate() error {
 	if c.S3.Region == "" {
 		return bad("s3.region", errors.New("empty"))
 	}
+	gc := c.gatewayConfig(shard.PublicKey{})
+	if err := gc.Validate(); err != nil {
+		return err // "gateway: config: ..." names the part
+	}
 	// The node config is checked as it will run; its key and address are
 	// only known later, so stand-ins take their place here.
 	nc := c.nodeConfig(shard.PrivateKey{}, "")
@@ -101,6 +110,15 @@ func (c *Config) nodeConfig(key shard.PrivateKey, addr string) node.Config {
 		nc.Address = c.advertise(c.Listen)
 	}
 	return nc
+}
+
+// gatewayConfig returns the gateway's configuration with the owner's own
+// node and the quota filled in.
+func (c *Config) gatewayConfig(self shard.PublicKey) gateway.Config {
+	gc := c.Gateway
+	gc.Capacity, gc.Self = c.Capacity, self
+	gc.Defaults()
+	return gc
 }
 
 // advertise is the node's public base URL given the address it listens on.
@@ -225,6 +243,20 @@ var settings = []setting{
 	durSetting("node.request_timeout", "", "", func(c *Config) *time.Duration { return &c.Node.RequestTimeout }),
 	sizeSetting("node.min_rate", "", "", func(c *Config) *int64 { return &c.Node.MinRate }),
 	boolSetting("node.allow_anonymous_reads", "", "", func(c *Config) *bool { return &c.Node.AllowAnonymousReads }),
+	intSetting("gateway.k", "k", "any `K` shards of a segment rebuild it (default 3)", func(c *Config) *int { return &c.Gateway.Params.K }),
+	intSetting("gateway.n", "n", "`N` shards per segment, on N distinct peers (default 5)", func(c *Config) *int { return &c.Gateway.Params.N }),
+	sizeSetting("gateway.segment_size", "segment-size", "objects are cut into segments of `SIZE` (default 16MiB)", func(c *Config) *int64 { return &c.Gateway.SegmentSize }),
+	intSetting("gateway.concurrency", "", "", func(c *Config) *int { return &c.Gateway.Concurrency }),
+	intSetting("gateway.min_acks", "", "", func(c *Config) *int { return &c.Gateway.MinAcks }),
+	durSetting("gateway.lease", "", "", func(c *Config) *time.Duration { return &c.Gateway.Lease }),
+	durSetting("gateway.hedge_after", "", "", func(c *Config) *time.Duration { return &c.Gateway.HedgeAfter }),
+	durSetting("gateway.request_timeout", "", "", func(c *Config) *time.Duration { return &c.Gateway.RequestTimeout }),
+	intSetting("gateway.put_attempts", "", "", func(c *Config) *int { return &c.Gateway.PutAttempts }),
+	durSetting("gateway.backoff", "", "", func(c *Config) *time.Duration { return &c.Gateway.Backoff }),
+	durSetting("gateway.backoff_max", "", "", func(c *Config) *time.Duration { return &c.Gateway.BackoffMax }),
+	durSetting("gateway.release_delay", "", "", func(c *Config) *time.Duration { return &c.Gateway.ReleaseDelay }),
+	boolSetting("gateway.address_diversity", "", "", func(c *Config) *bool { return &c.Gateway.AddressDiversity }),
+	boolSetting("gateway.allow_self", "", "", func(c *Config) *bool { return &c.Gateway.AllowSelf }),
 }
 
 func findSetting(key string) (setting, bool) {

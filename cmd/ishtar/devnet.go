@@ -1,10 +1,278 @@
 package main
 
+// ishtar devnet: a whole network on loopback in one process. DIR holds
+// the gateway's own node and the owner's identity (as `ishtar init` makes
+// them, so the file commands work with --data DIR), DIR/node-1... the
+// storage nodes (node.key, catalog, shards), DIR/devnet.toml the addresses
+// chosen at first start, and DIR/devnet.env the S3 settings for a shell.
+
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+
+	"github.com/BurntSushi/toml"
+
+	"ishtar/s3api"
+	"ishtar/shard"
 )
 
+const (
+	devnetStateFile = "devnet.toml"
+	devnetEnvFile   = "devnet.env"
+	devnetBucket    = "demo"
+	defaultDevnet   = ".devnet"
+)
+
+// devnetState is DIR/devnet.toml: what a devnet keeps across restarts so
+// that every node comes back at the same address.
+type devnetState struct {
+	S3    string   `toml:"s3"`    // S3 endpoint listen address
+	Nodes []string `toml:"nodes"` // node listen addresses; [0] is the gateway's own node
+	K     int      `toml:"k"`
+	N     int      `toml:"n"`
+}
+
+// readDevnetState reads DIR/devnet.toml; an absent file gives an error
+// matching os.ErrNotExist.
+func readDevnetState(dir string) (devnetState, error) {
+	var st devnetState
+	p := filepath.Join(dir, devnetStateFile)
+	md, err := toml.DecodeFile(p, &st)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return st, err
+		}
+		return st, fmt.Errorf("%s: %s", p, oneLine(err.Error()))
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return st, fmt.Errorf("%s: unknown key %q", p, und[0].String())
+	}
+	if len(st.Nodes) < 2 || st.S3 == "" {
+		return st, fmt.Errorf("%s: needs s3 and at least two nodes", p)
+	}
+	return st, nil
+}
+
+// devnetKeys are the settings devnet takes from flags, environment or file.
+var devnetKeys = []string{"data", "s3.listen", "capacity", "log.level", "log.format", "gateway.k", "gateway.n", "gateway.segment_size"}
+
 func runDevnet(ctx context.Context, e *env, args []string) error {
-	return errors.New("devnet: not yet available")
+	l := newLoader("devnet", devnetKeys, e.lookupEnv)
+	l.defaultData = defaultDevnet
+	nodes := l.fs.Int("nodes", 6, "run `N` nodes: the gateway's own node and N-1 storage nodes")
+	if err := l.parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printFlags(e.stdout, l.fs, "--data DIR [--nodes 6] [--s3 ADDR] [flags]")
+		}
+		return err
+	}
+	if l.fs.NArg() > 0 {
+		return usageErrorf("devnet: unexpected argument %q", l.fs.Arg(0))
+	}
+	cfg, err := l.load()
+	if err != nil {
+		return err
+	}
+	if cfg.Data, err = filepath.Abs(cfg.Data); err != nil {
+		return fmt.Errorf("devnet: %w", err)
+	}
+	log := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
+	st, err := devnetPlan(l, &cfg, *nodes, l.flagGiven("nodes"))
+	if err != nil {
+		return fmt.Errorf("devnet: %w", err)
+	}
+	d, id, err := openDevnet(&cfg, &st, log)
+	if err != nil {
+		return fmt.Errorf("devnet: %w", err)
+	}
+	ready := func() {
+		if err := devnetReady(ctx, e, d, id, &cfg, &st); err != nil {
+			log.Error("devnet setup", "err", err)
+		}
+	}
+	if err := d.run(ctx, ready); err != nil {
+		return fmt.Errorf("devnet: %w", err)
+	}
+	return nil
+}
+
+// devnetPlan settles the devnet's shape: on first start from the settings,
+// afterwards from DIR/devnet.toml (flags may change k, n and the S3
+// address, never the number of nodes).
+func devnetPlan(l *loader, cfg *Config, nodes int, nodesGiven bool) (devnetState, error) {
+	cfg.Gateway.AddressDiversity = false
+	cfg.Advertise = ""
+	st, err := readDevnetState(cfg.Data)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		st = devnetState{S3: cfg.S3Listen, Nodes: make([]string, nodes)}
+		for i := range st.Nodes {
+			st.Nodes[i] = "127.0.0.1:0"
+		}
+	case err != nil:
+		return st, err
+	default:
+		if nodesGiven && nodes != len(st.Nodes) {
+			return st, fmt.Errorf("%s has %d nodes, not %d; remove it to start another devnet", cfg.Data, len(st.Nodes), nodes)
+		}
+		if !l.isSet("s3.listen") {
+			cfg.S3Listen = st.S3
+		}
+		if !l.isSet("gateway.k") && !l.isSet("gateway.n") && st.K > 0 {
+			cfg.Gateway.Params.K, cfg.Gateway.Params.N = st.K, st.N
+		}
+	}
+	st.S3 = cfg.S3Listen
+	st.K, st.N = cfg.Gateway.Params.K, cfg.Gateway.Params.N
+	if len(st.Nodes)-1 < st.N {
+		return st, fmt.Errorf("%d storage nodes cannot hold n=%d shards of a segment; use --nodes %d or more", len(st.Nodes)-1, st.N, st.N+1)
+	}
+	return st, nil
+}
+
+// openDevnet opens every node, the gateway and the S3 listener, creating
+// identities and keys on first start, and saves the chosen addresses.
+func openDevnet(cfg *Config, st *devnetState, log *slog.Logger) (_ *daemon, _ identity, err error) {
+	id, err := devnetIdentity(cfg.Data)
+	if err != nil {
+		return nil, id, err
+	}
+	d := &daemon{log: log}
+	defer func() {
+		if err != nil {
+			_ = d.close()
+		}
+	}()
+	var peers []string
+	for i, addr := range st.Nodes {
+		dir, key := cfg.Data, id.node
+		if i > 0 {
+			dir = filepath.Join(cfg.Data, fmt.Sprintf("node-%d", i))
+			if key, err = devnetNodeKey(dir); err != nil {
+				return nil, id, err
+			}
+		}
+		n, err := openNode(cfg, dir, key, addr, nil, log.With("component", "node", "node", i))
+		if err != nil {
+			return nil, id, fmt.Errorf("node %d: %w", i, err)
+		}
+		d.nodes = append(d.nodes, n)
+		st.Nodes[i] = n.ln.Addr().String()
+		if i > 0 {
+			peers = append(peers, n.url)
+		}
+	}
+	if err := d.openGateway(cfg, id, peers); err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			err = fmt.Errorf("%w; choose another address with --s3", err)
+		}
+		return nil, id, err
+	}
+	st.S3 = d.s3ln.Addr().String()
+	if err := writeFileAtomic(filepath.Join(cfg.Data, devnetStateFile), devnetStateText(st), 0o600); err != nil {
+		return nil, id, err
+	}
+	return d, id, nil
+}
+
+// devnetIdentity loads DIR's identity, creating it on first start.
+func devnetIdentity(dir string) (identity, error) {
+	name, err := existingIdentity(dir)
+	if err != nil {
+		return identity{}, err
+	}
+	if name != "" {
+		return loadIdentity(dir)
+	}
+	id, err := newIdentity(shard.Seed{})
+	if err != nil {
+		return id, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return id, err
+	}
+	return id, writeIdentity(dir, id)
+}
+
+// devnetNodeKey loads dir/node.key, creating it (and dir) if absent.
+func devnetNodeKey(dir string) (shard.PrivateKey, error) {
+	p := filepath.Join(dir, nodeKeyFile)
+	if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+		return loadNodeKey(p)
+	}
+	k, err := shard.GeneratePrivateKey(rand.Reader)
+	if err != nil {
+		return k, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return k, err
+	}
+	return k, writeNewFile(p, k.Seed())
+}
+
+func devnetStateText(st *devnetState) []byte {
+	var b bytes.Buffer
+	b.WriteString("# Written by `ishtar devnet`: the addresses chosen at first start, kept so\n")
+	b.WriteString("# that a restart finds every node (and object) where it was.\n")
+	_ = toml.NewEncoder(&b).Encode(st) // plain strings and ints: cannot fail
+	return b.Bytes()
+}
+
+// writeFileAtomic replaces path with b (temporary file, fsync, rename).
+func writeFileAtomic(path string, b []byte, mode fs.FileMode) error {
+	tmp := path + ".tmp"
+	_ = os.Remove(tmp)
+	if err := writeNewFile(tmp, b); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// devnetReady runs once every server is up: it makes the demo bucket,
+// writes DIR/devnet.env and prints the endpoint and keys.
+func devnetReady(ctx context.Context, e *env, d *daemon, id identity, cfg *Config, st *devnetState) error {
+	if err := d.gw.CreateBucket(ctx, devnetBucket); err != nil && !isBucketExists(err) {
+		return fmt.Errorf("create bucket %s: %w", devnetBucket, err)
+	}
+	region := cfg.S3.Region
+	envText := fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_REGION=%s\nexport ISHTAR_S3_ENDPOINT=%s\n",
+		id.creds.AccessKeyID, id.creds.SecretAccessKey, region, d.s3url)
+	envPath := filepath.Join(cfg.Data, devnetEnvFile)
+	if err := writeFileAtomic(envPath, []byte(envText), 0o600); err != nil {
+		return err
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "S3 endpoint:   %s\n", d.s3url)
+	fmt.Fprintf(w, "Access key:    %s\n", id.creds.AccessKeyID)
+	fmt.Fprintf(w, "Secret key:    %s\n", id.creds.SecretAccessKey)
+	fmt.Fprintf(w, "Region:        %s\n", region)
+	fmt.Fprintf(w, "Network:       %d storage nodes (+ the gateway's own), k=%d n=%d, %d of them reachable\n",
+		len(d.nodes)-1, st.K, st.N, d.dir.known())
+	fmt.Fprintf(w, "Data:          %s\n", cfg.Data)
+	fmt.Fprintf(w, "Environment:   . %s\n", envPath)
+	fmt.Fprintf(w, "Try:           aws --endpoint-url %s s3 cp FILE s3://%s/\n", d.s3url, devnetBucket)
+	d.log.Info("devnet ready", "s3", d.s3url, "nodes", slices.Clone(st.Nodes), "data", cfg.Data)
+	return nil
+}
+
+// isBucketExists reports an error saying the bucket exists already.
+func isBucketExists(err error) bool {
+	var se *s3api.Error
+	return errors.As(err, &se) && (se.Code == "BucketAlreadyOwnedByYou" || se.Code == "BucketAlreadyExists")
 }

@@ -23,8 +23,11 @@ import (
 type loader struct {
 	fs        *flag.FlagSet
 	lookupEnv func(string) (string, bool)
-	config    string    // --config
-	given     []flagArg // setting flags, in the order given
+	config    string          // --config
+	given     []flagArg       // setting flags, in the order given
+	set       map[string]bool // settings given by the file or environment
+	// defaultData, if set, replaces the default data directory.
+	defaultData string
 }
 
 type flagArg struct {
@@ -35,7 +38,7 @@ type flagArg struct {
 // newLoader returns a loader whose flag set has --config and a flag for
 // each setting in keys (all settings with a flag when keys is nil).
 func newLoader(name string, keys []string, lookupEnv func(string) (string, bool)) *loader {
-	l := &loader{fs: flag.NewFlagSet(name, flag.ContinueOnError), lookupEnv: lookupEnv}
+	l := &loader{fs: flag.NewFlagSet(name, flag.ContinueOnError), lookupEnv: lookupEnv, set: make(map[string]bool)}
 	l.fs.SetOutput(io.Discard)
 	l.fs.StringVar(&l.config, "config", "", "TOML configuration `FILE` (default DATA/ishtar.toml if present)")
 	for _, s := range settings {
@@ -57,6 +60,7 @@ func (r recorder) String() string   { return "" }
 func (r recorder) IsBoolFlag() bool { return r.s.isBool }
 func (r recorder) Set(v string) error {
 	r.l.given = append(r.l.given, flagArg{r.s, v})
+	r.l.set[r.s.key] = true
 	return nil
 }
 
@@ -75,6 +79,9 @@ func (l *loader) parse(args []string) error {
 func (l *loader) load() (Config, error) {
 	var c Config
 	c.Defaults()
+	if l.defaultData != "" {
+		c.Data = l.defaultData
+	}
 	path, explicit, err := l.configPath(c.Data)
 	if err != nil {
 		return c, err
@@ -96,6 +103,7 @@ func (l *loader) load() (Config, error) {
 		if err := s.set(&c, vals); err != nil {
 			return c, fmt.Errorf("%s: %w", s.env(), err)
 		}
+		l.set[s.key] = true
 	}
 	for key, vals := range l.flagValues() {
 		s, _ := findSetting(key)
@@ -107,6 +115,17 @@ func (l *loader) load() (Config, error) {
 		return c, fmt.Errorf("config: %w", err)
 	}
 	return c, nil
+}
+
+// isSet reports whether setting key was given (by a flag, the
+// environment or the file) rather than defaulted; valid after load.
+func (l *loader) isSet(key string) bool { return l.set[key] }
+
+// flagGiven reports whether the flag name was on the command line.
+func (l *loader) flagGiven(name string) bool {
+	found := false
+	l.fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
 }
 
 // flagValues groups the given flags by setting key, keeping order.
@@ -178,6 +197,7 @@ func (l *loader) applyFile(c *Config, path string, explicit bool) error {
 		if err != nil {
 			return fmt.Errorf("config: %s: %s: %w", path, key, err)
 		}
+		l.set[key] = true
 	}
 	return nil
 }
@@ -229,6 +249,8 @@ func tomlScalar(v any) (string, error) {
 		return v, nil
 	case int64:
 		return strconv.FormatInt(v, 10), nil
+	case int:
+		return strconv.Itoa(v), nil
 	case float64:
 		return strconv.FormatFloat(v, 'f', -1, 64), nil
 	case bool:

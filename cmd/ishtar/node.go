@@ -100,8 +100,9 @@ func (s *servers) add(name string, srv *http.Server, ln net.Listener) {
 }
 
 // run serves every server until ctx ends (nil) or one stops on its own
-// (its error), and returns once all of them are shut down.
-func (s *servers) run(ctx context.Context, log *slog.Logger) error {
+// (its error), and returns once all of them are shut down. ready, if not
+// nil, is called once every server is started.
+func (s *servers) run(ctx context.Context, log *slog.Logger, ready func()) error {
 	errc := make(chan error, len(s.list))
 	for _, sv := range s.list {
 		go func() {
@@ -114,6 +115,9 @@ func (s *servers) run(ctx context.Context, log *slog.Logger) error {
 			}
 			errc <- err
 		}()
+	}
+	if ready != nil {
+		ready()
 	}
 	var first error
 	pending := len(s.list)
@@ -140,11 +144,4 @@ func (s *servers) run(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 	return first
-}
-
-// close closes every listener (for servers never run).
-func (s *servers) close() {
-	for _, sv := range s.list {
-		_ = sv.ln.Close()
-	}
 }

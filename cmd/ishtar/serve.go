@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"time"
 )
 
@@ -37,11 +38,16 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "Node ID:       %s\n", id.node.Public())
-	fmt.Fprintf(e.stdout, "Node endpoint: %s\n", d.node.url)
-	d.printReady(e.stdout)
-	log.Info("serving", "node", id.node.Public().String(), "address", d.node.url, "data", cfg.Data)
-	if err := d.run(ctx, log); err != nil {
+	ready := func() {
+		w := e.stdout
+		fmt.Fprintf(w, "Node ID:       %s\n", id.node.Public())
+		fmt.Fprintf(w, "Node endpoint: %s\n", d.nodes[0].url)
+		fmt.Fprintf(w, "Peers:         %d of %d reachable\n", d.dir.known(), len(cfg.Peers))
+		fmt.Fprintf(w, "Access key:    %s (secret in %s)\n", id.creds.AccessKeyID, filepath.Join(cfg.Data, credentialsFile))
+		fmt.Fprintf(w, "S3 endpoint:   %s\n", d.s3url)
+		log.Info("serving", "node", id.node.Public().String(), "address", d.nodes[0].url, "s3", d.s3url, "data", cfg.Data)
+	}
+	if err := d.run(ctx, ready); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
