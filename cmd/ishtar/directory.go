@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/netip"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,5 +127,47 @@ func (d *peerDirectory) run(ctx context.Context) {
 			}
 			d.refresh(ctx, !all)
 		}
+	}
+}
+
+// addressBlocks counts the distinct address blocks of peers the way the
+// gateway's address diversity sees them: the /24 of an IPv4 address, the
+// /64 of an IPv6 one, else the host name.
+func addressBlocks(peers []gateway.PeerInfo) int {
+	seen := make(map[string]bool)
+	for _, p := range peers {
+		seen[addressBlock(p.Addr)] = true
+	}
+	return len(seen)
+}
+
+func addressBlock(base string) string {
+	host := base
+	if u, err := url.Parse(base); err == nil && u.Host != "" {
+		host = u.Hostname()
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return strings.ToLower(host)
+	}
+	ip = ip.Unmap()
+	bits := 64
+	if ip.Is4() {
+		bits = 24
+	}
+	p, _ := ip.Prefix(bits)
+	return p.String()
+}
+
+// warnPlacement logs why uploads are bound to fail with the peers known.
+func warnPlacement(log *slog.Logger, cfg *Config, peers []gateway.PeerInfo) {
+	n := cfg.Gateway.Params.N
+	switch {
+	case len(peers) < n:
+		log.Warn("fewer reachable peers than shards per segment: uploads fail until more are reachable",
+			"peers", len(peers), "n", n)
+	case cfg.Gateway.AddressDiversity && addressBlocks(peers) < n:
+		log.Warn("address diversity is on but the peers span fewer address blocks than shards per segment: uploads will fail; "+
+			"set gateway.address_diversity = false for peers on one network", "blocks", addressBlocks(peers), "n", n)
 	}
 }

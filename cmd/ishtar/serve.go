@@ -45,6 +45,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "Peers:         %d of %d reachable\n", d.dir.known(), len(cfg.Peers))
 		fmt.Fprintf(w, "Access key:    %s (secret in %s)\n", id.creds.AccessKeyID, filepath.Join(cfg.Data, credentialsFile))
 		fmt.Fprintf(w, "S3 endpoint:   %s\n", d.s3url)
+		warnPlacement(log, &cfg, d.dir.Peers())
 		log.Info("serving", "node", id.node.Public().String(), "address", d.nodes[0].url, "s3", d.s3url, "data", cfg.Data)
 	}
 	if err := d.run(ctx, ready); err != nil {
