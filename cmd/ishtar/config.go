@@ -102,7 +102,7 @@ func (c *Config) Validate() error {
 // a zero key or empty address gets a placeholder (for Validate).
 func (c *Config) nodeConfig(key shard.PrivateKey, addr string) node.Config {
 	nc := c.Node
-	nc.Key, nc.Capacity, nc.Address = key, c.Capacity, addr
+	nc.Key, nc.Capacity, nc.Address, nc.Version = key, c.Capacity, addr, version
 	if nc.Key.IsZero() {
 		nc.Key, _ = shard.PrivateKeyFromSeed(make([]byte, shard.SeedSize))
 	}

@@ -36,7 +36,7 @@ func openDaemon(cfg *Config, id identity, log *slog.Logger) (_ *daemon, err erro
 			_ = d.close()
 		}
 	}()
-	n, err := openNode(cfg, cfg.Data, id.node, cfg.Listen, nil, log.With("component", "node"))
+	n, err := openNode(cfg, cfg.Data, id.node, cfg.Listen, log.With("component", "node"))
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (d *daemon) openGateway(cfg *Config, id identity, peers []string) error {
 	if d.s3ln, err = listenTCP(cfg.S3Listen, "s3"); err != nil {
 		return err
 	}
-	d.s3url = "http://" + d.s3ln.Addr().String()
+	d.s3url = "http://" + dialable(d.s3ln.Addr())
 	creds := s3api.StaticCredentials{id.creds.AccessKeyID: id.creds.SecretAccessKey}
 	h := s3api.NewHandler(gw, creds, cfg.S3, d.log.With("component", "s3"))
 	s3srv := &http.Server{

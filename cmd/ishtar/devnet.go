@@ -95,12 +95,20 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("devnet: %w", err)
 	}
+	// A devnet that cannot finish its setup stops rather than never
+	// announcing its endpoint.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	ready := func() {
 		if err := devnetReady(ctx, e, d, id, &cfg, &st); err != nil {
-			log.Error("devnet setup", "err", err)
+			cancel(err)
 		}
 	}
-	if err := d.run(ctx, ready); err != nil {
+	err = d.run(ctx, ready)
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	if err != nil {
 		return fmt.Errorf("devnet: %w", err)
 	}
 	return nil
@@ -162,7 +170,7 @@ func openDevnet(cfg *Config, st *devnetState, log *slog.Logger) (_ *daemon, _ id
 				return nil, id, err
 			}
 		}
-		n, err := openNode(cfg, dir, key, addr, nil, log.With("component", "node", "node", i))
+		n, err := openNode(cfg, dir, key, addr, log.With("component", "node", "node", i))
 		if err != nil {
 			return nil, id, fmt.Errorf("node %d: %w", i, err)
 		}

@@ -17,30 +17,25 @@ import (
 // peerNode is one running node: its catalog, its shard store and the peer
 // protocol server on a bound listener.
 type peerNode struct {
-	key  shard.PrivateKey
 	db   *meta.DB
-	srv  *node.Server
 	http *http.Server
 	ln   net.Listener
 	url  string // the advertised base URL
-	log  *slog.Logger
 }
 
-// openNode opens the catalog and shard store under dir and binds the peer
-// protocol listener; nothing is served before serve. Pass db to share an
-// already open catalog (nil: open dir/catalog).
-func openNode(cfg *Config, dir string, key shard.PrivateKey, listen string, db *meta.DB, log *slog.Logger) (n *peerNode, err error) {
-	n = &peerNode{key: key, log: log}
-	if db == nil {
-		if db, err = meta.Open(filepath.Join(dir, catalogDir), meta.WithLogger(log.With("component", "pebble"))); err != nil {
-			return nil, err
-		}
-		defer func() {
-			if err != nil {
-				_ = db.Close()
-			}
-		}()
+// openNode opens the catalog (dir/catalog) and shard store (dir/shards)
+// and binds the peer protocol listener; nothing is served yet.
+func openNode(cfg *Config, dir string, key shard.PrivateKey, listen string, log *slog.Logger) (_ *peerNode, err error) {
+	n := &peerNode{}
+	db, err := meta.Open(filepath.Join(dir, catalogDir), meta.WithLogger(log.With("component", "pebble")))
+	if err != nil {
+		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			_ = db.Close()
+		}
+	}()
 	n.db = db
 	nc := cfg.nodeConfig(key, "x") // the address is known once bound
 	nc.Defaults()
@@ -60,8 +55,7 @@ func openNode(cfg *Config, dir string, key shard.PrivateKey, listen string, db *
 		_ = n.ln.Close()
 		return nil, err
 	}
-	n.srv = node.NewServer(nc, st, db, log)
-	n.http = n.srv.HTTPServer()
+	n.http = node.NewServer(nc, st, db, log).HTTPServer()
 	return n, nil
 }
 
@@ -76,6 +70,16 @@ func listenTCP(addr, what string) (net.Listener, error) {
 		return nil, fmt.Errorf("%s: listen on %s: %w", what, addr, err)
 	}
 	return ln, nil
+}
+
+// dialable is a's host:port with an unspecified IP (listening on every
+// interface) replaced by loopback, for URLs printed to local users.
+func dialable(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || !ta.IP.IsUnspecified() {
+		return a.String()
+	}
+	return net.JoinHostPort("127.0.0.1", fmt.Sprint(ta.Port)) // Go listens dual-stack
 }
 
 func isUnspecified(a net.Addr) bool {
