@@ -33,6 +33,9 @@ func (db *DB) NewBatch(opts ...BatchOption) *Batch {
 	return b
 }
 
+// DB returns the database the batch commits to.
+func (b *Batch) DB() *DB { return b.db }
+
 // Synced reports whether Commit waits for fsync.
 func (b *Batch) Synced() bool { return b.sync }
 

@@ -180,3 +180,117 @@ func FuzzDecodeHeldShard(f *testing.F) {
 		}
 	})
 }
+
+func TestInlineShards(t *testing.T) {
+	db := openMem(t)
+	if _, err := db.InlineShard([32]byte{1}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("absent: %v", err)
+	}
+	blob := func(i byte) []byte { return bytes.Repeat([]byte{i}, int(i)*100) }
+	var want []InlineShardInfo
+	for i := byte(0); i < 6; i++ {
+		id := [32]byte{i, 0xaa}
+		put(t, db, func(b *Batch) error { return b.PutInlineShard(id, blob(i)) })
+		want = append(want, InlineShardInfo{ID: id, Size: int64(len(blob(i)))})
+	}
+	for i, in := range want {
+		got, err := db.InlineShard(in.ID)
+		if err != nil || !bytes.Equal(got, blob(byte(i))) {
+			t.Fatalf("InlineShard %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+	// Paging lists every shard once, in ID order, with its size.
+	var listed []InlineShardInfo
+	var after [32]byte
+	for range 10 {
+		page, err := db.InlineShards(after, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = append(listed, page...)
+		if len(page) < 4 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	if !slices.Equal(listed, want) {
+		t.Fatalf("InlineShards = %v, want %v", listed, want)
+	}
+	// Inside a batch: its own put and delete are seen, and nothing leaves
+	// it before commit.
+	err := db.Update(func(b *Batch) error {
+		if b.DB() != db {
+			t.Error("Batch.DB is not the batch's database")
+		}
+		if err := b.DeleteInlineShard(want[2].ID); err != nil {
+			return err
+		}
+		if err := b.PutInlineShard(want[3].ID, []byte("replaced")); err != nil {
+			return err
+		}
+		if _, err := b.InlineShard(want[2].ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("deleted in batch: %v", err)
+		}
+		if got, err := b.InlineShard(want[3].ID); err != nil || string(got) != "replaced" {
+			t.Errorf("replaced in batch: %q, %v", got, err)
+		}
+		if got, err := db.InlineShard(want[3].ID); err != nil || !bytes.Equal(got, blob(3)) {
+			t.Errorf("replacement visible before commit: %d bytes, %v", len(got), err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.InlineShard(want[2].ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted: %v", err)
+	}
+	if got, err := db.InlineShard(want[3].ID); err != nil || string(got) != "replaced" {
+		t.Fatalf("replaced: %q, %v", got, err)
+	}
+	// Inline bytes live apart from the held-shard index.
+	if held, err := db.HeldShards([32]byte{}, 0); err != nil || len(held) != 0 {
+		t.Fatalf("held shards %v, %v", held, err)
+	}
+}
+
+func TestInlineShardCorrupt(t *testing.T) {
+	good := encodeInline([]byte("shard bytes"))
+	for i := range good {
+		if _, err := decodeInline(good[:i]); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("truncated at %d: %v, want ErrCorrupt", i, err)
+		}
+	}
+	if _, err := decodeInline(append([]byte{2}, good[1:]...)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("unknown version: %v", err)
+	}
+	if got, err := decodeInline(append(good, 9, 9)); err != nil || string(got) != "shard bytes" {
+		t.Fatalf("trailing bytes: %q, %v", got, err)
+	}
+	db := openMem(t)
+	id := [32]byte{7}
+	if err := db.Set(inlineKey(id), []byte{1, 50, 'x'}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.InlineShard(id); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("corrupt stored value: %v", err)
+	}
+	if _, err := db.InlineShards([32]byte{}, 0); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("listing a corrupt value: %v", err)
+	}
+}
+
+func FuzzDecodeInline(f *testing.F) {
+	f.Add(encodeInline([]byte("abc")))
+	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		got, err := decodeInline(v)
+		if err != nil {
+			return
+		}
+		again, err := decodeInline(encodeInline(got))
+		if err != nil || !bytes.Equal(again, got) {
+			t.Fatalf("re-encode round trip: %q vs %q, %v", got, again, err)
+		}
+	})
+}

@@ -5,11 +5,12 @@ package meta
 const (
 	prefixCounter   byte = 'c' // c | name                  -> counter
 	prefixLastGrant byte = 'g' // g | shard(32) | owner(32) -> last grant time
+	prefixInline    byte = 'i' // i | shard(32)             -> inline shard bytes
 	prefixPeer      byte = 'p' // p | node(32)              -> peer record
 	prefixRoot      byte = 'r' // r | owner(32)             -> root record
 	prefixShard     byte = 's' // s | shard(32)             -> held shard
-	// Reserved for the gateway: 'b' buckets, 'o' objects, 'm' manifests,
-	// 'u' multipart uploads.
+	// The gateway's, in keys_catalog.go: 'b' buckets, 'd' releases,
+	// 'j' journal, 'm' manifests, 'o' objects, 'q' parts, 'u' uploads.
 )
 
 func key32(prefix byte, id [32]byte) []byte {
@@ -19,8 +20,9 @@ func key32(prefix byte, id [32]byte) []byte {
 	return k
 }
 
-func shardKey(id [32]byte) []byte { return key32(prefixShard, id) }
-func peerKey(id [32]byte) []byte  { return key32(prefixPeer, id) }
+func shardKey(id [32]byte) []byte  { return key32(prefixShard, id) }
+func inlineKey(id [32]byte) []byte { return key32(prefixInline, id) }
+func peerKey(id [32]byte) []byte   { return key32(prefixPeer, id) }
 func rootKey(owner [32]byte) []byte {
 	return key32(prefixRoot, owner)
 }

@@ -2,6 +2,7 @@ package meta
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,7 +14,8 @@ type Location uint8
 const (
 	// LocationFile: the node's file store.
 	LocationFile Location = 1
-	// LocationInline is reserved for small shards kept in the catalog itself.
+	// LocationInline: the catalog itself (see InlineShard), for small
+	// shards.
 	LocationInline Location = 2
 )
 
@@ -194,4 +196,69 @@ func (db *DB) PruneLastGrants(before int64) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// Inline shard bytes: small shards a node keeps in the catalog instead of a
+// file each, so that their writes share the catalog's WAL fsync.
+
+const inlineV1 = 1
+
+func encodeInline(data []byte) []byte {
+	e := newEncoder(inlineV1, binary.MaxVarintLen64+len(data))
+	e.bytes(data)
+	return e.b
+}
+
+// decodeInline returns the shard bytes in v, aliasing v.
+func decodeInline(v []byte) ([]byte, error) {
+	d := newDecoder(v, "inline shard", inlineV1)
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)) {
+		d.fail("inline shard")
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return d.b[:n:n], nil
+}
+
+// InlineShard returns the bytes of shard id kept in the catalog, or
+// ErrNotFound.
+func (db *DB) InlineShard(id [32]byte) ([]byte, error) {
+	return get(db.pdb, inlineKey(id), decodeInline)
+}
+
+// InlineShard is DB.InlineShard as the batch sees it.
+func (b *Batch) InlineShard(id [32]byte) ([]byte, error) {
+	return get(b.pb, inlineKey(id), decodeInline)
+}
+
+// PutInlineShard keeps data as the bytes of shard id, replacing any.
+func (b *Batch) PutInlineShard(id [32]byte, data []byte) error {
+	return b.Set(inlineKey(id), encodeInline(data))
+}
+
+// DeleteInlineShard removes the bytes of shard id.
+func (b *Batch) DeleteInlineShard(id [32]byte) error { return b.Delete(inlineKey(id)) }
+
+// InlineShardInfo names a shard kept in the catalog and its size.
+type InlineShardInfo struct {
+	ID   [32]byte
+	Size int64
+}
+
+// InlineShards lists up to limit inline shards in ID order, after the ID
+// after (zero: from the first), without reading their bytes out.
+func (db *DB) InlineShards(after [32]byte, limit int) ([]InlineShardInfo, error) {
+	return scan(db.pdb, []byte{prefixInline}, afterKey32(prefixInline, after), limit,
+		func(k, v []byte) (InlineShardInfo, error) {
+			var in InlineShardInfo
+			if len(k) != 33 {
+				return in, fmt.Errorf("%w: inline shard key length %d", ErrCorrupt, len(k))
+			}
+			copy(in.ID[:], k[1:])
+			data, err := decodeInline(v)
+			in.Size = int64(len(data))
+			return in, err
+		})
 }
