@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // listKeys returns the 10,000 keys of testList10000: 20 "directories"
@@ -23,45 +25,44 @@ func listKeys() []string {
 	return keys
 }
 
-// putConcurrently stores each key with its own name as content, from
-// workers clients at once.
-func putConcurrently(t *testing.T, c *s3.Client, bucket string, keys []string, workers int) {
+// concurrently calls fn for every key from workers goroutines and fails
+// the test with the first error.
+func concurrently(t *testing.T, keys []string, workers int, fn func(key string) error) {
 	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
 	work := make(chan string)
 	errs := make(chan error, workers)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for k := range work {
-				_, err := c.PutObject(t.Context(), &s3.PutObjectInput{
-					Bucket: aws.String(bucket), Key: aws.String(k), Body: bytes.NewReader([]byte(k)),
-				})
-				if err != nil {
-					errs <- fmt.Errorf("put %s: %w", k, err)
+				if err := fn(k); err != nil {
+					errs <- fmt.Errorf("%s: %w", k, err)
+					cancel()
 					return
 				}
 			}
 		})
 	}
-	go func() {
-		defer close(work)
-		for _, k := range keys {
-			select {
-			case work <- k:
-			case <-t.Context().Done():
-				return
-			}
+feed:
+	for _, k := range keys {
+		select {
+		case work <- k:
+		case <-ctx.Done():
+			break feed
 		}
-	}()
+	}
+	close(work)
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		// Stop feeding: the remaining workers are gone.
-		for range work {
-		}
 		t.Fatal(err)
 	}
 }
+
+// dirContent is what every object of directory d of testList10000 holds.
+func dirContent(key string) []byte { return []byte("content of " + key[:len("list/d00/")]) }
 
 // listV2 pages through a listing and returns the keys and common
 // prefixes, checking each page's size.
@@ -96,7 +97,29 @@ func testList10000(t *testing.T, s *sdkSuite) {
 	c := s.c
 	b := createBucket(t, c, "sdk-list")
 	keys := listKeys()
-	putConcurrently(t, c, b, keys, 32)
+	// One object per directory goes through the whole data path; the other
+	// 9,980 are server-side copies of it, which write catalog records only
+	// (a copy shares the source's segments), so 10,000 keys cost seconds.
+	var sources, copies []string
+	for i, k := range keys {
+		if i%500 == 0 {
+			sources = append(sources, k)
+		} else {
+			copies = append(copies, k)
+		}
+	}
+	concurrently(t, sources, 8, func(k string) error {
+		_, err := c.PutObject(t.Context(), &s3.PutObjectInput{
+			Bucket: aws.String(b), Key: aws.String(k), Body: bytes.NewReader(dirContent(k)),
+		})
+		return err
+	})
+	concurrently(t, copies, 32, func(k string) error {
+		_, err := c.CopyObject(t.Context(), &s3.CopyObjectInput{
+			Bucket: aws.String(b), Key: aws.String(k), CopySource: aws.String(b + "/" + k[:len("list/d00/")] + "f0000"),
+		})
+		return err
+	})
 
 	got, prefixes, pages := listV2(t, c, &s3.ListObjectsV2Input{Bucket: aws.String(b)}, 1000)
 	if !slices.Equal(got, keys) || len(prefixes) != 0 || pages != 10 {
@@ -129,10 +152,30 @@ func testList10000(t *testing.T, s *sdkSuite) {
 	}
 	testListV1(t, c, b, keys)
 
-	// The objects hold their own names.
-	for _, k := range []string{keys[0], keys[4999], keys[9999]} {
+	for _, k := range []string{keys[0], keys[4999], keys[5000], keys[9999]} {
 		body, _ := getObject(t, c, b, k, "")
-		sameBytes(t, k, body, []byte(k))
+		sameBytes(t, k, body, dirContent(k))
+	}
+	deleteAll(t, c, b, keys)
+}
+
+// deleteAll removes keys with DeleteObjects, 1,000 at a time, then the
+// bucket, which must be empty.
+func deleteAll(t *testing.T, c *s3.Client, b string, keys []string) {
+	for batch := range slices.Chunk(keys, 1000) {
+		ids := make([]types.ObjectIdentifier, len(batch))
+		for i, k := range batch {
+			ids[i] = types.ObjectIdentifier{Key: aws.String(k)}
+		}
+		out, err := c.DeleteObjects(t.Context(), &s3.DeleteObjectsInput{
+			Bucket: aws.String(b), Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+		})
+		if err != nil || len(out.Errors) != 0 {
+			t.Fatalf("delete objects: %v %v", err, out)
+		}
+	}
+	if _, err := c.DeleteBucket(t.Context(), &s3.DeleteBucketInput{Bucket: aws.String(b)}); err != nil {
+		t.Fatalf("delete bucket after deleting its %d keys: %v", len(keys), err)
 	}
 }
 

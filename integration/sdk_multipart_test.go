@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -61,35 +60,32 @@ func testCopy(t *testing.T, s *sdkSuite) {
 func testCopyMovesNoBytes(t *testing.T, s *sdkSuite) {
 	ctx, c := t.Context(), s.c
 	data := randBytes(5*MiB, 505)
-	before := s.n.storedShards(t)
+	before := s.n.Settle(t)
 	putObject(t, c, s.bucket, "copy/src", data)
-	withSrc := s.n.storedShards(t)
+	withSrc := s.n.StoredShards(t)
 	_, err := c.CopyObject(ctx, &s3.CopyObjectInput{
 		Bucket: aws.String(s.bucket), Key: aws.String("copy/dst"), CopySource: aws.String(s.bucket + "/copy/src"),
 	})
 	if err != nil {
 		t.Fatalf("copy: %v", err)
 	}
-	if got := s.n.storedShards(t); got != withSrc {
+	if got := s.n.StoredShards(t); got != withSrc {
 		t.Fatalf("a copy changed the stored shards from %+v to %+v", withSrc, got)
 	}
 	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String("copy/src")}); err != nil {
 		t.Fatalf("delete source: %v", err)
 	}
-	// Releases run in queue order: once a marker object deleted after the
-	// source is released, a wrong release of the source's shards would
-	// have happened too.
-	putObject(t, c, s.bucket, "copy/marker", []byte("marker"))
-	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String("copy/marker")}); err != nil {
-		t.Fatalf("delete marker: %v", err)
+	if got := s.n.Settle(t); got != withSrc {
+		t.Fatalf("deleting the source of a copy changed the stored shards from %+v to %+v", withSrc, got)
 	}
-	s.n.waitShards(t, withSrc, 30*time.Second)
 	got, _ := getObject(t, c, s.bucket, "copy/dst", "")
 	sameBytes(t, "copy after its source was deleted", got, data)
 	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String("copy/dst")}); err != nil {
 		t.Fatalf("delete copy: %v", err)
 	}
-	s.n.waitShards(t, before, 30*time.Second)
+	if got := s.n.Settle(t); got != before {
+		t.Fatalf("after deleting source and copy the stores hold %+v, before %+v", got, before)
+	}
 }
 
 // multipartETag is S3's ETag of a multipart object: the MD5 of the
@@ -205,7 +201,7 @@ func testMultipart(t *testing.T, s *sdkSuite) {
 // testAbort checks that an aborted upload is gone with its shards.
 func testAbort(t *testing.T, s *sdkSuite) {
 	ctx, c, b := t.Context(), s.c, s.bucket
-	before := s.n.storedShards(t)
+	before := s.n.Settle(t)
 	id := createUpload(t, c, b, "mp/aborted")
 	uploadPart(t, c, b, "mp/aborted", id, 1, randBytes(5*MiB, 610))
 	if _, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
@@ -215,7 +211,9 @@ func testAbort(t *testing.T, s *sdkSuite) {
 	}
 	_, err := c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String(b), Key: aws.String("mp/aborted"), UploadId: aws.String(id)})
 	wantCode(t, err, "NoSuchUpload")
-	s.n.waitShards(t, before, 30*time.Second)
+	if got := s.n.Settle(t); got != before {
+		t.Fatalf("after the abort the stores hold %+v, before the upload %+v", got, before)
+	}
 }
 
 func testMultipartErrors(t *testing.T, s *sdkSuite) {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"testing"
@@ -206,54 +205,16 @@ func do(t *testing.T, hc *http.Client, method, url string, hdr http.Header, body
 // testRelease checks that the shards of a deleted object leave the peers:
 // the stores return to what they held before the object was stored.
 func testRelease(t *testing.T, s *sdkSuite) {
-	before := s.n.storedShards(t)
+	before := s.n.Settle(t)
 	data := randBytes(20*MiB, 404) // two segments: ten shards
 	putObject(t, s.c, s.bucket, "release", data)
-	during := s.n.storedShards(t)
-	if during.count != before.count+2*s.n.Config.N {
-		t.Fatalf("stores hold %d shards after a two-segment upload, want %d", during.count, before.count+2*s.n.Config.N)
+	if during := s.n.StoredShards(t); during.Count != before.Count+2*s.n.Config.N {
+		t.Fatalf("stores hold %d shards after a two-segment upload, want %d", during.Count, before.Count+2*s.n.Config.N)
 	}
 	if _, err := s.c.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String("release")}); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	s.n.waitShards(t, before, 30*time.Second)
-}
-
-// shardTotals sums the shards held by the storage nodes.
-type shardTotals struct {
-	count int
-	bytes int64
-}
-
-func (n *Net) storedShards(t testing.TB) shardTotals {
-	t.Helper()
-	var tot shardTotals
-	for _, nd := range n.nodes[1:] {
-		c, b, err := nd.Shards(context.Background())
-		if err != nil {
-			t.Fatalf("walk node %d: %v", nd.Index, err)
-		}
-		tot.count += c
-		tot.bytes += b
-	}
-	return tot
-}
-
-// waitShards waits until the storage nodes hold exactly want. Releases
-// happen in the gateway's background loop and no event reports them, so
-// this polls the stores, every 20 ms, until the deadline.
-func (n *Net) waitShards(t testing.TB, want shardTotals, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := n.storedShards(t)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v the nodes hold %d shards (%d bytes), want %d (%d bytes)",
-				within, got.count, got.bytes, want.count, want.bytes)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	if after := s.n.Settle(t); after != before {
+		t.Fatalf("after the delete the stores hold %+v, before the upload %+v", after, before)
 	}
 }

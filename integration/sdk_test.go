@@ -56,6 +56,7 @@ func TestSDK(t *testing.T) {
 			{"Presigned", testPresigned},
 			{"Release", testRelease},
 			{"List10000", testList10000},
+			{"Settled", func(t *testing.T, s *sdkSuite) { s.n.Settle(t) }},
 		} {
 			t.Run(st.name, func(t *testing.T) { st.fn(t, s) })
 		}

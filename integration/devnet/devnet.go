@@ -1,0 +1,265 @@
+// Package devnet runs `ishtar devnet` as a child process, for the
+// multi-process tests and the benchmark: it builds the binary, starts a
+// devnet, waits for its "S3 endpoint:" line on stdout (never sleeping),
+// reads the DIR/devnet.env it writes, and stops it with SIGTERM or
+// SIGKILL.
+package devnet
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ReadyPrefix starts the line devnet prints once its S3 endpoint accepts
+// connections.
+const ReadyPrefix = "S3 endpoint:"
+
+// Build compiles ./cmd/ishtar of the module containing the working
+// directory into dir and returns the binary's path.
+func Build(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "ishtar")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "ishtar/cmd/ishtar")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("devnet: go build ishtar/cmd/ishtar: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// FreeAddr returns a loopback address with a port free at the time of
+// the call.
+func FreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("devnet: find a free port: %w", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return "", fmt.Errorf("devnet: find a free port: %w", err)
+	}
+	return addr, nil
+}
+
+// Options describe a devnet process.
+type Options struct {
+	Bin  string   // the ishtar binary
+	Dir  string   // its --data directory
+	S3   string   // its --s3 address
+	Args []string // more flags for `ishtar devnet`
+	// Log, if set, receives every line the process prints (stdout and
+	// stderr), prefixed with "stdout: " or "stderr: ".
+	Log io.Writer
+	// StartTimeout bounds the wait for the ready line; default 2 minutes.
+	StartTimeout time.Duration
+}
+
+// Process is a running devnet.
+type Process struct {
+	// Endpoint, AccessKey, SecretKey and Region come from DIR/devnet.env.
+	Endpoint, AccessKey, SecretKey, Region string
+	// Env is DIR/devnet.env as KEY=VALUE strings, ready for exec.Cmd.Env.
+	Env []string
+
+	cmd     *exec.Cmd
+	out     *tail
+	done    chan struct{} // closed when the process has exited
+	waitErr error         // valid after done
+	ready   chan string   // the ready line
+}
+
+// Start runs `ishtar devnet --data Dir --s3 S3 Args...` and waits until it
+// prints its ready line, exits, or StartTimeout passes (then it is
+// killed). ctx bounds the wait as well.
+func Start(ctx context.Context, o Options) (*Process, error) {
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = 2 * time.Minute
+	}
+	args := append([]string{"devnet", "--data", o.Dir, "--s3", o.S3}, o.Args...)
+	p := &Process{
+		cmd:   exec.Command(o.Bin, args...),
+		out:   &tail{},
+		done:  make(chan struct{}),
+		ready: make(chan string, 1),
+	}
+	// The child dies with the test process, whatever happens to it.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("devnet: %w", err)
+	}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		return nil, fmt.Errorf("devnet: %w", err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("devnet: start %s: %w", o.Bin, err)
+	}
+	var copying sync.WaitGroup
+	copying.Go(func() { p.copyLines(stdout, "stdout: ", o.Log, true) })
+	copying.Go(func() { p.copyLines(stderr, "stderr: ", o.Log, false) })
+	go func() {
+		copying.Wait() // Wait must not run before the pipes are drained
+		p.waitErr = p.cmd.Wait()
+		close(p.done)
+	}()
+
+	timer := time.NewTimer(o.StartTimeout)
+	defer timer.Stop()
+	select {
+	case <-p.ready:
+	case <-p.done:
+		return nil, fmt.Errorf("devnet: exited before ready (%v):\n%s", p.waitErr, p.out)
+	case <-timer.C:
+		_ = p.Kill()
+		return nil, fmt.Errorf("devnet: not ready after %v:\n%s", o.StartTimeout, p.out)
+	case <-ctx.Done():
+		_ = p.Kill()
+		return nil, fmt.Errorf("devnet: waiting for ready: %w", ctx.Err())
+	}
+	if err := p.readEnv(filepath.Join(o.Dir, "devnet.env")); err != nil {
+		_ = p.Kill()
+		return nil, err
+	}
+	return p, nil
+}
+
+// copyLines copies r line by line into the tail and log; on stdout it
+// reports the first ready line.
+func (p *Process) copyLines(r io.Reader, prefix string, log io.Writer, stdout bool) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	readySent := false
+	for sc.Scan() {
+		line := sc.Text()
+		p.out.add(prefix + line)
+		if log != nil {
+			fmt.Fprintln(log, prefix+line)
+		}
+		if stdout && !readySent && strings.HasPrefix(strings.TrimSpace(line), ReadyPrefix) {
+			p.ready <- line
+			readySent = true
+		}
+	}
+	// Keep draining after a scanner error so the child never blocks.
+	_, _ = io.Copy(io.Discard, r)
+}
+
+// readEnv parses devnet.env: lines "export KEY=VALUE" or "KEY=VALUE",
+// values optionally quoted.
+func (p *Process) readEnv(path string) error {
+	env, err := ParseEnv(path)
+	if err != nil {
+		return err
+	}
+	p.Endpoint, p.AccessKey = env["ISHTAR_S3_ENDPOINT"], env["AWS_ACCESS_KEY_ID"]
+	p.SecretKey, p.Region = env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"]
+	if p.Endpoint == "" || p.AccessKey == "" || p.SecretKey == "" || p.Region == "" {
+		return fmt.Errorf("devnet: %s lacks ISHTAR_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_REGION", path)
+	}
+	for k, v := range env {
+		p.Env = append(p.Env, k+"="+v)
+	}
+	return nil
+}
+
+// ParseEnv reads a devnet.env file.
+func ParseEnv(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("devnet: %w", err)
+	}
+	env := make(map[string]string)
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("devnet: %s: malformed line %q", path, line)
+		}
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		env[strings.TrimSpace(k)] = v
+	}
+	return env, nil
+}
+
+// PID returns the process ID.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Output returns the last lines the process printed.
+func (p *Process) Output() string { return p.out.String() }
+
+// Kill sends SIGKILL and waits for the process to be gone. Killing an
+// exited process is not an error.
+func (p *Process) Kill() error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("devnet: kill %d: %w", p.PID(), err)
+	}
+	<-p.done
+	return nil
+}
+
+// Stop sends SIGTERM and waits up to timeout for a clean exit (status 0);
+// past it the process is killed and Stop fails.
+func (p *Process) Stop(timeout time.Duration) error {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("devnet: terminate %d: %w", p.PID(), err)
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-p.done:
+	case <-timer.C:
+		_ = p.Kill()
+		return fmt.Errorf("devnet: still running %v after SIGTERM:\n%s", timeout, p.out)
+	}
+	if p.waitErr != nil {
+		return fmt.Errorf("devnet: exit after SIGTERM: %w\n%s", p.waitErr, p.out)
+	}
+	return nil
+}
+
+// tail keeps the last lines a process printed.
+type tail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+const maxTail = 400
+
+func (t *tail) add(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines = append(t.lines, line)
+	if len(t.lines) > maxTail {
+		t.lines = append(t.lines[:0], t.lines[len(t.lines)-maxTail:]...)
+	}
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(t.lines, "\n")
+}
