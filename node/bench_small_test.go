@@ -119,7 +119,8 @@ var smallStoreModes = []struct {
 	name string
 	cfg  node.Config
 }{
-	{"file", node.Config{}},
+	{"file", node.Config{InlineMax: -1}},
+	{"inline", node.Config{}},
 }
 
 // BenchmarkSmallStore stores distinct 1.4 KiB shards on one node from 16

@@ -8,6 +8,13 @@ import (
 	"ishtar/shard"
 )
 
+// Bounds of Config.InlineMax. An inline shard is buffered whole while it
+// is received and is one catalog value.
+const (
+	DefaultInlineMax = 64 << 10
+	MaxInline        = 1 << 20
+)
+
 // Config configures a Server. Zero fields take the values of Defaults.
 type Config struct {
 	Key      shard.PrivateKey // the node key; its public key is the node ID
@@ -32,6 +39,11 @@ type Config struct {
 	MaxLease time.Duration
 	// LeafSize is the Merkle leaf size of shard IDs.
 	LeafSize int
+	// InlineMax is the largest shard kept in the catalog rather than in
+	// the Store given to NewServer (see InlineStore), at most MaxInline.
+	// Negative: no new shard is kept in the catalog; those already there
+	// are still served.
+	InlineMax int64
 	// RequestTimeout is the deadline of a request without a shard body;
 	// shard transfers get RequestTimeout plus their size at MinRate.
 	RequestTimeout time.Duration
@@ -54,6 +66,7 @@ func (c *Config) Defaults() {
 	setDefault(&c.MaxHeaderBytes, 16<<10)
 	setDefault(&c.MaxLease, 400*24*time.Hour)
 	setDefault(&c.LeafSize, shard.DefaultBlockSize)
+	setDefault(&c.InlineMax, DefaultInlineMax)
 	setDefault(&c.RequestTimeout, 30*time.Second)
 	setDefault(&c.MinRate, 1<<20)
 	if c.Now == nil {
@@ -86,6 +99,8 @@ func (c *Config) Validate() error {
 		err = errors.New("size limits must be positive")
 	case c.LeafSize <= 0:
 		err = fmt.Errorf("leaf size %d", c.LeafSize)
+	case c.InlineMax > MaxInline:
+		err = fmt.Errorf("inline maximum %d above %d", c.InlineMax, MaxInline)
 	case c.RequestTimeout <= 0 || c.MinRate <= 0:
 		err = errors.New("request timeout and minimum rate must be positive")
 	}

@@ -101,10 +101,27 @@
 //
 // A store reserves the shard's size against the capacity before reading
 // the body (507 if it does not fit), streams it into a Store Writer that
-// hashes as it writes, and on Commit (ID verified, file fsynced and renamed
-// into place) indexes the reference, the owner's grant time and the used
-// bytes in one meta batch. Receipts' Time is unix nanoseconds; their Holder
-// is the node itself (delegation will name another).
+// hashes as it writes, and on Commit (ID verified) indexes the reference,
+// the owner's grant time and the used bytes in one meta batch. Receipts'
+// Time is unix nanoseconds; their Holder is the node itself (delegation
+// will name another).
+//
+// Where the bytes live is the Store's business, not the protocol's: the
+// Server gives every store, read, proof and release to one Store. Small
+// shards (up to Config.InlineMax, 64 KiB by default) are kept in the
+// catalog by an InlineStore, which NewServer wraps around the Store it is
+// given (a file per shard, fsynced and renamed into place, for a
+// DiskStore). An inline writer commits inside the Server's index batch,
+// so a small shard, its index entry and the used bytes land atomically
+// with one WAL fsync, which concurrent stores share (Pebble group
+// commit); a release deletes inline bytes in the same batch as the
+// index. Inline bytes count against the capacity like any others. A
+// shard is rewritten where it already is, so changing InlineMax between
+// runs never strands or duplicates one; a negative InlineMax only stops
+// new shards going to the catalog. Decorators of a Store (fault
+// injection, metrics) see inline shards too when they wrap an
+// InlineStore themselves and expose it with an Unwrap() Store method;
+// NewServer then uses them as they are.
 //
 // Audit answers sign, after the tag "ishtar/audit/v1\x00": the shard ID
 // (32 bytes), Size, LeafSize and Leaf (8 bytes each, big-endian), the nonce

@@ -20,7 +20,7 @@ func (s *Server) ownerOp(r *http.Request, g shard.Grant, apply func(rec *meta.He
 	mu.Lock()
 	defer mu.Unlock()
 	var rec meta.HeldShard
-	release := false
+	release, released := false, false
 	err := s.db.Update(func(b *meta.Batch) error {
 		var err error
 		rec, err = b.HeldShard(id)
@@ -44,6 +44,12 @@ func (s *Server) ownerOp(r *http.Request, g shard.Grant, apply func(rec *meta.He
 		}
 		release = apply(&rec, hd)
 		if release {
+			if bd, ok := s.st.(batchDeleter); ok {
+				// Inline bytes go in the same batch as their index.
+				if released, err = bd.deleteIn(b, id); err != nil {
+					return err
+				}
+			}
 			if err := b.DeleteHeldShard(id); err != nil {
 				return err
 			}
@@ -58,7 +64,7 @@ func (s *Server) ownerOp(r *http.Request, g shard.Grant, apply func(rec *meta.He
 	if err != nil {
 		return rec, false, err
 	}
-	if release {
+	if release && !released {
 		if err := s.st.Delete(r.Context(), id); err != nil && !errors.Is(err, ErrNotFound) {
 			return rec, true, err
 		}

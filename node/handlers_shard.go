@@ -104,14 +104,20 @@ func copyBody(wr io.Writer, body io.Reader, size int64) error {
 }
 
 // commitShard makes the written shard visible and indexes the owner's
-// holding, in one meta batch, under the shard's lock.
+// holding, in one meta batch, under the shard's lock. A writer that can
+// commit inside that batch (an inline shard) does so: bytes, index and
+// counters land together, with one fsync.
 func (s *Server) commitShard(ctx context.Context, wr Writer, g shard.Grant, now time.Time) (meta.Holding, error) {
 	id := g.Shard
 	mu := s.lock(id)
 	mu.Lock()
 	defer mu.Unlock()
-	if err := wr.Commit(ctx); err != nil {
-		return meta.Holding{}, err
+	bw, joined := wr.(batchWriter)
+	joined = joined && bw.catalog() == s.db
+	if !joined {
+		if err := wr.Commit(ctx); err != nil {
+			return meta.Holding{}, err
+		}
 	}
 	var hd meta.Holding
 	created := false
@@ -120,7 +126,7 @@ func (s *Server) commitShard(ctx context.Context, wr Writer, g shard.Grant, now 
 		switch {
 		case errors.Is(err, meta.ErrNotFound):
 			created = true
-			rec = meta.HeldShard{ID: id, Size: g.Size, StoredAt: now.UnixNano(), Location: meta.LocationFile}
+			rec = meta.HeldShard{ID: id, Size: g.Size, StoredAt: now.UnixNano()}
 		case err != nil:
 			return err
 		}
@@ -128,6 +134,13 @@ func (s *Server) commitShard(ctx context.Context, wr Writer, g shard.Grant, now 
 			return err
 		} else if g.Time <= last {
 			return ErrStaleGrant
+		}
+		rec.Location = meta.LocationFile
+		if joined {
+			if err := bw.commitIn(b); err != nil {
+				return err
+			}
+			rec.Location = meta.LocationInline
 		}
 		old, had := rec.Holding(g.Owner)
 		hd = meta.Holding{Owner: g.Owner, LeaseExpiry: max(old.LeaseExpiry, g.LeaseExpiry), StoredAt: now.UnixNano()}
@@ -145,7 +158,7 @@ func (s *Server) commitShard(ctx context.Context, wr Writer, g shard.Grant, now 
 		}
 		return b.SetLastGrant(id, g.Owner, g.Time)
 	})
-	if err != nil && created {
+	if err != nil && created && !joined {
 		// Nothing in the index refers to the bytes just committed.
 		if derr := s.st.Delete(ctx, id); derr != nil {
 			s.log.ErrorContext(ctx, "cannot remove unindexed shard", "shard", id.String(), "err", derr)

@@ -40,176 +40,187 @@ func TestInfo(t *testing.T) {
 }
 
 func TestPutGetShard(t *testing.T) {
-	n := startNode(t, nodeOpts{cfg: func(c *Config) { c.Capacity = 1 << 20 }})
-	c := n.client(t)
-	owner := newKey(t)
-	ctx := context.Background()
-	b, id := testShard(1, 3*testLeafSize+100)
-	g := newGrant(owner, shard.OpStore, id, int64(len(b)))
-	rc, err := c.PutShard(ctx, id, bytes.NewReader(b), int64(len(b)), g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rc.Node != n.key.Public() || rc.Shard != id || rc.Owner != owner.Public() || rc.LeaseExpiry != g.LeaseExpiry {
-		t.Fatalf("receipt %+v", rc)
-	}
-	held, err := n.db.HeldShard(id)
-	if err != nil || held.Size != int64(len(b)) || len(held.Holders) != 1 || held.Holders[0].Owner != owner.Public() {
-		t.Fatalf("index %+v, %v", held, err)
-	}
-	if used, _ := n.db.Counter(meta.CounterUsedBytes); used != int64(len(b)) {
-		t.Fatalf("used %d", used)
-	}
-	if rec, _ := c.Info(ctx); rec.Free != 1<<20-int64(len(b)) {
-		t.Fatalf("free %d", rec.Free)
-	}
-
-	size := int64(len(b))
-	for _, r := range []struct{ off, n int64 }{
-		{0, -1}, {0, size}, {1, -1}, {5, 10}, {size - 1, 1}, {size - 1, -1}, {100, size}, {testLeafSize, testLeafSize},
-	} {
-		rd, err := c.GetShard(ctx, id, r.off, r.n)
+	forEachMode(t, func(t *testing.T, m storageMode) {
+		n := startNode(t, nodeOpts{inlineMax: m.inlineMax, cfg: func(c *Config) { c.Capacity = 1 << 20 }})
+		c := n.client(t)
+		owner := newKey(t)
+		ctx := context.Background()
+		b, id := testShard(1, 3*testLeafSize+100)
+		g := newGrant(owner, shard.OpStore, id, int64(len(b)))
+		rc, err := c.PutShard(ctx, id, bytes.NewReader(b), int64(len(b)), g)
 		if err != nil {
-			t.Fatalf("GetShard(%d, %d): %v", r.off, r.n, err)
+			t.Fatal(err)
 		}
-		got, err := io.ReadAll(rd)
-		rd.Close()
-		end := size
-		if r.n >= 0 {
-			end = min(size, r.off+r.n)
+		if rc.Node != n.key.Public() || rc.Shard != id || rc.Owner != owner.Public() || rc.LeaseExpiry != g.LeaseExpiry {
+			t.Fatalf("receipt %+v", rc)
 		}
-		if err != nil || !bytes.Equal(got, b[r.off:end]) {
-			t.Fatalf("GetShard(%d, %d): %d bytes, %v; want bytes %d..%d", r.off, r.n, len(got), err, r.off, end)
+		n.wantPlaced(t, m, id, len(b))
+		held, err := n.db.HeldShard(id)
+		if err != nil || held.Size != int64(len(b)) || len(held.Holders) != 1 || held.Holders[0].Owner != owner.Public() {
+			t.Fatalf("index %+v, %v", held, err)
 		}
-	}
-	if _, err := c.GetShard(ctx, id, size, -1); !errors.Is(err, ErrRangeNotSatisfiable) {
-		t.Fatalf("range past the end: %v", err)
-	}
-	_, unknown := testShard(2, 10)
-	if _, err := c.GetShard(ctx, unknown, 0, -1); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("unknown shard: %v", err)
-	}
+		if used, _ := n.db.Counter(meta.CounterUsedBytes); used != int64(len(b)) {
+			t.Fatalf("used %d", used)
+		}
+		if rec, _ := c.Info(ctx); rec.Free != 1<<20-int64(len(b)) {
+			t.Fatalf("free %d", rec.Free)
+		}
+
+		size := int64(len(b))
+		for _, r := range []struct{ off, n int64 }{
+			{0, -1}, {0, size}, {1, -1}, {5, 10}, {size - 1, 1}, {size - 1, -1}, {100, size}, {testLeafSize, testLeafSize},
+		} {
+			rd, err := c.GetShard(ctx, id, r.off, r.n)
+			if err != nil {
+				t.Fatalf("GetShard(%d, %d): %v", r.off, r.n, err)
+			}
+			got, err := io.ReadAll(rd)
+			rd.Close()
+			end := size
+			if r.n >= 0 {
+				end = min(size, r.off+r.n)
+			}
+			if err != nil || !bytes.Equal(got, b[r.off:end]) {
+				t.Fatalf("GetShard(%d, %d): %d bytes, %v; want bytes %d..%d", r.off, r.n, len(got), err, r.off, end)
+			}
+		}
+		if _, err := c.GetShard(ctx, id, size, -1); !errors.Is(err, ErrRangeNotSatisfiable) {
+			t.Fatalf("range past the end: %v", err)
+		}
+		_, unknown := testShard(2, 10)
+		if _, err := c.GetShard(ctx, unknown, 0, -1); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown shard: %v", err)
+		}
+	})
 }
 
 func TestPutShardCorrupt(t *testing.T) {
-	n := startNode(t, nodeOpts{})
-	c := n.client(t)
-	owner := newKey(t)
-	b, id := testShard(3, 2*testLeafSize)
-	before := n.state(t)
-	bad := bytes.Clone(b)
-	bad[testLeafSize+3] ^= 1
-	_, err := c.PutShard(context.Background(), id, bytes.NewReader(bad), int64(len(bad)), newGrant(owner, shard.OpStore, id, int64(len(b))))
-	wantCode(t, err, ErrCorrupt)
-	if after := n.state(t); !after.equal(before) {
-		t.Fatalf("corrupt upload changed state: %+v", after)
-	}
-	// The refused grant was not recorded: the same upload, correct, works.
-	put(t, c, owner, b, id)
+	forEachMode(t, func(t *testing.T, m storageMode) {
+		n := startNode(t, nodeOpts{inlineMax: m.inlineMax})
+		c := n.client(t)
+		owner := newKey(t)
+		b, id := testShard(3, 2*testLeafSize)
+		before := n.state(t)
+		bad := bytes.Clone(b)
+		bad[testLeafSize+3] ^= 1
+		_, err := c.PutShard(context.Background(), id, bytes.NewReader(bad), int64(len(bad)), newGrant(owner, shard.OpStore, id, int64(len(b))))
+		wantCode(t, err, ErrCorrupt)
+		if after := n.state(t); !after.equal(before) {
+			t.Fatalf("corrupt upload changed state: %+v", after)
+		}
+		// The refused grant was not recorded: the same upload, correct, works.
+		put(t, c, owner, b, id)
+	})
 }
 
 func TestTwoOwnersShareBytes(t *testing.T) {
-	n := startNode(t, nodeOpts{})
-	c := n.client(t)
-	ctx := context.Background()
-	a, b := newKey(t), newKey(t)
-	data, id := testShard(4, 5000)
-	put(t, c, a, data, id)
-	put(t, c, b, data, id)
-	if s := n.state(t); s.used != 5000 || len(s.held) != 1 || len(s.held[0].Holders) != 2 {
-		t.Fatalf("two owners: %+v", s)
-	}
-	if err := c.DeleteShard(ctx, id, newGrant(a, shard.OpDelete, id, 5000)); err != nil {
-		t.Fatal(err)
-	}
-	if s := n.state(t); s.used != 5000 || len(s.shards) != 1 || len(s.held[0].Holders) != 1 || s.held[0].Holders[0].Owner != b.Public() {
-		t.Fatalf("after the first release: %+v", s)
-	}
-	if err := c.DeleteShard(ctx, id, newGrant(a, shard.OpDelete, id, 5000)); !errors.Is(err, ErrForbidden) {
-		t.Fatalf("second release by the same owner: %v", err)
-	}
-	rd, err := c.GetShard(ctx, id, 0, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd.Close()
-	if err := c.DeleteShard(ctx, id, newGrant(b, shard.OpDelete, id, 5000)); err != nil {
-		t.Fatal(err)
-	}
-	if s := n.state(t); s.used != 0 || len(s.shards) != 0 || len(s.held) != 0 {
-		t.Fatalf("after the last release: %+v", s)
-	}
-	if _, err := c.GetShard(ctx, id, 0, -1); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("GET after release: %v", err)
-	}
+	forEachMode(t, func(t *testing.T, m storageMode) {
+		n := startNode(t, nodeOpts{inlineMax: m.inlineMax})
+		c := n.client(t)
+		ctx := context.Background()
+		a, b := newKey(t), newKey(t)
+		data, id := testShard(4, 5000)
+		put(t, c, a, data, id)
+		put(t, c, b, data, id)
+		if s := n.state(t); s.used != 5000 || len(s.held) != 1 || len(s.held[0].Holders) != 2 {
+			t.Fatalf("two owners: %+v", s)
+		}
+		if err := c.DeleteShard(ctx, id, newGrant(a, shard.OpDelete, id, 5000)); err != nil {
+			t.Fatal(err)
+		}
+		if s := n.state(t); s.used != 5000 || len(s.shards) != 1 || len(s.held[0].Holders) != 1 || s.held[0].Holders[0].Owner != b.Public() {
+			t.Fatalf("after the first release: %+v", s)
+		}
+		if err := c.DeleteShard(ctx, id, newGrant(a, shard.OpDelete, id, 5000)); !errors.Is(err, ErrForbidden) {
+			t.Fatalf("second release by the same owner: %v", err)
+		}
+		rd, err := c.GetShard(ctx, id, 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd.Close()
+		if err := c.DeleteShard(ctx, id, newGrant(b, shard.OpDelete, id, 5000)); err != nil {
+			t.Fatal(err)
+		}
+		if s := n.state(t); s.used != 0 || len(s.shards) != 0 || len(s.held) != 0 {
+			t.Fatalf("after the last release: %+v", s)
+		}
+		if _, err := c.GetShard(ctx, id, 0, -1); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("GET after release: %v", err)
+		}
+	})
 }
 
 func TestRenew(t *testing.T) {
-	n := startNode(t, nodeOpts{})
-	c := n.client(t)
-	ctx := context.Background()
-	owner, other := newKey(t), newKey(t)
-	data, id := testShard(5, 700)
-	first := put(t, c, owner, data, id)
+	forEachMode(t, func(t *testing.T, m storageMode) {
+		n := startNode(t, nodeOpts{inlineMax: m.inlineMax})
+		c := n.client(t)
+		ctx := context.Background()
+		owner, other := newKey(t), newKey(t)
+		data, id := testShard(5, 700)
+		first := put(t, c, owner, data, id)
 
-	g := newGrant(owner, shard.OpRenew, id, 700)
-	g.LeaseExpiry = first.LeaseExpiry + 3600
-	g.Sign(owner)
-	rc, err := c.Renew(ctx, id, g)
-	if err != nil || rc.LeaseExpiry != g.LeaseExpiry {
-		t.Fatalf("Renew = %+v, %v", rc, err)
-	}
-	held, _ := n.db.HeldShard(id)
-	if hd, _ := held.Holding(owner.Public()); hd.LeaseExpiry != g.LeaseExpiry {
-		t.Fatalf("stored lease %d, want %d", hd.LeaseExpiry, g.LeaseExpiry)
-	}
-	// A shorter lease never shortens it.
-	short := newGrant(owner, shard.OpRenew, id, 700)
-	short.LeaseExpiry = first.LeaseExpiry - 10
-	short.Sign(owner)
-	if rc, err := c.Renew(ctx, id, short); err != nil || rc.LeaseExpiry != g.LeaseExpiry {
-		t.Fatalf("shorter renew = %+v, %v", rc, err)
-	}
+		g := newGrant(owner, shard.OpRenew, id, 700)
+		g.LeaseExpiry = first.LeaseExpiry + 3600
+		g.Sign(owner)
+		rc, err := c.Renew(ctx, id, g)
+		if err != nil || rc.LeaseExpiry != g.LeaseExpiry {
+			t.Fatalf("Renew = %+v, %v", rc, err)
+		}
+		held, _ := n.db.HeldShard(id)
+		if hd, _ := held.Holding(owner.Public()); hd.LeaseExpiry != g.LeaseExpiry {
+			t.Fatalf("stored lease %d, want %d", hd.LeaseExpiry, g.LeaseExpiry)
+		}
+		// A shorter lease never shortens it.
+		short := newGrant(owner, shard.OpRenew, id, 700)
+		short.LeaseExpiry = first.LeaseExpiry - 10
+		short.Sign(owner)
+		if rc, err := c.Renew(ctx, id, short); err != nil || rc.LeaseExpiry != g.LeaseExpiry {
+			t.Fatalf("shorter renew = %+v, %v", rc, err)
+		}
 
-	before := n.state(t)
-	_, err = c.Renew(ctx, id, newGrant(other, shard.OpRenew, id, 700))
-	wantCode(t, err, ErrForbidden)
-	_, unknown := testShard(6, 10)
-	_, err = c.Renew(ctx, unknown, newGrant(owner, shard.OpRenew, unknown, 10))
-	wantCode(t, err, ErrNotFound)
-	_, err = c.Renew(ctx, id, g) // the same grant again
-	wantCode(t, err, ErrStaleGrant)
-	if !n.state(t).equal(before) {
-		t.Fatal("refused renewals changed state")
-	}
+		before := n.state(t)
+		_, err = c.Renew(ctx, id, newGrant(other, shard.OpRenew, id, 700))
+		wantCode(t, err, ErrForbidden)
+		_, unknown := testShard(6, 10)
+		_, err = c.Renew(ctx, unknown, newGrant(owner, shard.OpRenew, unknown, 10))
+		wantCode(t, err, ErrNotFound)
+		_, err = c.Renew(ctx, id, g) // the same grant again
+		wantCode(t, err, ErrStaleGrant)
+		if !n.state(t).equal(before) {
+			t.Fatal("refused renewals changed state")
+		}
+	})
 }
 
 func TestProof(t *testing.T) {
-	n := startNode(t, nodeOpts{})
-	c := n.client(t)
-	ctx := context.Background()
-	data, id := testShard(7, 5*testLeafSize+11)
-	put(t, c, newKey(t), data, id)
-	for _, leaf := range []uint64{0, 3, 5} {
-		nonce := []byte{byte(leaf), 1, 2, 3}
-		a, err := c.Proof(ctx, id, leaf, nonce)
-		if err != nil {
-			t.Fatalf("leaf %d: %v", leaf, err)
+	forEachMode(t, func(t *testing.T, m storageMode) {
+		n := startNode(t, nodeOpts{inlineMax: m.inlineMax})
+		c := n.client(t)
+		ctx := context.Background()
+		data, id := testShard(7, 5*testLeafSize+11)
+		put(t, c, newKey(t), data, id)
+		for _, leaf := range []uint64{0, 3, 5} {
+			nonce := []byte{byte(leaf), 1, 2, 3}
+			a, err := c.Proof(ctx, id, leaf, nonce)
+			if err != nil {
+				t.Fatalf("leaf %d: %v", leaf, err)
+			}
+			end := min(int(leaf+1)*testLeafSize, len(data))
+			if !bytes.Equal(a.Data, data[int(leaf)*testLeafSize:end]) || a.Size != int64(len(data)) || a.Node != n.key.Public() {
+				t.Fatalf("leaf %d: answer %+v", leaf, a)
+			}
+			a.Nonce = []byte{9}
+			if a.Verify() == nil {
+				t.Fatal("audit answer verifies with another nonce")
+			}
 		}
-		end := min(int(leaf+1)*testLeafSize, len(data))
-		if !bytes.Equal(a.Data, data[int(leaf)*testLeafSize:end]) || a.Size != int64(len(data)) || a.Node != n.key.Public() {
-			t.Fatalf("leaf %d: answer %+v", leaf, a)
-		}
-		a.Nonce = []byte{9}
-		if a.Verify() == nil {
-			t.Fatal("audit answer verifies with another nonce")
-		}
-	}
-	_, err := c.Proof(ctx, id, 6, []byte{1})
-	wantCode(t, err, ErrBadRequest)
-	_, unknown := testShard(8, 10)
-	_, err = c.Proof(ctx, unknown, 0, []byte{1})
-	wantCode(t, err, ErrNotFound)
+		_, err := c.Proof(ctx, id, 6, []byte{1})
+		wantCode(t, err, ErrBadRequest)
+		_, unknown := testShard(8, 10)
+		_, err = c.Proof(ctx, unknown, 0, []byte{1})
+		wantCode(t, err, ErrNotFound)
+	})
 }
 
 func TestPeers(t *testing.T) {

@@ -47,11 +47,33 @@ type testNode struct {
 }
 
 type nodeOpts struct {
-	cfg   func(*Config)
-	st    Store
-	db    *meta.DB
-	key   *shard.PrivateKey
-	noCap bool
+	cfg       func(*Config)
+	st        Store
+	db        *meta.DB
+	key       *shard.PrivateKey
+	noCap     bool
+	inlineMax int64 // Config.InlineMax; 0: its default
+}
+
+// storageMode is one way a node keeps shard bytes.
+type storageMode struct {
+	name      string
+	inlineMax int64
+}
+
+// inline reports whether the mode keeps a shard of size bytes in the
+// catalog.
+func (m storageMode) inline(size int) bool { return m.inlineMax > 0 && int64(size) <= m.inlineMax }
+
+// storageModes: every shard in the Store, or small ones (every shard of
+// most tests) in the catalog.
+var storageModes = []storageMode{{"files", -1}, {"inline", DefaultInlineMax}}
+
+// forEachMode runs test once per storage mode.
+func forEachMode(t *testing.T, test func(t *testing.T, m storageMode)) {
+	for _, m := range storageModes {
+		t.Run(m.name, func(t *testing.T) { test(t, m) })
+	}
 }
 
 func startNode(t testing.TB, o nodeOpts) *testNode {
@@ -73,7 +95,7 @@ func startNode(t testing.TB, o nodeOpts) *testNode {
 		t.Cleanup(func() { db.Close() })
 		n.db = db
 	}
-	n.cfg = Config{Key: n.key, Address: "http://placeholder", Capacity: 1 << 30, LeafSize: testLeafSize}
+	n.cfg = Config{Key: n.key, Address: "http://placeholder", Capacity: 1 << 30, LeafSize: testLeafSize, InlineMax: o.inlineMax}
 	if o.cfg != nil {
 		o.cfg(&n.cfg)
 	}
@@ -149,7 +171,7 @@ type state struct {
 func (n *testNode) state(t testing.TB) state {
 	t.Helper()
 	var s state
-	err := n.st.Walk(context.Background(), func(in Info) error {
+	err := n.srv.st.Walk(context.Background(), func(in Info) error {
 		s.shards = append(s.shards, in.ID)
 		return nil
 	})
@@ -164,6 +186,46 @@ func (n *testNode) state(t testing.TB) state {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// location says where n keeps the bytes of shard id: "inline" (the
+// catalog), "file" (the Store it was given) or "" (nowhere). Both at once
+// fails the test.
+func (n *testNode) location(t testing.TB, id shard.ID) string {
+	t.Helper()
+	ctx := context.Background()
+	_, ierr := n.db.InlineShard(id)
+	_, ferr := n.st.Stat(ctx, id)
+	for _, err := range []error{ierr, ferr} {
+		if err != nil && !errors.Is(err, meta.ErrNotFound) && !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	switch {
+	case ierr == nil && ferr == nil:
+		t.Fatalf("shard %s kept both inline and in a file", id)
+	case ierr == nil:
+		return "inline"
+	case ferr == nil:
+		return "file"
+	}
+	return ""
+}
+
+// wantPlaced checks that the held shard id of size bytes is where mode m
+// keeps it, bytes and index entry alike.
+func (n *testNode) wantPlaced(t testing.TB, m storageMode, id shard.ID, size int) {
+	t.Helper()
+	want, loc := "file", meta.LocationFile
+	if m.inline(size) {
+		want, loc = "inline", meta.LocationInline
+	}
+	if got := n.location(t, id); got != want {
+		t.Fatalf("shard of %d bytes kept %q, want %q", size, got, want)
+	}
+	if rec, err := n.db.HeldShard(id); err != nil || rec.Location != loc {
+		t.Fatalf("index of shard of %d bytes: location %d (%v), want %d", size, rec.Location, err, loc)
+	}
 }
 
 func (s state) equal(o state) bool {

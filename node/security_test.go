@@ -61,190 +61,196 @@ func (rec *recorder) replay(t *testing.T) error {
 }
 
 func TestRefusedRequestsChangeNothing(t *testing.T) {
-	ctx := context.Background()
-	owner, other := newKey(t), newKey(t)
-	held, heldID := testShard(10, 3*testLeafSize)
-	fresh, freshID := testShard(11, 2*testLeafSize+1)
-	size := int64(len(fresh))
+	forEachMode(t, func(t *testing.T, m storageMode) {
+		ctx := context.Background()
+		owner, other := newKey(t), newKey(t)
+		held, heldID := testShard(10, 3*testLeafSize)
+		fresh, freshID := testShard(11, 2*testLeafSize+1)
+		size := int64(len(fresh))
 
-	type attempt func(t *testing.T, n *testNode) error
-	store := func(c *Client, g shard.Grant) error {
-		_, err := c.PutShard(ctx, freshID, bytes.NewReader(fresh), size, g)
-		return err
-	}
-	storeGrant := func() shard.Grant { return newGrant(owner, shard.OpStore, freshID, size) }
-	deleteHeld := func(c *Client, g shard.Grant) error { return c.DeleteShard(ctx, heldID, g) }
-	delGrant := func(k shard.PrivateKey) shard.Grant {
-		return newGrant(k, shard.OpDelete, heldID, int64(len(held)))
-	}
-	stripAuth := func(r *http.Request) {
-		for _, h := range []string{HeaderNode, HeaderTime, HeaderNonce, HeaderBodyHash, HeaderSignature} {
-			r.Header.Del(h)
-		}
-	}
-	tests := []struct {
-		name string
-		want *Error
-		try  attempt
-	}{
-		{"unsigned store", ErrUnauthenticated, func(t *testing.T, n *testNode) error {
-			return store(tamperedClient(t, n, stripAuth), storeGrant())
-		}},
-		{"grant header removed after signing", ErrBadSignature, func(t *testing.T, n *testNode) error {
-			c := tamperedClient(t, n, func(r *http.Request) { r.Header.Del(HeaderGrant) })
-			return store(c, storeGrant())
-		}},
-		{"unsigned delete", ErrUnauthenticated, func(t *testing.T, n *testNode) error {
-			return deleteHeld(tamperedClient(t, n, stripAuth), delGrant(owner))
-		}},
-		{"forged store signature", ErrBadSignature, func(t *testing.T, n *testNode) error {
-			c := tamperedClient(t, n, func(r *http.Request) { r.Header.Set(HeaderNode, other.Public().String()) })
-			return store(c, storeGrant())
-		}},
-		{"forged delete signature", ErrBadSignature, func(t *testing.T, n *testNode) error {
-			c := tamperedClient(t, n, func(r *http.Request) {
-				sig, _ := base64.StdEncoding.DecodeString(r.Header.Get(HeaderSignature))
-				sig[7] ^= 1
-				r.Header.Set(HeaderSignature, base64.StdEncoding.EncodeToString(sig))
-			})
-			return deleteHeld(c, delGrant(owner))
-		}},
-		{"store re-aimed at another path", ErrBadSignature, func(t *testing.T, n *testNode) error {
-			c := tamperedClient(t, n, func(r *http.Request) { r.URL.RawQuery = "x=1" })
-			return store(c, storeGrant())
-		}},
-		{"expired store", ErrClockSkew, func(t *testing.T, n *testNode) error {
-			c := n.client(t, WithClientClock(func() time.Time { return time.Now().Add(-11 * time.Minute) }), WithPeerID(n.key.Public()))
-			return store(c, storeGrant())
-		}},
-		{"future delete", ErrClockSkew, func(t *testing.T, n *testNode) error {
-			c := n.client(t, WithClientClock(func() time.Time { return time.Now().Add(11 * time.Minute) }))
-			return deleteHeld(c, delGrant(owner))
-		}},
-		{"expired grant", ErrClockSkew, func(t *testing.T, n *testNode) error {
-			g := storeGrant()
-			g.Time = time.Now().Add(-11 * time.Minute).UnixNano()
-			g.Sign(owner)
-			return store(n.client(t), g)
-		}},
-		{"store without grant", ErrUnauthenticated, func(t *testing.T, n *testNode) error {
-			rq := request{method: http.MethodPost, path: "/v1/shards/" + freshID.String(),
-				body: bytes.NewReader(fresh), size: size, bodyHash: freshID}
-			return n.client(t).doJSON(ctx, rq, nil, nil, 0)
-		}},
-		{"grant with a forged owner", ErrBadSignature, func(t *testing.T, n *testNode) error {
-			g := storeGrant()
-			g.Sign(other)
-			g.Owner = owner.Public()
-			return store(n.client(t), g)
-		}},
-		{"grant for another shard", ErrForbidden, func(t *testing.T, n *testNode) error {
-			g := newGrant(owner, shard.OpStore, heldID, size)
-			return store(n.client(t), g)
-		}},
-		{"delete grant used to store", ErrForbidden, func(t *testing.T, n *testNode) error {
-			return store(n.client(t), newGrant(owner, shard.OpDelete, freshID, size))
-		}},
-		{"grant for another size", ErrForbidden, func(t *testing.T, n *testNode) error {
-			return store(n.client(t), newGrant(owner, shard.OpStore, freshID, size+1))
-		}},
-		{"delete by another owner", ErrForbidden, func(t *testing.T, n *testNode) error {
-			return deleteHeld(n.client(t), delGrant(other))
-		}},
-		{"delete of a shard not held", ErrNotFound, func(t *testing.T, n *testNode) error {
-			return n.client(t).DeleteShard(ctx, freshID, newGrant(owner, shard.OpDelete, freshID, size))
-		}},
-		{"store grant older than the last", ErrStaleGrant, func(t *testing.T, n *testNode) error {
-			old := newGrant(owner, shard.OpStore, heldID, int64(len(held)))
-			put(t, n.client(t), owner, held, heldID) // a newer grant lands first
-			before := n.state(t)
-			_, err := n.client(t).PutShard(ctx, heldID, bytes.NewReader(held), int64(len(held)), old)
-			if !n.state(t).equal(before) {
-				t.Fatal("stale store grant changed state")
-			}
+		type attempt func(t *testing.T, n *testNode) error
+		store := func(c *Client, g shard.Grant) error {
+			_, err := c.PutShard(ctx, freshID, bytes.NewReader(fresh), size, g)
 			return err
-		}},
-		{"tampered JSON body", ErrBadSignature, func(t *testing.T, n *testNode) error {
-			c := tamperedClient(t, n, func(r *http.Request) {
-				r.Body = io.NopCloser(bytes.NewReader([]byte("[]")))
-				r.ContentLength = 2
+		}
+		storeGrant := func() shard.Grant { return newGrant(owner, shard.OpStore, freshID, size) }
+		deleteHeld := func(c *Client, g shard.Grant) error { return c.DeleteShard(ctx, heldID, g) }
+		delGrant := func(k shard.PrivateKey) shard.Grant {
+			return newGrant(k, shard.OpDelete, heldID, int64(len(held)))
+		}
+		stripAuth := func(r *http.Request) {
+			for _, h := range []string{HeaderNode, HeaderTime, HeaderNonce, HeaderBodyHash, HeaderSignature} {
+				r.Header.Del(h)
+			}
+		}
+		tests := []struct {
+			name string
+			want *Error
+			try  attempt
+		}{
+			{"unsigned store", ErrUnauthenticated, func(t *testing.T, n *testNode) error {
+				return store(tamperedClient(t, n, stripAuth), storeGrant())
+			}},
+			{"grant header removed after signing", ErrBadSignature, func(t *testing.T, n *testNode) error {
+				c := tamperedClient(t, n, func(r *http.Request) { r.Header.Del(HeaderGrant) })
+				return store(c, storeGrant())
+			}},
+			{"unsigned delete", ErrUnauthenticated, func(t *testing.T, n *testNode) error {
+				return deleteHeld(tamperedClient(t, n, stripAuth), delGrant(owner))
+			}},
+			{"forged store signature", ErrBadSignature, func(t *testing.T, n *testNode) error {
+				c := tamperedClient(t, n, func(r *http.Request) { r.Header.Set(HeaderNode, other.Public().String()) })
+				return store(c, storeGrant())
+			}},
+			{"forged delete signature", ErrBadSignature, func(t *testing.T, n *testNode) error {
+				c := tamperedClient(t, n, func(r *http.Request) {
+					sig, _ := base64.StdEncoding.DecodeString(r.Header.Get(HeaderSignature))
+					sig[7] ^= 1
+					r.Header.Set(HeaderSignature, base64.StdEncoding.EncodeToString(sig))
+				})
+				return deleteHeld(c, delGrant(owner))
+			}},
+			{"store re-aimed at another path", ErrBadSignature, func(t *testing.T, n *testNode) error {
+				c := tamperedClient(t, n, func(r *http.Request) { r.URL.RawQuery = "x=1" })
+				return store(c, storeGrant())
+			}},
+			{"expired store", ErrClockSkew, func(t *testing.T, n *testNode) error {
+				c := n.client(t, WithClientClock(func() time.Time { return time.Now().Add(-11 * time.Minute) }), WithPeerID(n.key.Public()))
+				return store(c, storeGrant())
+			}},
+			{"future delete", ErrClockSkew, func(t *testing.T, n *testNode) error {
+				c := n.client(t, WithClientClock(func() time.Time { return time.Now().Add(11 * time.Minute) }))
+				return deleteHeld(c, delGrant(owner))
+			}},
+			{"expired grant", ErrClockSkew, func(t *testing.T, n *testNode) error {
+				g := storeGrant()
+				g.Time = time.Now().Add(-11 * time.Minute).UnixNano()
+				g.Sign(owner)
+				return store(n.client(t), g)
+			}},
+			{"store without grant", ErrUnauthenticated, func(t *testing.T, n *testNode) error {
+				rq := request{method: http.MethodPost, path: "/v1/shards/" + freshID.String(),
+					body: bytes.NewReader(fresh), size: size, bodyHash: freshID}
+				return n.client(t).doJSON(ctx, rq, nil, nil, 0)
+			}},
+			{"grant with a forged owner", ErrBadSignature, func(t *testing.T, n *testNode) error {
+				g := storeGrant()
+				g.Sign(other)
+				g.Owner = owner.Public()
+				return store(n.client(t), g)
+			}},
+			{"grant for another shard", ErrForbidden, func(t *testing.T, n *testNode) error {
+				g := newGrant(owner, shard.OpStore, heldID, size)
+				return store(n.client(t), g)
+			}},
+			{"delete grant used to store", ErrForbidden, func(t *testing.T, n *testNode) error {
+				return store(n.client(t), newGrant(owner, shard.OpDelete, freshID, size))
+			}},
+			{"grant for another size", ErrForbidden, func(t *testing.T, n *testNode) error {
+				return store(n.client(t), newGrant(owner, shard.OpStore, freshID, size+1))
+			}},
+			{"delete by another owner", ErrForbidden, func(t *testing.T, n *testNode) error {
+				return deleteHeld(n.client(t), delGrant(other))
+			}},
+			{"delete of a shard not held", ErrNotFound, func(t *testing.T, n *testNode) error {
+				return n.client(t).DeleteShard(ctx, freshID, newGrant(owner, shard.OpDelete, freshID, size))
+			}},
+			{"store grant older than the last", ErrStaleGrant, func(t *testing.T, n *testNode) error {
+				old := newGrant(owner, shard.OpStore, heldID, int64(len(held)))
+				put(t, n.client(t), owner, held, heldID) // a newer grant lands first
+				before := n.state(t)
+				_, err := n.client(t).PutShard(ctx, heldID, bytes.NewReader(held), int64(len(held)), old)
+				if !n.state(t).equal(before) {
+					t.Fatal("stale store grant changed state")
+				}
+				return err
+			}},
+			{"tampered JSON body", ErrBadSignature, func(t *testing.T, n *testNode) error {
+				c := tamperedClient(t, n, func(r *http.Request) {
+					r.Body = io.NopCloser(bytes.NewReader([]byte("[]")))
+					r.ContentLength = 2
+				})
+				r := shard.NodeRecord{Address: "http://x", Seq: 1}
+				r.Sign(other)
+				return c.Announce(ctx, r)
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				n := startNode(t, nodeOpts{inlineMax: m.inlineMax})
+				put(t, n.client(t), owner, held, heldID)
+				before := n.state(t)
+				err := tt.try(t, n)
+				wantCode(t, err, tt.want)
+				if after := n.state(t); !after.equal(before) {
+					t.Fatalf("refused request changed state:\nbefore %+v\nafter  %+v", before, after)
+				}
+				if tt.want != ErrStaleGrant {
+					// The owner's own fresh requests still work afterwards.
+					put(t, n.client(t), owner, fresh, freshID)
+				}
 			})
-			r := shard.NodeRecord{Address: "http://x", Seq: 1}
-			r.Sign(other)
-			return c.Announce(ctx, r)
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			n := startNode(t, nodeOpts{})
-			put(t, n.client(t), owner, held, heldID)
-			before := n.state(t)
-			err := tt.try(t, n)
-			wantCode(t, err, tt.want)
-			if after := n.state(t); !after.equal(before) {
-				t.Fatalf("refused request changed state:\nbefore %+v\nafter  %+v", before, after)
-			}
-			if tt.want != ErrStaleGrant {
-				// The owner's own fresh requests still work afterwards.
-				put(t, n.client(t), owner, fresh, freshID)
-			}
-		})
-	}
+		}
+	})
 }
 
 func TestReplayedDeleteAfterReupload(t *testing.T) {
-	n := startNode(t, nodeOpts{})
-	ctx := context.Background()
-	owner := newKey(t)
-	data, id := testShard(12, 2*testLeafSize)
-	size := int64(len(data))
-	rec := &recorder{}
-	c := NewClient(n.ts.URL, newKey(t), &http.Client{Transport: rec}, WithPeerID(n.key.Public()))
-	put(t, c, owner, data, id)
-	del := newGrant(owner, shard.OpDelete, id, size)
-	if err := c.DeleteShard(ctx, id, del); err != nil {
-		t.Fatal(err)
-	}
-	if len(n.state(t).shards) != 0 {
-		t.Fatal("delete left the shard")
-	}
-	put(t, n.client(t), owner, data, id) // the owner uploads it again
-	before := n.state(t)
+	forEachMode(t, func(t *testing.T, m storageMode) {
+		n := startNode(t, nodeOpts{inlineMax: m.inlineMax})
+		ctx := context.Background()
+		owner := newKey(t)
+		data, id := testShard(12, 2*testLeafSize)
+		size := int64(len(data))
+		rec := &recorder{}
+		c := NewClient(n.ts.URL, newKey(t), &http.Client{Transport: rec}, WithPeerID(n.key.Public()))
+		put(t, c, owner, data, id)
+		del := newGrant(owner, shard.OpDelete, id, size)
+		if err := c.DeleteShard(ctx, id, del); err != nil {
+			t.Fatal(err)
+		}
+		if len(n.state(t).shards) != 0 {
+			t.Fatal("delete left the shard")
+		}
+		put(t, n.client(t), owner, data, id) // the owner uploads it again
+		before := n.state(t)
 
-	// The captured DELETE, byte for byte: its nonce is spent.
-	wantCode(t, rec.replay(t), ErrReplayed)
-	// The old grant in a freshly signed request from another node.
-	wantCode(t, n.client(t).DeleteShard(ctx, id, del), ErrStaleGrant)
-	if !n.state(t).equal(before) {
-		t.Fatal("replayed delete changed state")
-	}
-	rd, err := n.client(t).GetShard(ctx, id, 0, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(rd)
-	rd.Close()
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("re-uploaded shard: %v or wrong bytes", err)
-	}
+		// The captured DELETE, byte for byte: its nonce is spent.
+		wantCode(t, rec.replay(t), ErrReplayed)
+		// The old grant in a freshly signed request from another node.
+		wantCode(t, n.client(t).DeleteShard(ctx, id, del), ErrStaleGrant)
+		if !n.state(t).equal(before) {
+			t.Fatal("replayed delete changed state")
+		}
+		rd, err := n.client(t).GetShard(ctx, id, 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rd)
+		rd.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("re-uploaded shard: %v or wrong bytes", err)
+		}
+	})
 }
 
 func TestReplayedStore(t *testing.T) {
-	n := startNode(t, nodeOpts{})
-	owner := newKey(t)
-	data, id := testShard(13, 3*testLeafSize)
-	rec := &recorder{}
-	c := NewClient(n.ts.URL, newKey(t), &http.Client{Transport: rec}, WithPeerID(n.key.Public()))
-	put(t, c, owner, data, id)
-	before := n.state(t)
-	wantCode(t, rec.replay(t), ErrReplayed)
-	if !n.state(t).equal(before) {
-		t.Fatal("replayed store changed state")
-	}
-	last, err := n.db.LastGrant(id, owner.Public())
-	if err != nil || last == 0 {
-		t.Fatalf("last grant %d, %v", last, err)
-	}
+	forEachMode(t, func(t *testing.T, m storageMode) {
+		n := startNode(t, nodeOpts{inlineMax: m.inlineMax})
+		owner := newKey(t)
+		data, id := testShard(13, 3*testLeafSize)
+		rec := &recorder{}
+		c := NewClient(n.ts.URL, newKey(t), &http.Client{Transport: rec}, WithPeerID(n.key.Public()))
+		put(t, c, owner, data, id)
+		before := n.state(t)
+		wantCode(t, rec.replay(t), ErrReplayed)
+		if !n.state(t).equal(before) {
+			t.Fatal("replayed store changed state")
+		}
+		last, err := n.db.LastGrant(id, owner.Public())
+		if err != nil || last == 0 {
+			t.Fatalf("last grant %d, %v", last, err)
+		}
+	})
 }
 
 func TestNonceCacheBound(t *testing.T) {

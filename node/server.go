@@ -42,12 +42,18 @@ type Server struct {
 var _ http.Handler = (*Server)(nil)
 
 // NewServer returns a Server storing shard bytes in st and its index in db.
-// It fills cfg's defaults and panics if cfg is still invalid: validate
-// configuration from users before.
+// Shards up to cfg.InlineMax bytes are kept in db instead: st is wrapped in
+// an InlineStore, unless it is one already or a decorator whose Unwrap
+// method leads to one (then it is used as it is). It fills cfg's defaults
+// and panics if cfg is still invalid: validate configuration from users
+// before.
 func NewServer(cfg Config, st Store, db *meta.DB, log *slog.Logger) *Server {
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		panic(err)
+	}
+	if !keepsInline(st) {
+		st = NewInlineStore(db, st, max(cfg.InlineMax, 0), cfg.LeafSize)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -62,6 +68,22 @@ func NewServer(cfg Config, st Store, db *meta.DB, log *slog.Logger) *Server {
 	}
 	s.routes()
 	return s
+}
+
+// keepsInline reports whether st is an InlineStore, or a chain of
+// decorators (with an Unwrap() Store method) around one.
+func keepsInline(st Store) bool {
+	for range 32 {
+		switch v := st.(type) {
+		case *InlineStore:
+			return true
+		case interface{ Unwrap() Store }:
+			st = v.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // ID returns the node ID.

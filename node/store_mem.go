@@ -34,7 +34,7 @@ func (s *MemStore) Create(ctx context.Context, id shard.ID, size int64) (Writer,
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("node: create shard %s: %w", id, err)
 	}
-	return &memWriter{s: s, id: id, size: size, h: shard.NewHasher(s.leafSize)}, nil
+	return &memWriter{bufWriter: newBufWriter(id, size, s.leafSize), s: s}, nil
 }
 
 func (s *MemStore) Open(ctx context.Context, id shard.ID) (Reader, error) {
@@ -89,8 +89,8 @@ type memReader struct{ *bytes.Reader }
 
 func (memReader) Close() error { return nil }
 
-type memWriter struct {
-	s    *MemStore
+// bufWriter gathers a shard's bytes in memory, hashing them as they come.
+type bufWriter struct {
 	id   shard.ID
 	size int64
 	buf  []byte
@@ -98,7 +98,11 @@ type memWriter struct {
 	done bool
 }
 
-func (w *memWriter) Write(p []byte) (int, error) {
+func newBufWriter(id shard.ID, size int64, leafSize int) bufWriter {
+	return bufWriter{id: id, size: size, h: shard.NewHasher(leafSize)}
+}
+
+func (w *bufWriter) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, errWriterDone
 	}
@@ -113,31 +117,46 @@ func (w *memWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (w *memWriter) Commit(ctx context.Context) error {
+// finish ends the writer and checks the size and the ID of its bytes,
+// which it returns.
+func (w *bufWriter) finish(ctx context.Context) ([]byte, error) {
 	if w.done {
-		return errWriterDone
+		return nil, errWriterDone
 	}
 	w.done = true
 	if int64(len(w.buf)) != w.size {
-		return errorf(ErrCorrupt, "shard %s: %d bytes written of the declared %d", w.id, len(w.buf), w.size)
+		return nil, errorf(ErrCorrupt, "shard %s: %d bytes written of the declared %d", w.id, len(w.buf), w.size)
 	}
 	if got := w.h.Sum(); got != w.id {
-		return errorf(ErrCorrupt, "bytes hash to %s, not to shard %s", got, w.id)
+		return nil, errorf(ErrCorrupt, "bytes hash to %s, not to shard %s", got, w.id)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("node: commit shard %s: %w", w.id, err)
+		return nil, fmt.Errorf("node: commit shard %s: %w", w.id, err)
 	}
 	if w.buf == nil {
 		w.buf = []byte{}
 	}
-	w.s.mu.Lock()
-	w.s.shards[w.id] = w.buf
-	w.s.mu.Unlock()
+	return w.buf, nil
+}
+
+func (w *bufWriter) Cancel(ctx context.Context) error {
+	w.done = true
+	w.buf = nil
 	return nil
 }
 
-func (w *memWriter) Cancel(ctx context.Context) error {
-	w.done = true
-	w.buf = nil
+type memWriter struct {
+	bufWriter
+	s *MemStore
+}
+
+func (w *memWriter) Commit(ctx context.Context) error {
+	b, err := w.finish(ctx)
+	if err != nil {
+		return err
+	}
+	w.s.mu.Lock()
+	w.s.shards[w.id] = b
+	w.s.mu.Unlock()
 	return nil
 }
