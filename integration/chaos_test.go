@@ -65,31 +65,58 @@ func TestChaos(t *testing.T) {
 		c := n.S3(t)
 		b := createBucket(t, c, "chaos")
 		objs := chaosObjects(t, c, b)
+		// Every storage node is faulty in some subtest, so every data
+		// shard of every segment is read from a faulty node at least once;
+		// one subtest has a single faulty node, the others n-k of them.
+		sets := [][]int{{3}, {1, 2}, {3, 4}, {5, 1}}
 		for _, f := range []Fault{FaultFlip, FaultTruncate, FaultSwap, FaultHang, FaultDown} {
-			for _, bad := range [][]int{{2}, {1, 4}} {
+			for _, bad := range sets {
 				t.Run(fmt.Sprintf("store-%s-%v", f, bad), func(t *testing.T) {
+					var before int64
 					for _, i := range bad {
+						before += n.Node(i).Store.Opens()
 						n.Node(i).Store.Set(f)
 						defer n.Node(i).Store.Set(FaultNone)
 					}
 					for _, o := range objs {
 						readExact(t, c, b, o)
 					}
+					var after int64
+					for _, i := range bad {
+						after += n.Node(i).Store.Opens()
+					}
+					if after == before {
+						t.Fatalf("no shard was read from the faulty nodes %v: the fault was not exercised", bad)
+					}
 				})
 			}
 		}
 		for _, f := range []Fault{FaultFlip, FaultTruncate, FaultHang, FaultDown} {
-			t.Run(fmt.Sprintf("peer-%s-[3 5]", f), func(t *testing.T) {
-				for _, i := range []int{3, 5} {
-					n.Node(i).Peer.Set(f)
-					defer n.Node(i).Peer.Set(FaultNone)
-				}
-				for _, o := range objs {
-					readExact(t, c, b, o)
-				}
-			})
+			for _, bad := range sets {
+				t.Run(fmt.Sprintf("peer-%s-%v", f, bad), func(t *testing.T) {
+					var before int64
+					for _, i := range bad {
+						before += n.Node(i).Peer.Gets()
+						n.Node(i).Peer.Set(f)
+						defer n.Node(i).Peer.Set(FaultNone)
+					}
+					for _, o := range objs {
+						readExact(t, c, b, o)
+					}
+					var after int64
+					for _, i := range bad {
+						after += n.Node(i).Peer.Gets()
+					}
+					if after == before {
+						t.Fatalf("no shard was asked of the faulty peers %v: the fault was not exercised", bad)
+					}
+				})
+			}
 		}
 		t.Run("churn", func(t *testing.T) { testChurn(t, n, c, b, objs) })
+		// The shards a failed upload left on the reachable nodes are
+		// released: the nodes end up holding what the catalog references.
+		t.Run("settled", func(t *testing.T) { n.Settle(t) })
 	})
 }
 

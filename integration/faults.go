@@ -103,6 +103,10 @@ func (f *FaultStore) setInner(st node.Store) {
 	f.mu.Unlock()
 }
 
+// Unwrap returns the decorated store (the node server looks through
+// decorators for its InlineStore).
+func (f *FaultStore) Unwrap() node.Store { return f.store() }
+
 func (f *FaultStore) store() node.Store {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -92,7 +92,10 @@ func (nd *Node) start() error {
 		}
 		st = ds
 	}
-	nd.Store.setInner(st)
+	// Small shards live in the node's catalog, as node.NewServer would
+	// arrange; wrapping the InlineStore (found by the server through
+	// FaultStore.Unwrap) puts every shard behind the fault decorator.
+	nd.Store.setInner(node.NewInlineStore(db, st, node.DefaultInlineMax, nd.cfg.BlockSize))
 	ln, err := net.Listen("tcp", nd.addr)
 	if err != nil {
 		db.Close()
