@@ -138,6 +138,7 @@ func testAWSCLI(t *testing.T, d s3Target, cli awsCLI, bucket string) {
 
 // TestFindAWS checks the discovery of aws command lines on its own.
 func TestFindAWS(t *testing.T) {
+	needProcesses(t)
 	if _, err := exec.LookPath("aws"); err != nil && os.Getenv("CI") == "" {
 		t.Skip("no aws on PATH")
 	}

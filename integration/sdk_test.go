@@ -47,6 +47,8 @@ func TestSDK(t *testing.T) {
 			{"Sizes", testSizes},
 			{"Ranges", testRanges},
 			{"Metadata", testMetadata},
+			{"Keys", testKeys},
+			{"Checksums", testChecksums},
 			{"Conditional", testConditional},
 			{"Overwrite", testOverwrite},
 			{"Delete", testDelete},
