@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -50,6 +51,10 @@ func Open(dir string, opts ...Option) (*DB, error) {
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{o.log},
 	}
+	// Bloom filters on every level (later levels inherit L0's): most
+	// point reads of a node look for keys that do not exist yet (a new
+	// shard's record and last grant, a large shard's inline bytes).
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	if o.mem {
 		po.FS = vfs.NewMem()
 	}

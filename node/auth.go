@@ -43,27 +43,38 @@ type signedRequest struct {
 	Grant      string // the Ishtar-Grant header, or ""
 }
 
-// canonical is the byte string the signature covers.
+// canonical is the byte string the signature covers, built in one
+// allocation.
 func (s *signedRequest) canonical(node shard.PublicKey) []byte {
-	var b strings.Builder
-	for _, line := range []string{
-		requestTag, s.Method, s.RequestURI, node.String(), strconv.FormatInt(s.Time, 10),
-		hex.EncodeToString(s.Nonce[:]), hex.EncodeToString(s.BodyHash[:]), s.Grant,
-	} {
-		b.WriteString(line)
-		b.WriteByte('\n')
-	}
-	return []byte(b.String())
+	const fixed = len(requestTag) + 2*32 + 2*nonceLen + 2*32 + 20 + 8 // 20: an int64; 8 newlines
+	b := make([]byte, 0, fixed+len(s.Method)+len(s.RequestURI)+len(s.Grant))
+	b = append(b, requestTag...)
+	b = append(b, '\n')
+	b = append(b, s.Method...)
+	b = append(b, '\n')
+	b = append(b, s.RequestURI...)
+	b = append(b, '\n')
+	b = hex.AppendEncode(b, node[:])
+	b = append(b, '\n')
+	b = strconv.AppendInt(b, s.Time, 10)
+	b = append(b, '\n')
+	b = hex.AppendEncode(b, s.Nonce[:])
+	b = append(b, '\n')
+	b = hex.AppendEncode(b, s.BodyHash[:])
+	b = append(b, '\n')
+	b = append(b, s.Grant...)
+	return append(b, '\n')
 }
 
 // sign sets the signature headers of h.
 func (s *signedRequest) sign(h http.Header, k shard.PrivateKey) {
 	node := k.Public()
-	h.Set(HeaderNode, node.String())
-	h.Set(HeaderTime, strconv.FormatInt(s.Time, 10))
-	h.Set(HeaderNonce, hex.EncodeToString(s.Nonce[:]))
-	h.Set(HeaderBodyHash, hex.EncodeToString(s.BodyHash[:]))
-	h.Set(HeaderSignature, base64.StdEncoding.EncodeToString(k.Sign(s.canonical(node))))
+	// The names are canonical already: no need for Header.Set.
+	h[HeaderNode] = []string{node.String()}
+	h[HeaderTime] = []string{strconv.FormatInt(s.Time, 10)}
+	h[HeaderNonce] = []string{hex.EncodeToString(s.Nonce[:])}
+	h[HeaderBodyHash] = []string{hex.EncodeToString(s.BodyHash[:])}
+	h[HeaderSignature] = []string{base64.StdEncoding.EncodeToString(k.Sign(s.canonical(node)))}
 }
 
 // parseSigned reads the signature headers of r. It reports ok=false when

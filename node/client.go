@@ -51,8 +51,8 @@ func WithClientClock(now func() time.Time) ClientOption { return func(c *Client)
 
 // NewClient returns a client of the peer at baseURL (e.g.
 // "http://203.0.113.5:7070"). hc nil means a client of its own; a given
-// client's transport should set ExpectContinueTimeout, so a refused shard
-// upload is answered before its body is sent.
+// client's transport should set ExpectContinueTimeout, so that a refused
+// large shard upload is answered before its body is sent (see PutShard).
 func NewClient(baseURL string, self shard.PrivateKey, hc *http.Client, opts ...ClientOption) *Client {
 	if self.IsZero() {
 		panic("node: NewClient without a node key")

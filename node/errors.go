@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"ishtar/shard"
 )
 
 // Error is the error of the peer protocol: the JSON body of every refused
@@ -61,3 +63,17 @@ func wrapf(base *Error, cause error, format string, args ...any) *Error {
 func errorf(base *Error, format string, args ...any) *Error {
 	return &Error{Code: base.Code, Status: base.Status, Message: fmt.Sprintf(format, args...)}
 }
+
+// shardNotFound is ErrNotFound for one shard, formatted only if printed:
+// stores answer it on hot paths (every new small shard is looked for in
+// the files first).
+type shardNotFound struct {
+	op string
+	id shard.ID
+}
+
+func (e *shardNotFound) Error() string {
+	return "node: " + e.op + " shard " + e.id.String() + ": " + ErrNotFound.Error()
+}
+
+func (e *shardNotFound) Unwrap() error { return ErrNotFound }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -53,7 +54,7 @@ func NewDiskStore(dir string, leafSize int) (*DiskStore, error) {
 			return nil, fmt.Errorf("node: open store %s: %w", dir, err)
 		}
 	}
-	return &DiskStore{dir: dir, leafSize: leafSize}, nil
+	return &DiskStore{dir: filepath.Clean(dir), leafSize: leafSize}, nil
 }
 
 func removeTemps(sub string) error {
@@ -72,11 +73,14 @@ func removeTemps(sub string) error {
 }
 
 func (s *DiskStore) subdir(id shard.ID) string {
-	return filepath.Join(s.dir, fmt.Sprintf("%02x", id[0]))
+	return s.dir + string(filepath.Separator) + hex.EncodeToString(id[:1])
 }
 
+// path is dir/ab/abcd...ef, built without filepath.Join: this is on the
+// path of every store and read.
 func (s *DiskStore) path(id shard.ID) string {
-	return filepath.Join(s.subdir(id), id.String())
+	h := id.String()
+	return s.dir + string(filepath.Separator) + h[:2] + string(filepath.Separator) + h
 }
 
 // Create starts a temporary file for shard id.
@@ -98,7 +102,7 @@ func (s *DiskStore) Create(ctx context.Context, id shard.ID, size int64) (Writer
 func (s *DiskStore) Open(ctx context.Context, id shard.ID) (Reader, error) {
 	f, err := os.Open(s.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("node: open shard %s: %w", id, ErrNotFound)
+		return nil, &shardNotFound{op: "open", id: id}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("node: open shard %s: %w", id, err)
@@ -130,7 +134,7 @@ func (s *DiskStore) Delete(ctx context.Context, id shard.ID) error {
 func (s *DiskStore) Stat(ctx context.Context, id shard.ID) (Info, error) {
 	fi, err := os.Stat(s.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
-		return Info{}, fmt.Errorf("node: stat shard %s: %w", id, ErrNotFound)
+		return Info{}, &shardNotFound{op: "stat", id: id}
 	}
 	if err != nil {
 		return Info{}, fmt.Errorf("node: stat shard %s: %w", id, err)
