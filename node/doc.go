@@ -16,7 +16,8 @@
 //	                                   replaces a known one only with a higher seq.
 //	POST   /v1/shards/{id}             body: the shard (Content-Length required,
 //	                                   <= MaxShardSize); Ishtar-Grant (op store);
-//	                                   200 Receipt signed by this node
+//	                                   200 Receipt signed by this node. The Client
+//	                                   sends Expect: 100-continue from 64 KiB up.
 //	GET    /v1/shards/{id}             200 the shard, or 206 for one "Range: bytes=a-b",
 //	                                   "bytes=a-" or "bytes=-n"; 416 past the end
 //	GET    /v1/shards/{id}/proof?leaf=I&nonce=N
