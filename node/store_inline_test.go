@@ -269,3 +269,21 @@ func TestInlineThresholdChanges(t *testing.T) {
 		t.Fatal("released bytes left behind")
 	}
 }
+
+func TestInlineMaxConfig(t *testing.T) {
+	c := Config{Key: newKey(t), Address: "http://x"}
+	c.Defaults()
+	if c.InlineMax != DefaultInlineMax || c.Validate() != nil {
+		t.Fatalf("default InlineMax %d, %v", c.InlineMax, c.Validate())
+	}
+	for _, v := range []int64{-1, 1, MaxInline} {
+		c.InlineMax = v
+		if err := c.Validate(); err != nil {
+			t.Fatalf("InlineMax %d: %v", v, err)
+		}
+	}
+	c.InlineMax = MaxInline + 1
+	if err := c.Validate(); err == nil {
+		t.Fatal("InlineMax above MaxInline accepted")
+	}
+}
