@@ -388,11 +388,13 @@ func (sp *segmentPut) addToJournal(id shard.ID, node shard.PublicKey, size int64
 	return sp.g.writeJournal(sp.journal)
 }
 
-// writeJournal writes a journal entry without waiting for fsync: the WAL
-// survives a process crash, and losing it to a power cut only leaves
-// orphans that lease expiry collects.
+// writeJournal writes a journal entry durably before any shard it names is
+// sent. It must sync: a NoSync commit may still sit in Pebble's in-memory
+// log buffer when the process is killed, and the shards already sent would
+// then be orphans nobody knows of. Concurrent entries share one fsync
+// (Pebble's group commit).
 func (g *Gateway) writeJournal(j meta.Journal) error {
-	b := g.db.NewBatch(meta.NoSync())
+	b := g.db.NewBatch()
 	defer b.Close()
 	if err := b.PutJournal(j); err != nil {
 		return fmt.Errorf("gateway: journal segment: %w", err)
