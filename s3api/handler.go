@@ -233,6 +233,12 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 			h.writeError(w, r, err)
 			return
 		}
+		if r.ContentLength == 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+			// net/http sends "100 Continue" on the first read of the body,
+			// and an empty body is never read: answer it here, or botocore
+			// mistakes the final response for the interim one and stalls.
+			w.WriteHeader(http.StatusContinue)
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), payloadKey, p)))
 	})
 }

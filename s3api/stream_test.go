@@ -7,9 +7,12 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,6 +235,44 @@ func TestExpectContinue(t *testing.T) {
 		}
 	}
 	if !e.mem.has("expect", "k") {
+		t.Fatal("not stored")
+	}
+}
+
+// TestExpectContinueEmptyBody checks that a request with an empty body and
+// Expect: 100-continue gets its interim 100 response, which net/http alone
+// never sends for a body nobody reads (botocore then stalls; boto/botocore#3755).
+func TestExpectContinueEmptyBody(t *testing.T) {
+	e := newSDKEnv(t, sdkEnvOptions{plainHTTP: true})
+	e.bucket(t, "expect")
+	var got100 atomic.Int32
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+		if code == http.StatusContinue {
+			got100.Add(1)
+		}
+		return nil
+	}}
+	ctx := httptrace.WithClientTrace(t.Context(), trace)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, e.srv.URL+"/expect/empty", http.NoBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const emptyHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	req.Header.Set("Expect", "100-continue")
+	req.Header.Set("X-Amz-Content-Sha256", emptyHash)
+	opsSign(t, req, emptyHash, e.region)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if got100.Load() != 1 {
+		t.Fatalf("got %d interim 100 responses, want 1", got100.Load())
+	}
+	if !e.mem.has("expect", "empty") {
 		t.Fatal("not stored")
 	}
 }
