@@ -19,9 +19,12 @@ test: vet
 	$(GO) test -race -timeout 30m $(RACE_PKGS)
 	$(GO) test -timeout 40m $(PLAIN_PKGS)
 
+# End-to-end figures (BENCH lines) of a devnet against a plain fsync-to-file
+# server, then the per-stage micro-benchmarks.
 bench:
-	GOMAXPROCS=1 $(GO) test -run '^$$' -bench Pipeline -benchtime 20x ./shard/
-	$(GO) test -run '^$$' -bench . -benchtime 5x ./node/
+	$(GO) run ./integration/bench
+	GOMAXPROCS=1 $(GO) test -run '^$$' -bench Pipeline ./shard/
+	$(GO) test -run '^$$' -bench StoreShard -benchtime 10x ./node/
 
 devnet:
 	$(GO) run ./cmd/ishtar devnet --data $(DATA)
