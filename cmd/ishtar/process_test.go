@@ -214,10 +214,10 @@ func TestServeFullNodeRefuses(t *testing.T) {
 	dir := initDataDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	p := startIshtar(t, "Node endpoint:", serveArgs(dir, "--capacity", "100KiB")...)
+	p := startIshtar(t, "Node endpoint:", serveArgs(dir, "--capacity", "200KiB")...)
 	c := newNodeClient(t, p.lines["Node endpoint:"])
 
-	data, id, g := testShard(t, 200<<10)
+	data, id, g := testShard(t, 300<<10)
 	_, err := c.PutShard(ctx, id, bytes.NewReader(data), int64(len(data)), g)
 	var ne *node.Error
 	if !errors.Is(err, node.ErrInsufficientStorage) || !errors.As(err, &ne) || ne.Status != http.StatusInsufficientStorage {
@@ -227,8 +227,9 @@ func TestServeFullNodeRefuses(t *testing.T) {
 		t.Fatalf("GetShard of a refused shard: %v, want not_found", err)
 	}
 
-	// A shard that fits is still taken.
-	small, sid, sg := testShard(t, 50<<10)
+	// A shard that fits is still taken. Both are larger than the node keeps
+	// in its catalog (node.DefaultInlineMax), so each would be a file.
+	small, sid, sg := testShard(t, 100<<10)
 	if _, err := c.PutShard(ctx, sid, bytes.NewReader(small), int64(len(small)), sg); err != nil {
 		t.Fatalf("PutShard within capacity: %v", err)
 	}
