@@ -70,6 +70,7 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 	l := newLoader("devnet", devnetKeys, e.lookupEnv)
 	l.defaultData = defaultDevnet
 	nodes := l.fs.Int("nodes", 6, "run `N` nodes: the gateway's own node and N-1 storage nodes")
+	pprofAddr := addPprofFlag(l.fs)
 	if err := l.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printFlags(e.stdout, l.fs, "--data DIR [--nodes 6] [--s3 ADDR] [flags]")
@@ -87,6 +88,9 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("devnet: %w", err)
 	}
 	log := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
+	if _, err := startPprof(ctx, *pprofAddr, log); err != nil {
+		return err
+	}
 	st, err := devnetPlan(l, &cfg, *nodes, l.flagGiven("nodes"))
 	if err != nil {
 		return fmt.Errorf("devnet: %w", err)

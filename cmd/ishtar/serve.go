@@ -16,6 +16,7 @@ const shutdownGrace = 10 * time.Second
 // runServe runs the daemon until SIGINT or SIGTERM.
 func runServe(ctx context.Context, e *env, args []string) error {
 	l := newLoader("serve", nil, e.lookupEnv)
+	pprofAddr := addPprofFlag(l.fs)
 	if err := l.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printFlags(e.stdout, l.fs, "--data DIR [flags]")
@@ -30,6 +31,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
+	if _, err := startPprof(ctx, *pprofAddr, log); err != nil {
+		return err
+	}
 	id, err := loadIdentity(cfg.Data)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
