@@ -16,6 +16,13 @@
 // run's duration is bounded. Run it from the module's root:
 //
 //	go run ./integration/bench
+//
+// To see where the devnet's time goes, -pprof DIR runs it with --pprof and
+// saves a CPU, block and mutex profile of each figure (its first
+// -pprof-seconds) in DIR; -no-plain skips the baseline:
+//
+//	go run ./integration/bench -no-plain -pprof /tmp/prof
+//	go tool pprof -top /tmp/prof/put_64MiB_4c.cpu.pprof
 package main
 
 import (
@@ -40,6 +47,9 @@ type options struct {
 	listKeys     int   // keys listed (completed with server-side copies)
 	rssSize      int64 // the upload whose peak RSS is measured
 	keep         bool  // keep the data directories
+	noPlain      bool  // skip the baseline (quicker, for profiling)
+	pprofDir     string
+	pprofSeconds int
 }
 
 func main() {
@@ -52,6 +62,9 @@ func main() {
 	flag.IntVar(&o.listKeys, "list", 10000, "keys to list in pages of 1000")
 	flag.Int64Var(&o.rssSize, "rss-size", 2<<30, "size in bytes of the upload whose peak RSS is measured")
 	flag.BoolVar(&o.keep, "keep", false, "keep the data directories")
+	flag.BoolVar(&o.noPlain, "no-plain", false, "skip the plain baseline (no ratios)")
+	flag.StringVar(&o.pprofDir, "pprof", "", "run the devnet with --pprof and save CPU, block and mutex profiles of each figure in `DIR`")
+	flag.IntVar(&o.pprofSeconds, "pprof-seconds", 5, "length of each profile taken with -pprof")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -94,37 +107,64 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	args := []string{"--capacity", "256GiB", "--log-level", "warn"}
+	var prof *profiler
+	if o.pprofDir != "" {
+		paddr, err := devnet.FreeAddr()
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(o.pprofDir, 0o755); err != nil {
+			return err
+		}
+		args = append(args, "--pprof", paddr)
+		prof = &profiler{addr: paddr, dir: o.pprofDir, seconds: o.pprofSeconds}
+	}
 	fmt.Fprintln(os.Stderr, "bench: starting devnet")
-	dn, err := devnet.Start(ctx, devnet.Options{
-		Bin: bin, Dir: filepath.Join(root, "devnet"), S3: addr,
-		Args: []string{"--capacity", "256GiB", "--log-level", "warn"},
-	})
+	dn, err := devnet.Start(ctx, devnet.Options{Bin: bin, Dir: filepath.Join(root, "devnet"), S3: addr, Args: args})
 	if err != nil {
 		return err
 	}
 	defer dn.Kill()
-	pl, err := startPlain(ctx, filepath.Join(root, "plain"))
-	if err != nil {
-		return err
+	targets := []target{{endpoint: dn.Endpoint, ak: dn.AccessKey, sk: dn.SecretKey, pid: dn.PID()}}
+	if !o.noPlain {
+		pl, err := startPlain(ctx, filepath.Join(root, "plain"))
+		if err != nil {
+			return err
+		}
+		defer pl.kill()
+		targets = append(targets, target{name: "plain", endpoint: pl.endpoint, ak: "plain", sk: "plain", pid: pl.pid()})
 	}
-	defer pl.kill()
-
-	ishtar := target{endpoint: dn.Endpoint, ak: dn.AccessKey, sk: dn.SecretKey, pid: dn.PID()}
-	plainT := target{name: "plain", endpoint: pl.endpoint, ak: "plain", sk: "plain", pid: pl.pid()}
 	start := time.Now()
 	for _, fig := range figures(o) {
 		var vals [2]float64
-		for i, tg := range []target{ishtar, plainT} {
+		for i, tg := range targets {
 			fmt.Fprintf(os.Stderr, "bench: %s on %s\n", fig.name, nameOf(tg))
+			var wait func() error
+			if tg.name == "" {
+				wait = prof.start(ctx, fig.name)
+			}
+			cpu0, _ := cpuTimes(tg.pid)
 			v, err := fig.run(ctx, tg)
 			if err != nil {
 				return fmt.Errorf("%s on %s: %w", fig.name, nameOf(tg), err)
 			}
+			if cpu1, err := cpuTimes(tg.pid); err == nil {
+				fmt.Fprintf(os.Stderr, "bench: %s on %s: %.1f %s, server CPU %.2f s user + %.2f s system\n",
+					fig.name, nameOf(tg), v, fig.unit, cpu1[0]-cpu0[0], cpu1[1]-cpu0[1])
+			}
+			if wait != nil {
+				if err := wait(); err != nil {
+					return err
+				}
+			}
 			vals[i] = v
 		}
 		fmt.Printf("BENCH %s %.1f %s\n", fig.name, vals[0], fig.unit)
-		fmt.Printf("BENCH plain_%s %.1f %s\n", fig.name, vals[1], fig.unit)
-		fmt.Printf("BENCH %s_vs_plain %.3f x\n", fig.name, vals[0]/vals[1])
+		if len(targets) > 1 {
+			fmt.Printf("BENCH plain_%s %.1f %s\n", fig.name, vals[1], fig.unit)
+			fmt.Printf("BENCH %s_vs_plain %.3f x\n", fig.name, vals[0]/vals[1])
+		}
 	}
 	fmt.Fprintf(os.Stderr, "bench: done in %v\n", time.Since(start).Round(time.Second))
 	return nil

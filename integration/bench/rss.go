@@ -64,3 +64,27 @@ func procStatus(pid int, field string) (float64, error) {
 	}
 	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
 }
+
+// cpuTimes returns the user and system CPU seconds a process has used
+// (Linux: /proc/PID/stat, fields 14 and 15, in clock ticks of 1/100 s).
+func cpuTimes(pid int) ([2]float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return [2]float64{}, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return [2]float64{}, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	var t [2]float64
+	for i := range t {
+		ticks, err := strconv.ParseInt(f[11+i], 10, 64)
+		if err != nil {
+			return t, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		t[i] = float64(ticks) / 100
+	}
+	return t, nil
+}
