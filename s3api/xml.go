@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,19 +31,38 @@ func xmlTime(t time.Time) string {
 // is built in memory first (they are small), so an encoding failure is
 // still an error response rather than a truncated body.
 func writeXML(w http.ResponseWriter, status int, v any) error {
-	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	if err := xml.NewEncoder(&buf).Encode(v); err != nil {
-		return fmt.Errorf("s3api: encode %T: %w", v, err)
+	var body []byte
+	if a, ok := v.(xmlAppender); ok {
+		bp := xmlBufs.Get().(*[]byte)
+		defer putXMLBuf(bp)
+		body = a.appendXML(append(slices.Grow((*bp)[:0], len(xml.Header)+a.sizeHint()), xml.Header...))
+		*bp = body
+	} else {
+		var buf bytes.Buffer
+		buf.WriteString(xml.Header)
+		if err := xml.NewEncoder(&buf).Encode(v); err != nil {
+			return fmt.Errorf("s3api: encode %T: %w", v, err)
+		}
+		body = buf.Bytes()
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/xml")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	// Once the status is sent a write error means the client went away;
 	// there is no other response left to give.
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 	return nil
+}
+
+// xmlBufs recycles the buffers of hand-encoded documents (listings of up
+// to 1,000 entries, a few hundred KiB).
+var xmlBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+func putXMLBuf(bp *[]byte) {
+	if cap(*bp) <= 1<<20 {
+		xmlBufs.Put(bp)
+	}
 }
 
 // parseXML decodes a request document strictly into v: one root element
