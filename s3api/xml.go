@@ -24,7 +24,45 @@ const maxXMLBody = 4 << 20
 
 // xmlTime formats a time the way S3 documents carry it: UTC, milliseconds.
 func xmlTime(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+	var b [24]byte
+	return string(appendXMLTime(b[:0], t))
+}
+
+// appendXMLTime appends t as xmlTime formats it, without the cost of
+// time.Format's layout parsing (a listing formats 1,000 of them); years
+// outside 0..9999 take the slow path.
+func appendXMLTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, ms, 3)
+	return append(b, 'Z')
+}
+
+// appendDigits appends v (>= 0) as exactly n decimal digits.
+func appendDigits(b []byte, v, n int) []byte {
+	var d [4]byte
+	for i := n - 1; i >= 0; i-- {
+		d[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, d[:n]...)
 }
 
 // writeXML sends v as an XML document with the given status. The document

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // stdXML is what writeXML sent before the hand-written encoders.
@@ -109,4 +111,19 @@ func BenchmarkListXML(b *testing.B) {
 			page.appendXML(make([]byte, 0, page.sizeHint()))
 		}
 	})
+}
+
+func TestXMLTime(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	times := []time.Time{{}, time.Unix(0, 0), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 12, 0, 0, 1e6-1, time.FixedZone("x", -7*3600))}
+	for range 1000 {
+		times = append(times, time.Unix(r.Int64N(1<<34)-1<<33, r.Int64N(1e9)).In(time.FixedZone("y", int(r.Int64N(86400))-43200)))
+	}
+	for _, tm := range times {
+		if got, want := xmlTime(tm), tm.UTC().Format("2006-01-02T15:04:05.000Z"); got != want {
+			t.Errorf("xmlTime(%v) = %q, want %q", tm, got, want)
+		}
+	}
 }
