@@ -75,6 +75,8 @@ func (b *Batch) Commit() error {
 	wo := pebble.NoSync
 	if b.sync {
 		wo = pebble.Sync
+		b.db.pacer.begin()
+		defer b.db.pacer.end()
 	}
 	if err := b.db.pdb.Apply(b.pb, wo); err != nil {
 		_ = b.pb.Close()
@@ -108,6 +110,10 @@ func (b *Batch) close() error {
 func (db *DB) Update(fn func(b *Batch) error, opts ...BatchOption) error {
 	b := db.NewBatch(opts...)
 	sync := b.sync
+	if sync {
+		db.pacer.begin()
+		defer db.pacer.end()
+	}
 	db.writeMu.Lock()
 	err := func() error {
 		defer b.Close()

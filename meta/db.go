@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -21,12 +22,14 @@ type DB struct {
 	pdb *pebble.DB
 	// writeMu serializes Update transactions.
 	writeMu sync.Mutex
+	pacer   *syncPacer // nil: syncs are not paced
 }
 
 type options struct {
 	mem       bool
 	log       *slog.Logger
 	cacheSize int64
+	pace      time.Duration
 }
 
 // Option configures Open.
@@ -40,6 +43,14 @@ func WithLogger(log *slog.Logger) Option { return func(o *options) { o.log = log
 
 // WithCacheSize sets Pebble's block cache size in bytes.
 func WithCacheSize(n int64) Option { return func(o *options) { o.cacheSize = n } }
+
+// WithSyncPacing turns on adaptive group commit: while durable commits
+// of concurrent writers overlap, the WAL waits up to d after each fsync so
+// that the commits arriving meanwhile share the next one (see syncPacer).
+// Every durable commit still returns only once it is on disk; commits that
+// do not overlap (a lone writer) are not delayed. d <= 0 leaves syncs
+// unpaced (the default).
+func WithSyncPacing(d time.Duration) Option { return func(o *options) { o.pace = d } }
 
 // Open opens or creates the catalog in dir.
 func Open(dir string, opts ...Option) (*DB, error) {
@@ -58,6 +69,11 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if o.mem {
 		po.FS = vfs.NewMem()
 	}
+	var pacer *syncPacer
+	if o.pace > 0 {
+		pacer = newSyncPacer(o.pace)
+		po.WALMinSyncInterval = pacer.minSyncInterval
+	}
 	cache := pebble.NewCache(o.cacheSize)
 	defer cache.Unref()
 	po.Cache = cache
@@ -65,7 +81,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("meta: open %s: %w", dir, err)
 	}
-	return &DB{pdb: pdb}, nil
+	return &DB{pdb: pdb, pacer: pacer}, nil
 }
 
 // Close closes the database; it must not be used afterwards.
@@ -81,6 +97,8 @@ func (db *DB) Get(key []byte) ([]byte, error) { return getRaw(db.pdb, key) }
 
 // Set stores value under key, durably.
 func (db *DB) Set(key, value []byte) error {
+	db.pacer.begin()
+	defer db.pacer.end()
 	if err := db.pdb.Set(key, value, pebble.Sync); err != nil {
 		return fmt.Errorf("meta: set %x: %w", key, err)
 	}
@@ -89,6 +107,8 @@ func (db *DB) Set(key, value []byte) error {
 
 // Delete removes key, durably. Deleting an absent key is not an error.
 func (db *DB) Delete(key []byte) error {
+	db.pacer.begin()
+	defer db.pacer.end()
 	if err := db.pdb.Delete(key, pebble.Sync); err != nil {
 		return fmt.Errorf("meta: delete %x: %w", key, err)
 	}
