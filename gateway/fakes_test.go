@@ -146,18 +146,19 @@ func (p *fakePeer) counters() (served int64, gets, puts int) {
 type fault int32
 
 const (
-	healthy    fault = iota
-	offline          // every call fails at once
-	hang             // every call blocks until its context ends
-	flipBits         // GetShard flips a bit of what it serves
-	truncate         // GetShard serves half of what was asked
-	wrongShard       // GetShard serves bytes of another shard
-	refuse           // PutShard refuses for lack of space
-	badReceipt       // PutShard answers a receipt signed by another key
+	healthy       fault = iota
+	offline             // every call fails at once
+	hang                // every call blocks until its context ends
+	flipBits            // GetShard flips a bit of what it serves
+	truncate            // GetShard serves half of what was asked
+	wrongShard          // GetShard serves bytes of another shard
+	refuse              // PutShard refuses for lack of space
+	badReceipt          // PutShard answers a receipt signed by another key
+	forgedReceipt       // PutShard answers a receipt naming the node, signed by another key
 )
 
 func (f fault) String() string {
-	return [...]string{"healthy", "offline", "hang", "flip", "truncate", "wrong-shard", "refuse", "bad-receipt"}[f]
+	return [...]string{"healthy", "offline", "hang", "flip", "truncate", "wrong-shard", "refuse", "bad-receipt", "forged-receipt"}[f]
 }
 
 var errOffline = errors.New("fake: connection refused")
@@ -189,10 +190,14 @@ func (f *faulty) PutShard(ctx context.Context, id shard.ID, body io.Reader, size
 	switch f.get() {
 	case refuse:
 		return shard.Receipt{}, fmt.Errorf("fake: %w", ErrPeerFull)
-	case badReceipt:
+	case badReceipt, forgedReceipt:
 		r, err := f.inner.PutShard(ctx, id, body, size, g)
+		node := r.Node
 		other, _ := shard.GeneratePrivateKey(rand.Reader)
 		r.Sign(other)
+		if f.get() == forgedReceipt {
+			r.Node = node
+		}
 		return r, err
 	}
 	return f.inner.PutShard(ctx, id, body, size, g)

@@ -54,6 +54,11 @@ func (c *Client) PutShard(ctx context.Context, id shard.ID, body io.Reader, size
 	return rc, nil
 }
 
+// VerifiesReceipts reports that PutShard and Renew return only receipts
+// whose signature verified and that name the pinned peer, the shard, its
+// size and the owner asked for, so callers need not verify them again.
+func (c *Client) VerifiesReceipts() bool { return true }
+
 // Renew extends the owner's lease on shard id and returns the peer's
 // verified receipt.
 func (c *Client) Renew(ctx context.Context, id shard.ID, grant shard.Grant) (shard.Receipt, error) {
