@@ -130,7 +130,7 @@ type Gateway struct {
 
 	health *health
 	sem    *semaphore
-	bufs   bufPool
+	bufs   *bufPool
 
 	quotaMu  sync.Mutex
 	reserved int64 // stored bytes promised to uploads in flight
@@ -160,6 +160,7 @@ func New(cfg Config, db *meta.DB, owner shard.OwnerKeys, dir Directory, log *slo
 		rand:    rand.Reader,
 		now:     time.Now,
 		sem:     newSemaphore(int64(cfg.Concurrency) * segmentWeight(cfg.Params, cfg.SegmentSize)),
+		bufs:    newBufPool(int64(cfg.Concurrency) * segmentWeight(cfg.Params, cfg.SegmentSize)),
 		wake:    make(chan struct{}, 1),
 	}
 	g.health = newHealth(cfg.Backoff, cfg.BackoffMax, func() time.Time { return g.now() }, log)
