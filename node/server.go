@@ -28,6 +28,10 @@ type Server struct {
 	log    *slog.Logger
 	self   shard.PublicKey
 	router *mux.Router
+	// inline is st when it is an InlineStore over db itself: its bytes
+	// are then written and deleted only in the batches of their index
+	// entries (see openHeld).
+	inline *InlineStore
 	nonces *nonceCache
 
 	// locks serialize commits, renewals and deletes of one shard ID
@@ -65,6 +69,9 @@ func NewServer(cfg Config, st Store, db *meta.DB, log *slog.Logger) *Server {
 		log:    log,
 		self:   cfg.Key.Public(),
 		nonces: newNonceCache(cfg.ClockWindow, cfg.MaxNonces),
+	}
+	if il, ok := st.(*InlineStore); ok && il.db == db {
+		s.inline = il
 	}
 	s.routes()
 	return s
