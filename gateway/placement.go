@@ -58,7 +58,7 @@ func (g *Gateway) newPlacer(seg meta.SegmentID) *placer {
 			continue
 		}
 		seen[p.ID] = true
-		c := candidate{info: p, group: addressGroup(p.Addr)}
+		c := candidate{info: p, group: AddressBlock(p.Addr)}
 		if p.Free > 0 {
 			c.weight = float64(p.Free)
 			known += c.weight
@@ -127,9 +127,9 @@ func (pl *placer) drop(p PeerInfo) {
 	}
 }
 
-// addressGroup returns the address block of a peer's base URL: the /24 of
+// AddressBlock returns the address block of a peer's base URL: the /24 of
 // an IPv4 address, the /64 of an IPv6 one, else the lower-case host name.
-func addressGroup(addr string) string {
+func AddressBlock(addr string) string {
 	host := addr
 	if u, err := url.Parse(addr); err == nil && u.Host != "" {
 		host = u.Hostname()

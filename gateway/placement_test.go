@@ -188,7 +188,7 @@ func TestPlacementDiversity(t *testing.T) {
 		}
 		groups := map[string]bool{}
 		for _, p := range ps {
-			gr := addressGroup(p.Addr)
+			gr := AddressBlock(p.Addr)
 			if groups[gr] {
 				t.Fatalf("segment %d: two shards in %s", s, gr)
 			}
@@ -216,8 +216,8 @@ func TestAddressGroup(t *testing.T) {
 		"10.1.2.3:9000":                  "10.1.2.0/24",
 		"":                               "",
 	} {
-		if got := addressGroup(in); got != want {
-			t.Errorf("addressGroup(%q) = %q, want %q", in, got, want)
+		if got := AddressBlock(in); got != want {
+			t.Errorf("AddressBlock(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net/netip"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -130,33 +127,14 @@ func (d *peerDirectory) run(ctx context.Context) {
 	}
 }
 
-// addressBlocks counts the distinct address blocks of peers the way the
-// gateway's address diversity sees them: the /24 of an IPv4 address, the
-// /64 of an IPv6 one, else the host name.
+// addressBlocks counts the distinct address blocks of peers, as the
+// gateway's address diversity sees them.
 func addressBlocks(peers []gateway.PeerInfo) int {
 	seen := make(map[string]bool)
 	for _, p := range peers {
-		seen[addressBlock(p.Addr)] = true
+		seen[gateway.AddressBlock(p.Addr)] = true
 	}
 	return len(seen)
-}
-
-func addressBlock(base string) string {
-	host := base
-	if u, err := url.Parse(base); err == nil && u.Host != "" {
-		host = u.Hostname()
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return strings.ToLower(host)
-	}
-	ip = ip.Unmap()
-	bits := 64
-	if ip.Is4() {
-		bits = 24
-	}
-	p, _ := ip.Prefix(bits)
-	return p.String()
 }
 
 // warnPlacement logs why uploads are bound to fail with the peers known.
