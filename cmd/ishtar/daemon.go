@@ -95,6 +95,19 @@ func (d *daemon) run(ctx context.Context, ready func()) error {
 		defer wg.Done()
 		gwErr = d.gw.Run(bg)
 	}()
+	for i, n := range d.nodes {
+		// A crash between writing a shard and indexing it (or the other
+		// way round on delete) leaves bytes no one holds.
+		wg.Go(func() {
+			removed, err := n.node.Sweep(bg)
+			switch {
+			case err != nil && bg.Err() == nil:
+				d.log.Warn("sweeping unheld shards", "node", i, "err", err)
+			case removed > 0:
+				d.log.Info("removed shards the catalog does not hold", "node", i, "shards", removed)
+			}
+		})
+	}
 	err := d.srv.run(ctx, d.log, func() {
 		rctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 		d.dir.refresh(rctx, false)

@@ -25,6 +25,7 @@ const catalogSyncPacing = 4 * time.Millisecond
 // protocol server on a bound listener.
 type peerNode struct {
 	db   *meta.DB
+	node *node.Server
 	http *http.Server
 	ln   net.Listener
 	url  string // the advertised base URL
@@ -63,7 +64,8 @@ func openNode(cfg *Config, dir string, key shard.PrivateKey, listen string, log 
 		_ = n.ln.Close()
 		return nil, err
 	}
-	n.http = node.NewServer(nc, st, db, log).HTTPServer()
+	n.node = node.NewServer(nc, st, db, log)
+	n.http = n.node.HTTPServer()
 	return n, nil
 }
 
