@@ -124,6 +124,11 @@
 // InlineStore themselves and expose it with an Unwrap() Store method;
 // NewServer then uses them as they are.
 //
+// A file shard is written before it is indexed and unindexed before it is
+// removed, so a crash in between leaves bytes no owner holds; Server.Sweep
+// (run by `ishtar serve` at start) removes them. Inline shards never need
+// it.
+//
 // Audit answers sign, after the tag "ishtar/audit/v1\x00": the shard ID
 // (32 bytes), Size, LeafSize and Leaf (8 bytes each, big-endian), the nonce
 // (4-byte length, bytes), SHA-256 of the leaf data (32), the binary proof
