@@ -21,10 +21,11 @@ const (
 	HeaderBodyHash  = "Ishtar-Body-Hash"
 	HeaderSignature = "Ishtar-Signature"
 	HeaderGrant     = "Ishtar-Grant"
+	HeaderTarget    = "Ishtar-Target"
 )
 
 const (
-	requestTag = "ishtar/request/v1"
+	requestTag = "ishtar/request/v2"
 	nonceLen   = 16
 	// maxGrantHeader bounds the encoded grant; a real one is about 400 bytes.
 	maxGrantHeader = 2048
@@ -41,12 +42,15 @@ type signedRequest struct {
 	Nonce      [nonceLen]byte
 	BodyHash   [32]byte
 	Grant      string // the Ishtar-Grant header, or ""
+	// Target is the node the request is for; zero (no Ishtar-Target
+	// header) only on reads, which any node may answer.
+	Target shard.PublicKey
 }
 
 // canonical is the byte string the signature covers, built in one
 // allocation.
 func (s *signedRequest) canonical(node shard.PublicKey) []byte {
-	const fixed = len(requestTag) + 2*32 + 2*nonceLen + 2*32 + 20 + 8 // 20: an int64; 8 newlines
+	const fixed = len(requestTag) + 3*2*32 + 2*nonceLen + 20 + 9 // 20: an int64; 9 newlines
 	b := make([]byte, 0, fixed+len(s.Method)+len(s.RequestURI)+len(s.Grant))
 	b = append(b, requestTag...)
 	b = append(b, '\n')
@@ -55,6 +59,10 @@ func (s *signedRequest) canonical(node shard.PublicKey) []byte {
 	b = append(b, s.RequestURI...)
 	b = append(b, '\n')
 	b = hex.AppendEncode(b, node[:])
+	b = append(b, '\n')
+	if !s.Target.IsZero() {
+		b = hex.AppendEncode(b, s.Target[:])
+	}
 	b = append(b, '\n')
 	b = strconv.AppendInt(b, s.Time, 10)
 	b = append(b, '\n')
@@ -74,6 +82,9 @@ func (s *signedRequest) sign(h http.Header, k shard.PrivateKey) {
 	h[HeaderTime] = []string{strconv.FormatInt(s.Time, 10)}
 	h[HeaderNonce] = []string{hex.EncodeToString(s.Nonce[:])}
 	h[HeaderBodyHash] = []string{hex.EncodeToString(s.BodyHash[:])}
+	if !s.Target.IsZero() {
+		h[HeaderTarget] = []string{s.Target.String()}
+	}
 	h[HeaderSignature] = []string{base64.StdEncoding.EncodeToString(k.Sign(s.canonical(node)))}
 }
 
@@ -100,6 +111,11 @@ func parseSigned(r *http.Request) (s signedRequest, node shard.PublicKey, sig []
 	sig, err = base64.StdEncoding.DecodeString(h.Get(HeaderSignature))
 	if err != nil || len(sig) != 64 {
 		return s, node, nil, true, bad(HeaderSignature)
+	}
+	if t := h.Get(HeaderTarget); t != "" {
+		if s.Target, err = shard.ParsePublicKey(t); err != nil {
+			return s, node, nil, true, bad(HeaderTarget)
+		}
 	}
 	s.Method, s.RequestURI, s.Grant = r.Method, r.RequestURI, h.Get(HeaderGrant)
 	return s, node, sig, true, nil

@@ -22,11 +22,15 @@ func TestCanonicalRequest(t *testing.T) {
 		sr.Nonce[i] = 0xf0 | byte(i)
 	}
 	sr.BodyHash[31] = 0xff
+	for i := range sr.Target {
+		sr.Target[i] = 0x20 + byte(i)
+	}
 	want := strings.Join([]string{
-		"ishtar/request/v1",
+		"ishtar/request/v2",
 		"POST",
 		"/v1/shards/ab?x=1",
 		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+		"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f",
 		"-12345",
 		"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff",
 		strings.Repeat("00", 31) + "ff",
@@ -38,5 +42,9 @@ func TestCanonicalRequest(t *testing.T) {
 	sr.Grant = ""
 	if got := string(sr.canonical(node)); !strings.HasSuffix(got, strings.Repeat("00", 31)+"ff\n\n") {
 		t.Fatalf("canonical request without a grant ends %q", got[len(got)-10:])
+	}
+	sr.Target = shard.PublicKey{}
+	if got := string(sr.canonical(node)); !strings.Contains(got, "1c1d1e1f\n\n-12345\n") {
+		t.Fatalf("canonical request without a target: %q", got)
 	}
 }

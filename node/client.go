@@ -139,6 +139,15 @@ func (c *Client) do(ctx context.Context, rq request) (*http.Response, error) {
 		Method: rq.method, RequestURI: req.URL.RequestURI(), Time: c.now().Unix(),
 		BodyHash: rq.bodyHash, Grant: rq.grant,
 	}
+	// Anything but a read names the peer, asking for its record first if
+	// it is not pinned yet (see Server.authenticate).
+	if rq.method == http.MethodGet {
+		c.mu.Lock()
+		sr.Target = c.peer
+		c.mu.Unlock()
+	} else if sr.Target, err = c.PeerID(ctx); err != nil {
+		return nil, err
+	}
 	if rq.body == nil {
 		sr.BodyHash = emptyBodyHash
 	}

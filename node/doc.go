@@ -43,6 +43,7 @@
 //	411 length_required     shard upload without Content-Length
 //	413 too_large           body or shard over its limit
 //	416 range_not_satisfiable
+//	421 misdirected         signed for another node, or (not a GET) for none
 //	422 corrupt             shard bytes do not hash to the ID, or wrong length
 //	503 busy                too many nonces in the window
 //	507 insufficient_storage  not enough free capacity; nothing was kept
@@ -62,21 +63,27 @@
 //	                  whose body hash is the shard ID itself: the node
 //	                  recomputes the Merkle root while streaming the body to
 //	                  disk, so it never buffers a shard to check a signature
+//	Ishtar-Target:    the node the request is for (64 hex); required on
+//	                  every request but a GET, optional on a GET
 //	Ishtar-Signature: standard base64 of the ed25519 signature of
 //
-//	    "ishtar/request/v1\n" METHOD "\n" REQUEST-URI "\n" NODE-ID "\n"
-//	    TIME "\n" NONCE "\n" BODY-HASH "\n" GRANT "\n"
+//	    "ishtar/request/v2\n" METHOD "\n" REQUEST-URI "\n" NODE-ID "\n"
+//	    TARGET "\n" TIME "\n" NONCE "\n" BODY-HASH "\n" GRANT "\n"
 //
 // where REQUEST-URI is the path and query exactly as sent, the hex fields
-// are as in the headers and GRANT is the Ishtar-Grant header or empty. A
-// request more than Config.ClockWindow (default 10 min) away from the
-// node's clock is refused; so is one whose (node, nonce) was seen in the
-// window. Nonces are kept in per-minute groups of their signed time, so
-// memory is bounded by the window (and by Config.MaxNonces).
+// are as in the headers, TARGET is the Ishtar-Target header or empty and
+// GRANT is the Ishtar-Grant header or empty. A request more than
+// Config.ClockWindow (default 10 min) away from the node's clock is
+// refused; so is one whose (node, nonce) was seen in the window. Nonces
+// are kept in per-minute groups of their signed time, so memory is bounded
+// by the window (and by Config.MaxNonces).
 //
-// The signature does not name the target node: a request can be replayed
-// to another node within the window. Owner grants bind the operation, not
-// the node, for the same reason.
+// A request naming another node as its target, or a store, renew, delete
+// or post naming none, is refused (421 misdirected): a node cannot replay
+// a request it received to another node, whose nonce cache has not seen
+// it. The Client names the peer it pinned (WithPeerID, or the record of
+// its first Info, which it asks for before anything but a read). Owner
+// grants bind the operation, not the node: the request binds the node.
 //
 // # Owner grants
 //

@@ -35,6 +35,7 @@ var (
 	ErrUnauthenticated     = &Error{Code: "unauthenticated", Message: "request is not signed", Status: http.StatusUnauthorized}
 	ErrBadSignature        = &Error{Code: "bad_signature", Message: "signature does not verify", Status: http.StatusUnauthorized}
 	ErrClockSkew           = &Error{Code: "clock_skew", Message: "timestamp outside the clock window", Status: http.StatusUnauthorized}
+	ErrMisdirected         = &Error{Code: "misdirected", Message: "request signed for another node", Status: http.StatusMisdirectedRequest}
 	ErrReplayed            = &Error{Code: "replayed", Message: "nonce already used", Status: http.StatusUnauthorized}
 	ErrForbidden           = &Error{Code: "forbidden", Message: "not permitted for this owner", Status: http.StatusForbidden}
 	ErrNotFound            = &Error{Code: "not_found", Message: "not found", Status: http.StatusNotFound}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -42,9 +44,24 @@ func (rec *recorder) RoundTrip(r *http.Request) (*http.Response, error) {
 // replay sends the recorded request again and returns its error answer.
 func (rec *recorder) replay(t *testing.T) error {
 	t.Helper()
+	return rec.replayTo(t, "")
+}
+
+// replayTo sends the recorded request again, to the node at base if not
+// empty, and returns its error answer.
+func (rec *recorder) replayTo(t *testing.T, base string) error {
+	t.Helper()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	req, err := http.NewRequestWithContext(context.Background(), rec.method, rec.url, bytes.NewReader(rec.body))
+	u := rec.url
+	if base != "" {
+		pu, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u = base + pu.RequestURI()
+	}
+	req, err := http.NewRequestWithContext(context.Background(), rec.method, u, bytes.NewReader(rec.body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +246,39 @@ func TestReplayedDeleteAfterReupload(t *testing.T) {
 		rd.Close()
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("re-uploaded shard: %v or wrong bytes", err)
+		}
+	})
+}
+
+// TestReplayedToAnotherNode: a node replays the store and delete requests
+// it received to another node, which refuses both unused nonces because
+// they are signed for the first node.
+func TestReplayedToAnotherNode(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m storageMode) {
+		a := startNode(t, nodeOpts{inlineMax: m.inlineMax})
+		b := startNode(t, nodeOpts{inlineMax: m.inlineMax})
+		ctx := context.Background()
+		owner := newKey(t)
+		data, id := testShard(14, 2*testLeafSize)
+		size := int64(len(data))
+		put(t, b.client(t), owner, data, id) // b holds the shard too
+
+		rec := &recorder{}
+		c := NewClient(a.ts.URL, newKey(t), &http.Client{Transport: rec}, WithPeerID(a.key.Public()))
+		other, otherID := testShard(15, 3*testLeafSize)
+		put(t, c, owner, other, otherID)
+		before := b.state(t)
+		wantCode(t, rec.replayTo(t, b.ts.URL), ErrMisdirected)
+		if !b.state(t).equal(before) {
+			t.Fatal("a store replayed to another node changed it")
+		}
+
+		if err := c.DeleteShard(ctx, id, newGrant(owner, shard.OpDelete, id, size)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("delete on a, which never held the shard: %v", err)
+		}
+		wantCode(t, rec.replayTo(t, b.ts.URL), ErrMisdirected)
+		if !b.state(t).equal(before) {
+			t.Fatal("a delete replayed to another node changed it")
 		}
 	})
 }

@@ -196,6 +196,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, kind route
 	if !node.Verify(sr.canonical(node), sig) {
 		return nil, ErrBadSignature
 	}
+	// A request that changes something names this node, so that no node
+	// can replay one it received to another; a read may name none.
+	if (kind != kindRead || !sr.Target.IsZero()) && sr.Target != s.self {
+		if sr.Target.IsZero() {
+			return nil, errorf(ErrMisdirected, "request names no target node")
+		}
+		return nil, errorf(ErrMisdirected, "request is for node %s, not this one", sr.Target)
+	}
 	if err := s.nonces.add(now, sr.Time, node, sr.Nonce); err != nil {
 		return nil, err
 	}
