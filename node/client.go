@@ -176,6 +176,9 @@ func readError(resp *http.Response) error {
 		}
 	}
 	e.Status = resp.StatusCode
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		e.RetryAfter = time.Duration(min(secs, 3600)) * time.Second
+	}
 	return &e
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"ishtar/shard"
 )
@@ -16,6 +17,9 @@ type Error struct {
 	Message string `json:"message"`
 	Status  int    `json:"-"`
 	Err     error  `json:"-"` // the underlying cause, if any (never sent)
+	// RetryAfter is how soon a busy node (ErrBusy) suggests trying again:
+	// the Retry-After header, whole seconds; 0 when absent.
+	RetryAfter time.Duration `json:"-"`
 }
 
 func (e *Error) Error() string { return "node: " + e.Code + ": " + e.Message }
@@ -49,7 +53,12 @@ var (
 	ErrCorrupt             = &Error{Code: "corrupt", Message: "data does not match the shard ID", Status: http.StatusUnprocessableEntity}
 	ErrInternal            = &Error{Code: "internal", Message: "internal error", Status: http.StatusInternalServerError}
 	ErrBadResponse         = &Error{Code: "bad_response", Message: "peer response invalid", Status: http.StatusBadGateway}
-	ErrBusy                = &Error{Code: "busy", Message: "too many requests in the clock window", Status: http.StatusServiceUnavailable}
+	// ErrBusy: the node is short of something other than space (upload
+	// slots, request rate, replay-window room); try again shortly, here or
+	// elsewhere. It says nothing about the node's free space.
+	ErrBusy = &Error{Code: "busy", Message: "too busy; try again shortly", Status: http.StatusServiceUnavailable}
+	// ErrInsufficientStorage: the node is full: its committed shards leave
+	// no room for this one. Never answered because of uploads in flight.
 	ErrInsufficientStorage = &Error{Code: "insufficient_storage", Message: "not enough free capacity", Status: http.StatusInsufficientStorage}
 )
 
