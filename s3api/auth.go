@@ -72,7 +72,9 @@ type sigV4Request struct {
 
 // verify authenticates r AS RECEIVED (raw request path and query, Host
 // header; call it before any routing rewrites) in any SigV4 form: header,
-// presigned query, and every x-amz-content-sha256 mode. Errors are *Error.
+// presigned query, and every x-amz-content-sha256 mode. A request with an
+// x-amz-* header its signature does not cover is refused (unsigned.go), so
+// no handler ever reads one. Errors are *Error.
 func (v *verifier) verify(r *http.Request) (*payload, error) {
 	query, qerr := parseQuery(r.URL.RawQuery)
 	authz := r.Header.Values("Authorization")
@@ -106,6 +108,9 @@ func (v *verifier) verify(r *http.Request) (*payload, error) {
 	key := v.keys.get(secret, s.scope)
 	if !signatureMatches(r, query, s, key) {
 		return nil, ErrSignatureDoesNotMatch
+	}
+	if err := checkSignedHeaders(r, query, s); err != nil {
+		return nil, err
 	}
 	return newPayload(r, s, key)
 }

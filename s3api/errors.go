@@ -18,6 +18,10 @@ type Error struct {
 	Message  string // human-readable message
 	Status   int    // HTTP status code
 	Resource string // the bucket or object the error is about, if any
+	// HeadersNotSigned names the x-amz-* headers a request carried unsigned
+	// (lower case, ", "-separated) for ErrHeadersNotSigned, S3's
+	// AccessDenied for headers the signature does not cover (unsigned.go).
+	HeadersNotSigned string
 }
 
 func (e *Error) Error() string { return "s3api: " + e.Code + ": " + e.Message }
@@ -60,6 +64,7 @@ var (
 	ErrAuthorizationQueryParametersError = newErr(http.StatusBadRequest, "AuthorizationQueryParametersError", "The authorization query parameters are malformed.")
 	ErrMissingSecurityHeader             = newErr(http.StatusBadRequest, "MissingSecurityHeader", "Your request is missing a required header.")
 	ErrExpiredToken                      = newErr(http.StatusBadRequest, "ExpiredToken", "The provided token has expired.")
+	ErrHeadersNotSigned                  = newErr(http.StatusForbidden, "AccessDenied", "There were headers present in the request which were not signed")
 
 	// Payload integrity.
 	ErrXAmzContentSHA256Mismatch = newErr(http.StatusBadRequest, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.")

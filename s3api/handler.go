@@ -307,7 +307,8 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if resource == "" {
 		resource = r.URL.Path
 	}
-	doc := errorXML{Code: e.Code, Message: e.Message, Resource: resource, RequestID: id}
+	doc := errorXML{Code: e.Code, Message: e.Message, HeadersNotSigned: e.HeadersNotSigned,
+		Resource: resource, RequestID: id}
 	if werr := writeXML(w, e.Status, doc); werr != nil {
 		h.log.DebugContext(r.Context(), "s3api: write error response", "request_id", id, "err", werr)
 	}

@@ -219,11 +219,12 @@ func parseComplete(b []byte) (completeRequest, error) {
 // Response documents.
 
 type errorXML struct {
-	XMLName   xml.Name `xml:"Error"`
-	Code      string   `xml:"Code"`
-	Message   string   `xml:"Message"`
-	Resource  string   `xml:"Resource,omitempty"`
-	RequestID string   `xml:"RequestId"`
+	XMLName          xml.Name `xml:"Error"`
+	Code             string   `xml:"Code"`
+	Message          string   `xml:"Message"`
+	HeadersNotSigned string   `xml:"HeadersNotSigned,omitempty"` // see Error.HeadersNotSigned
+	Resource         string   `xml:"Resource,omitempty"`
+	RequestID        string   `xml:"RequestId"`
 }
 
 type ownerXML struct {
