@@ -7,7 +7,8 @@ import (
 
 // Counter names.
 const (
-	// CounterUsedBytes is the node's total size of held shard bytes.
+	// CounterUsedBytes is what the node's capacity holds: the bytes of
+	// its held shards and of the root records it keeps for their owners.
 	CounterUsedBytes = "node/used_bytes"
 )
 

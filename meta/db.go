@@ -81,7 +81,12 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("meta: open %s: %w", dir, err)
 	}
-	return &DB{pdb: pdb, pacer: pacer}, nil
+	db := &DB{pdb: pdb, pacer: pacer}
+	if err := db.migrate(); err != nil {
+		_ = pdb.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // Close closes the database; it must not be used afterwards.

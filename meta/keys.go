@@ -5,6 +5,7 @@ package meta
 const (
 	prefixCounter   byte = 'c' // c | name                  -> counter
 	prefixLastGrant byte = 'g' // g | shard(32) | owner(32) -> last grant time
+	prefixOwnerHeld byte = 'h' // h | owner(32)             -> what is held for the owner
 	prefixInline    byte = 'i' // i | shard(32)             -> inline shard bytes
 	prefixPeer      byte = 'p' // p | node(32)              -> peer record
 	prefixRoot      byte = 'r' // r | owner(32)             -> root record
@@ -23,6 +24,7 @@ func key32(prefix byte, id [32]byte) []byte {
 func shardKey(id [32]byte) []byte  { return key32(prefixShard, id) }
 func inlineKey(id [32]byte) []byte { return key32(prefixInline, id) }
 func peerKey(id [32]byte) []byte   { return key32(prefixPeer, id) }
+func ownerKey(id [32]byte) []byte  { return key32(prefixOwnerHeld, id) }
 func rootKey(owner [32]byte) []byte {
 	return key32(prefixRoot, owner)
 }

@@ -8,15 +8,22 @@ type Peer struct {
 	Seq    uint64 // the record's sequence number
 	Seen   int64  // unix nanoseconds when this record was stored
 	Record []byte // the signed record as received
+	// Source is the address block the record first came from; records
+	// of one source are bounded together.
+	Source string
 }
 
-const peerV1 = 1
+const (
+	peerV1 = 1
+	peerV2 = 2 // adds Source
+)
 
 func encodePeer(p Peer) []byte {
-	e := newEncoder(peerV1, 24+len(p.Record))
+	e := newEncoder(peerV2, 24+len(p.Record)+len(p.Source))
 	e.uvarint(p.Seq)
 	e.varint(p.Seen)
 	e.bytes(p.Record)
+	e.bytes([]byte(p.Source))
 	return e.b
 }
 
@@ -26,10 +33,13 @@ func decodePeer(key, v []byte) (Peer, error) {
 		return p, fmt.Errorf("%w: peer key length %d", ErrCorrupt, len(key))
 	}
 	copy(p.ID[:], key[1:])
-	d := newDecoder(v, "peer", peerV1)
+	d := newDecoder(v, "peer", peerV2)
 	p.Seq = d.uvarint()
 	p.Seen = d.varint()
 	p.Record = d.bytes()
+	if d.version >= peerV2 {
+		p.Source = string(d.bytes())
+	}
 	return p, d.err
 }
 

@@ -44,3 +44,6 @@ func (b *Batch) Root(owner [32]byte) (Root, error) {
 
 // PutRoot writes r, replacing owner's previous root.
 func (b *Batch) PutRoot(r Root) error { return b.Set(rootKey(r.Owner), encodeRoot(r)) }
+
+// DeleteRoot forgets owner's root.
+func (b *Batch) DeleteRoot(owner [32]byte) error { return b.Delete(rootKey(owner)) }

@@ -161,41 +161,56 @@ func (b *Batch) SetLastGrant(shard, owner [32]byte, t int64) error {
 	return b.Set(lastGrantKey(shard, owner), encodeInt(t))
 }
 
-// PruneLastGrants deletes last-grant times older than before (unix
-// nanoseconds) of shards no longer held; grants that old are refused by
-// their timestamp anyway. It returns how many it removed.
+// PruneLastGrants deletes the last-grant times older than before (unix
+// nanoseconds), held shards' included: a grant that old is refused by its
+// timestamp anyway (a node prunes times older than twice its clock
+// window), so the entries left by stores and releases do not pile up. It
+// works in batches of a few thousand keys and returns how many it
+// removed.
 func (db *DB) PruneLastGrants(before int64) (int, error) {
-	n := 0
-	err := db.Update(func(b *Batch) error {
+	const page = 4096
+	removed := 0
+	var after []byte
+	for {
 		var stale [][]byte
-		err := b.Scan([]byte{prefixLastGrant}, nil, 0, func(k, v []byte) error {
+		seen := 0
+		err := scanRaw(db.pdb, []byte{prefixLastGrant}, after, page, func(k, v []byte) error {
+			seen++
+			after = append(after[:0], k...)
 			t, err := decodeInt(v)
 			if err != nil {
 				return fmt.Errorf("meta: decode %x: %w", k, err)
 			}
-			if t >= before {
-				return nil
+			if t < before {
+				stale = append(stale, append([]byte(nil), k...))
 			}
-			var id [32]byte
-			copy(id[:], k[1:33])
-			if _, err := getRaw(b.pb, shardKey(id)); err == nil {
-				return nil
-			}
-			stale = append(stale, append([]byte(nil), k...))
 			return nil
 		})
 		if err != nil {
-			return err
+			return removed, err
 		}
-		for _, k := range stale {
-			if err := b.Delete(k); err != nil {
-				return err
+		if len(stale) > 0 {
+			// A grant accepted meanwhile is newer than before: keep it.
+			err := db.Update(func(b *Batch) error {
+				for _, k := range stale {
+					if t, err := get(b.pb, k, decodeInt); err != nil || t >= before {
+						continue
+					}
+					if err := b.Delete(k); err != nil {
+						return err
+					}
+					removed++
+				}
+				return nil
+			}, NoSync())
+			if err != nil {
+				return removed, err
 			}
 		}
-		n = len(stale)
-		return nil
-	})
-	return n, err
+		if seen < page {
+			return removed, nil
+		}
+	}
 }
 
 // Inline shard bytes: small shards a node keeps in the catalog instead of a

@@ -1,0 +1,76 @@
+package meta
+
+import (
+	"errors"
+	"fmt"
+)
+
+// OwnerHeld is what a node holds for one owner: the shards the owner has
+// a holding of, and their bytes (a shard held for several owners counts
+// in full for each). It is the node's side of the exchange with that
+// owner, and what lets it keep small records (a root) for the owner.
+type OwnerHeld struct {
+	Owner  [32]byte
+	Shards int64
+	Bytes  int64
+}
+
+const ownerHeldV1 = 1
+
+func encodeOwnerHeld(o OwnerHeld) []byte {
+	e := newEncoder(ownerHeldV1, 20)
+	e.varint(o.Shards)
+	e.varint(o.Bytes)
+	return e.b
+}
+
+func decodeOwnerHeld(key, v []byte) (OwnerHeld, error) {
+	var o OwnerHeld
+	if len(key) != 33 {
+		return o, fmt.Errorf("%w: owner key length %d", ErrCorrupt, len(key))
+	}
+	copy(o.Owner[:], key[1:])
+	d := newDecoder(v, "owner totals", ownerHeldV1)
+	o.Shards = d.varint()
+	o.Bytes = d.varint()
+	return o, d.err
+}
+
+func ownerHeld(r reader, owner [32]byte) (OwnerHeld, error) {
+	k := ownerKey(owner)
+	o, err := get(r, k, func(v []byte) (OwnerHeld, error) { return decodeOwnerHeld(k, v) })
+	if errors.Is(err, ErrNotFound) {
+		return OwnerHeld{Owner: owner}, nil
+	}
+	return o, err
+}
+
+// OwnerHeld returns what the node holds for owner (zero totals if none).
+func (db *DB) OwnerHeld(owner [32]byte) (OwnerHeld, error) { return ownerHeld(db.pdb, owner) }
+
+// OwnerHeld is DB.OwnerHeld as the batch sees it.
+func (b *Batch) OwnerHeld(owner [32]byte) (OwnerHeld, error) { return ownerHeld(b.pb, owner) }
+
+// AddOwnerHeld adds to owner's totals and returns them; totals that reach
+// zero shards are deleted.
+func (b *Batch) AddOwnerHeld(owner [32]byte, shards, bytes int64) (OwnerHeld, error) {
+	o, err := b.OwnerHeld(owner)
+	if err != nil {
+		return o, err
+	}
+	o.Shards += shards
+	o.Bytes += bytes
+	if o.Shards < 0 || o.Bytes < 0 {
+		return o, fmt.Errorf("%w: owner %x totals would be %d shards, %d bytes", ErrCorrupt, owner[:4], o.Shards, o.Bytes)
+	}
+	if o.Shards == 0 {
+		return o, b.Delete(ownerKey(owner))
+	}
+	return o, b.Set(ownerKey(owner), encodeOwnerHeld(o))
+}
+
+// OwnersHeld lists up to limit owners' totals in owner order after the
+// owner after (zero: from the first).
+func (db *DB) OwnersHeld(after [32]byte, limit int) ([]OwnerHeld, error) {
+	return scan(db.pdb, []byte{prefixOwnerHeld}, afterKey32(prefixOwnerHeld, after), limit, decodeOwnerHeld)
+}
