@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"ishtar/shard"
 )
@@ -128,58 +126,4 @@ func decodeHexExact(dst []byte, s string) bool {
 	}
 	_, err := hex.Decode(dst, []byte(s))
 	return err == nil
-}
-
-// nonceCache remembers the nonces seen within the clock window. Nonces are
-// grouped by the minute of their request's timestamp; a replay carries the
-// same signed timestamp, so it is looked up in one group, and whole groups
-// are dropped once every timestamp in them has left the window.
-type nonceCache struct {
-	mu      sync.Mutex
-	window  time.Duration
-	max     int
-	n       int
-	buckets map[int64]map[nonceKey]struct{}
-}
-
-type nonceKey struct {
-	node  shard.PublicKey
-	nonce [nonceLen]byte
-}
-
-const nonceBucket = 60 // seconds
-
-func newNonceCache(window time.Duration, max int) *nonceCache {
-	return &nonceCache{window: window, max: max, buckets: make(map[int64]map[nonceKey]struct{})}
-}
-
-// add records a nonce of a request stamped ts (unix seconds, already
-// checked to be within the window of now); it fails if the nonce was seen
-// or the cache is full.
-func (c *nonceCache) add(now time.Time, ts int64, node shard.PublicKey, nonce [nonceLen]byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	oldest := now.Add(-c.window).Unix()
-	for b, m := range c.buckets {
-		if (b+1)*nonceBucket <= oldest {
-			c.n -= len(m)
-			delete(c.buckets, b)
-		}
-	}
-	b := ts / nonceBucket
-	m := c.buckets[b]
-	k := nonceKey{node, nonce}
-	if _, seen := m[k]; seen {
-		return ErrReplayed
-	}
-	if c.n >= c.max {
-		return ErrBusy
-	}
-	if m == nil {
-		m = make(map[nonceKey]struct{})
-		c.buckets[b] = m
-	}
-	m[k] = struct{}{}
-	c.n++
-	return nil
 }

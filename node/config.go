@@ -44,10 +44,14 @@ type Config struct {
 	// Negative: no new shard is kept in the catalog; those already there
 	// are still served.
 	InlineMax int64
-	// RequestTimeout is the deadline of a request without a shard body;
-	// shard transfers get RequestTimeout plus their size at MinRate.
+	// RequestTimeout is the deadline of a request without a shard body.
+	// A shard body may start slowly for RequestTimeout, and must then keep
+	// up MinRate bytes per second on average, or it is cut; answers with
+	// shard bytes get RequestTimeout plus their size at MinRate.
 	RequestTimeout time.Duration
 	MinRate        int64 // bytes per second
+	// Limits bound what callers can make the node hold at once.
+	Limits Limits
 	// AllowAnonymousReads lets unsigned GETs through (info, peers, shards,
 	// proofs, roots). Signed requests are still verified.
 	AllowAnonymousReads bool
@@ -69,6 +73,7 @@ func (c *Config) Defaults() {
 	setDefault(&c.InlineMax, DefaultInlineMax)
 	setDefault(&c.RequestTimeout, 30*time.Second)
 	setDefault(&c.MinRate, 1<<20)
+	c.Limits.defaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -103,6 +108,8 @@ func (c *Config) Validate() error {
 		err = fmt.Errorf("inline maximum %d above %d", c.InlineMax, MaxInline)
 	case c.RequestTimeout <= 0 || c.MinRate <= 0:
 		err = errors.New("request timeout and minimum rate must be positive")
+	default:
+		err = c.Limits.validate()
 	}
 	if err != nil {
 		return fmt.Errorf("node: config: %w", err)

@@ -180,18 +180,6 @@ func TestFullNodeRefusesCleanly(t *testing.T) {
 	})
 }
 
-func TestReservations(t *testing.T) {
-	n := startNode(t, nodeOpts{cfg: func(c *Config) { c.Capacity = 10_000 }})
-	if err := n.srv.reserve(6000); err != nil {
-		t.Fatal(err)
-	}
-	wantCode(t, n.srv.reserve(6000), ErrInsufficientStorage)
-	n.srv.release(6000)
-	if err := n.srv.reserve(6000); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestLimits(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m storageMode) {
 		storeDir := t.TempDir()

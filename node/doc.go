@@ -10,10 +10,15 @@
 // signatures as standard base64).
 //
 //	GET    /v1/info                    200 NodeRecord, signed by this node (seq grows)
-//	GET    /v1/peers                   200 [NodeRecord, ...] (at most 1000)
-//	POST   /v1/peers                   body [NodeRecord, ...]; 200 {"accepted":n}.
-//	                                   Any invalid record refuses all; a record
-//	                                   replaces a known one only with a higher seq.
+//	GET    /v1/peers                   200 [NodeRecord, ...] (at most 1000, none
+//	                                   signed more than RecordTTL = 24 h ago)
+//	POST   /v1/peers                   body [NodeRecord, ...] (at most 1000);
+//	                                   200 {"accepted":n,"refused":m}. A record
+//	                                   whose signature fails refuses all; a
+//	                                   valid one is kept if newer (seq) than the
+//	                                   known one, signed within the last 24 h
+//	                                   and not ahead of the clock window, and
+//	                                   within the table's bounds (see Limits)
 //	POST   /v1/shards/{id}             body: the shard (Content-Length required,
 //	                                   <= MaxShardSize); Ishtar-Grant (op store);
 //	                                   200 Receipt signed by this node. The Client
@@ -25,19 +30,25 @@
 //	POST   /v1/shards/{id}/renew       Ishtar-Grant (op renew); 200 Receipt
 //	DELETE /v1/shards/{id}             Ishtar-Grant (op delete); 204
 //	GET    /v1/roots/{owner}           200 RootRecord
-//	POST   /v1/roots/{owner}           body RootRecord; 204, or 409 unless its seq
-//	                                   is above the one held
+//	POST   /v1/roots/{owner}           body RootRecord (at most 16 KiB as JSON);
+//	                                   204, or 409 unless its seq is above the
+//	                                   one held, or 403 if the node holds no
+//	                                   shard of the owner. A root counts against
+//	                                   the capacity and goes with the owner's
+//	                                   last holding
 //
 // A refused request is answered with {"code": "...", "message": "..."}:
 //
 //	400 bad_request         malformed path, query, header or body
+//	400 aborted             the caller stopped sending the body
 //	401 unauthenticated     unsigned, or signature headers malformed; grant missing
 //	401 bad_signature       request, body hash, grant or record signature invalid
 //	401 clock_skew          request or grant time outside the clock window
 //	401 replayed            nonce already seen within the window
-//	403 forbidden           grant for another op, shard or size; owner holds no reference
+//	403 forbidden           grant for another op, shard or size; owner holds no
+//	                        reference (or, for a root, no shard at all)
 //	404 not_found           shard not held, no root, unknown path
-//	408 timeout             body slower than the deadline
+//	408 timeout             body slower than the floor rate (see Storage)
 //	409 conflict            root seq not above the held one
 //	409 stale_grant         grant time not after the owner's last accepted grant
 //	411 length_required     shard upload without Content-Length
@@ -45,8 +56,12 @@
 //	416 range_not_satisfiable
 //	421 misdirected         signed for another node, or (not a GET) for none
 //	422 corrupt             shard bytes do not hash to the ID, or wrong length
-//	503 busy                too many nonces in the window
-//	507 insufficient_storage  not enough free capacity; nothing was kept
+//	503 busy                over a limit of the caller's identity or address
+//	                        block, or of the node as a whole (requests a
+//	                        second, uploads in flight, replay window), with a
+//	                        Retry-After header in seconds; try again shortly
+//	507 insufficient_storage  the shards committed leave no room; nothing was
+//	                        kept. Never answered because of uploads in flight
 //	500 internal
 //
 // # Signed requests
@@ -74,9 +89,24 @@
 // are as in the headers, TARGET is the Ishtar-Target header or empty and
 // GRANT is the Ishtar-Grant header or empty. A request more than
 // Config.ClockWindow (default 10 min) away from the node's clock is
-// refused; so is one whose (node, nonce) was seen in the window. Nonces
-// are kept in per-minute groups of their signed time, so memory is bounded
-// by the window (and by Config.MaxNonces).
+// refused; so is one whose (node, nonce) was seen in the window. The
+// nonces are remembered in at most Config.MaxNonces entries, whatever the
+// callers' rate: under pressure the node refuses requests stamped more
+// than two seconds ahead of its clock, then forgets its oldest seconds and
+// refuses requests stamped at or before them (503 busy: sign again). A
+// caller's requests arrive within seconds of being signed, so only a flood
+// beyond what the node can verify reaches honest callers.
+//
+// # Limits
+//
+// Whatever a caller can make a node hold is bounded per caller identity,
+// per address block of the caller's IP address (the /24 of IPv4, the /64
+// of IPv6) and in total, and expires (Config.Limits): connections at the
+// listener (LimitListener), signed requests a second (per block before any
+// signature is checked, per identity after), shard uploads in flight and
+// the capacity they reserve, node records kept, log lines written. A
+// caller over a bound gets 503 busy with a Retry-After; the limits never
+// answer 507, which means full.
 //
 // A request naming another node as its target, or a store, renew, delete
 // or post naming none, is refused (421 misdirected): a node cannot replay
@@ -107,10 +137,16 @@
 //
 // # Storage
 //
-// A store reserves the shard's size against the capacity before reading
-// the body (507 if it does not fit), streams it into a Store Writer that
-// hashes as it writes, and on Commit (ID verified) indexes the reference,
-// the owner's grant time and the used bytes in one meta batch. Receipts'
+// A store is refused at once (507) if the shards committed leave no room
+// for its size. It is then admitted against the upload limits and reserves
+// capacity 1 MiB at a time as the body arrives, so a caller that declares
+// a large shard and sends nothing holds one step, not the declared size.
+// The body may take RequestTimeout to get going and must then keep up
+// MinRate on average (408 otherwise). It streams into a Store Writer that
+// hashes as it writes, and on Commit (ID verified) the reference, the
+// owner's grant time, the owner's totals and the used bytes are indexed in
+// one meta batch. Grant times older than twice the clock window are pruned
+// (Server.Maintain): such a grant is refused by its timestamp anyway. Receipts'
 // Time is unix nanoseconds; their Holder is the node itself (delegation
 // will name another).
 //

@@ -45,6 +45,7 @@ var (
 	ErrNotFound            = &Error{Code: "not_found", Message: "not found", Status: http.StatusNotFound}
 	ErrMethodNotAllowed    = &Error{Code: "method_not_allowed", Message: "method not allowed", Status: http.StatusMethodNotAllowed}
 	ErrTimeout             = &Error{Code: "timeout", Message: "request body too slow", Status: http.StatusRequestTimeout}
+	ErrAborted             = &Error{Code: "aborted", Message: "the caller stopped sending the body", Status: http.StatusBadRequest}
 	ErrConflict            = &Error{Code: "conflict", Message: "sequence number not above the current one", Status: http.StatusConflict}
 	ErrStaleGrant          = &Error{Code: "stale_grant", Message: "grant not newer than the last one accepted", Status: http.StatusConflict}
 	ErrLengthRequired      = &Error{Code: "length_required", Message: "Content-Length required", Status: http.StatusLengthRequired}

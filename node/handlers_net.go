@@ -13,6 +13,9 @@ import (
 // MaxPeerRecords bounds the records of one peer-exchange request or answer.
 const MaxPeerRecords = 1000
 
+// MaxRootRecord bounds a root record as kept (its JSON form).
+const MaxRootRecord = 16 << 10
+
 // Record returns the node's current signed record.
 func (s *Server) Record() (shard.NodeRecord, error) {
 	free, err := s.free()
@@ -46,28 +49,20 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request, c *call) err
 	return nil
 }
 
-// handleGetPeers answers GET /v1/peers with the known node records.
+// handleGetPeers answers GET /v1/peers with the known node records that
+// have not expired.
 func (s *Server) handleGetPeers(w http.ResponseWriter, r *http.Request, c *call) error {
-	peers, err := s.db.Peers([32]byte{}, MaxPeerRecords)
+	recs, err := s.livePeers(MaxPeerRecords)
 	if err != nil {
 		return err
-	}
-	recs := make([]json.RawMessage, 0, len(peers))
-	for _, p := range peers {
-		recs = append(recs, p.Record)
 	}
 	writeJSON(w, http.StatusOK, recs)
 	return nil
 }
 
-// peersAnswer is the answer to POST /v1/peers.
-type peersAnswer struct {
-	Accepted int `json:"accepted"` // records newer than the ones known
-}
-
-// handlePostPeers takes signed node records: POST /v1/peers. Any invalid
-// record refuses the whole request; a record replaces a known one only
-// with a higher Seq.
+// handlePostPeers takes signed node records: POST /v1/peers. A record
+// whose signature does not verify refuses the whole request; valid
+// records are kept within the peer table's bounds (see peerTable).
 func (s *Server) handlePostPeers(w http.ResponseWriter, r *http.Request, c *call) error {
 	var recs []shard.NodeRecord
 	if err := json.Unmarshal(c.body, &recs); err != nil {
@@ -81,36 +76,11 @@ func (s *Server) handlePostPeers(w http.ResponseWriter, r *http.Request, c *call
 			return fromShardError(err, fmt.Sprintf("record %d", i))
 		}
 	}
-	now := s.cfg.Now().UnixNano()
-	accepted := 0
-	err := s.db.Update(func(b *meta.Batch) error {
-		accepted = 0
-		for _, rec := range recs {
-			if rec.Node == s.self {
-				continue
-			}
-			old, err := b.Peer(rec.Node)
-			if err == nil && old.Seq >= rec.Seq {
-				continue
-			}
-			if err != nil && !errors.Is(err, meta.ErrNotFound) {
-				return err
-			}
-			raw, err := json.Marshal(rec)
-			if err != nil {
-				return fmt.Errorf("node: encode record: %w", err)
-			}
-			if err := b.PutPeer(meta.Peer{ID: rec.Node, Seq: rec.Seq, Seen: now, Record: raw}); err != nil {
-				return err
-			}
-			accepted++
-		}
-		return nil
-	})
+	ans, err := s.acceptPeers(recs, c.block)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, peersAnswer{Accepted: accepted})
+	writeJSON(w, http.StatusOK, ans)
 	return nil
 }
 
@@ -152,12 +122,26 @@ func (s *Server) handlePostRoot(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return fmt.Errorf("node: encode root record: %w", err)
 	}
+	if int64(len(raw)) > MaxRootRecord {
+		return errorf(ErrTooLarge, "root record of %d bytes, at most %d", len(raw), MaxRootRecord)
+	}
 	err = s.db.Update(func(b *meta.Batch) error {
+		// A root is kept only for an owner this node holds shards for,
+		// and counts against the capacity: strangers cannot make the
+		// node keep records for free.
+		if held, err := b.OwnerHeld(owner); err != nil {
+			return err
+		} else if held.Shards == 0 {
+			return errorf(ErrForbidden, "this node holds no shard of owner %s", owner)
+		}
 		old, err := b.Root(owner)
 		if err == nil && old.Seq >= rec.Seq {
 			return errorf(ErrConflict, "have seq %d, got %d", old.Seq, rec.Seq)
 		}
 		if err != nil && !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+		if _, err := b.AddCounter(meta.CounterUsedBytes, int64(len(raw)-len(old.Record))); err != nil {
 			return err
 		}
 		return b.PutRoot(meta.Root{Owner: owner, Seq: rec.Seq, Record: raw})

@@ -43,6 +43,11 @@ func (s *Server) ownerOp(r *http.Request, g shard.Grant, apply func(rec *meta.He
 			return ErrStaleGrant
 		}
 		release = apply(&rec, hd)
+		if _, still := rec.Holding(g.Owner); !still {
+			if err := s.dropHolding(b, g.Owner, rec.Size); err != nil {
+				return err
+			}
+		}
 		if release {
 			if bd, ok := s.st.(batchDeleter); ok {
 				// Inline bytes go in the same batch as their index.
@@ -70,6 +75,27 @@ func (s *Server) ownerOp(r *http.Request, g shard.Grant, apply func(rec *meta.He
 		}
 	}
 	return rec, release, nil
+}
+
+// dropHolding takes a released holding of size bytes off owner's totals,
+// and with the owner's last one the owner's root record: a node keeps a
+// root only for owners it holds shards for.
+func (s *Server) dropHolding(b *meta.Batch, owner shard.PublicKey, size int64) error {
+	o, err := b.AddOwnerHeld(owner, -1, -size)
+	if err != nil || o.Shards > 0 {
+		return err
+	}
+	root, err := b.Root(owner)
+	if errors.Is(err, meta.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := b.AddCounter(meta.CounterUsedBytes, -int64(len(root.Record))); err != nil {
+		return err
+	}
+	return b.DeleteRoot(owner)
 }
 
 // handleRenew extends an owner's lease: POST /v1/shards/{id}/renew.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -55,11 +56,12 @@ func (s *Server) handlePutShard(w http.ResponseWriter, r *http.Request, c *call)
 			return ErrStaleGrant
 		}
 	}
-	if err := s.reserve(size); err != nil {
+	up, err := s.admitUpload(c.peer, c.block, size)
+	if err != nil {
 		return err
 	}
-	defer s.release(size)
-	_ = c.rc.SetReadDeadline(s.transferDeadline(size))
+	defer up.done()
+	start := time.Now()
 	_ = c.rc.SetWriteDeadline(s.transferDeadline(size))
 
 	ctx := r.Context()
@@ -68,7 +70,7 @@ func (s *Server) handlePutShard(w http.ResponseWriter, r *http.Request, c *call)
 		return err
 	}
 	defer wr.Cancel(ctx)
-	if err := copyBody(wr, r.Body, size); err != nil {
+	if err := s.receiveBody(wr, r.Body, up, c.rc, start); err != nil {
 		return err
 	}
 	hd, err := s.commitShard(ctx, wr, g, now)
@@ -79,14 +81,29 @@ func (s *Server) handlePutShard(w http.ResponseWriter, r *http.Request, c *call)
 	return nil
 }
 
-// copyBody copies exactly size bytes of body into wr.
-func copyBody(wr io.Writer, body io.Reader, size int64) error {
+// receiveBody copies exactly up.size bytes of body into wr. It reserves
+// capacity a step ahead of what has arrived, and moves the read deadline
+// with it: the body may take RequestTimeout to get going, and must then
+// keep up MinRate on average, so a caller that trickles a body in is cut
+// (ErrTimeout) and never holds more than one step of capacity.
+func (s *Server) receiveBody(wr io.Writer, body io.Reader, up *upload, rc *http.ResponseController, start time.Time) error {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
+	size := up.size
+	deadline := func() {
+		_ = rc.SetReadDeadline(start.Add(s.cfg.RequestTimeout + time.Duration(up.reserved*int64(time.Second)/s.cfg.MinRate)))
+	}
+	deadline()
 	var n int64
 	for n < size {
-		m, rerr := body.Read(buf[:min(int64(len(buf)), size-n)])
+		if n == up.reserved {
+			if err := up.reserveNext(); err != nil {
+				return err
+			}
+			deadline()
+		}
+		m, rerr := body.Read(buf[:min(int64(len(buf)), up.reserved-n)])
 		if m > 0 {
 			if _, err := wr.Write(buf[:m]); err != nil {
 				return err
@@ -97,16 +114,22 @@ func copyBody(wr io.Writer, body io.Reader, size int64) error {
 			break
 		}
 		if rerr != nil {
-			if errors.Is(rerr, io.ErrUnexpectedEOF) {
-				return errorf(ErrBadRequest, "body ended after %d of %d bytes", n, size)
-			}
-			return fmt.Errorf("node: read shard body: %w", rerr)
+			return bodyError(rerr, n, size)
 		}
 	}
 	if n != size {
 		return errorf(ErrBadRequest, "body ended after %d of %d bytes", n, size)
 	}
 	return nil
+}
+
+// bodyError classifies a failed read of a shard body: too slow, or the
+// caller went away.
+func bodyError(err error, n, size int64) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return wrapf(ErrTimeout, err, "body too slow: %d of %d bytes arrived in time", n, size)
+	}
+	return wrapf(ErrAborted, err, "body ended after %d of %d bytes: %v", n, size, err)
 }
 
 // commitShard makes the written shard visible and indexes the owner's
@@ -152,6 +175,8 @@ func (s *Server) commitShard(ctx context.Context, wr Writer, g shard.Grant, now 
 		hd = meta.Holding{Owner: g.Owner, LeaseExpiry: max(old.LeaseExpiry, g.LeaseExpiry), StoredAt: now.UnixNano()}
 		if had {
 			hd.StoredAt = old.StoredAt
+		} else if _, err := b.AddOwnerHeld(g.Owner, 1, g.Size); err != nil {
+			return err
 		}
 		rec.SetHolding(hd)
 		if err := b.PutHeldShard(rec); err != nil {

@@ -269,6 +269,11 @@ func TestRoots(t *testing.T) {
 	}
 	_, err := c.GetRoot(ctx, owner.Public())
 	wantCode(t, err, ErrNotFound)
+	// A stranger (an owner this node holds nothing for) cannot make the
+	// node keep a root.
+	wantCode(t, c.PutRoot(ctx, root(1)), ErrForbidden)
+	b, id := testShard(70, 3000)
+	put(t, c, owner, b, id)
 	if err := c.PutRoot(ctx, root(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -291,6 +296,24 @@ func TestRoots(t *testing.T) {
 	other := newKey(t)
 	rq := request{method: http.MethodPost, path: "/v1/roots/" + other.Public().String()}
 	wantCode(t, c.doJSON(ctx, rq, root(8), nil, 0), ErrBadRequest)
+	huge := shard.RootRecord{Seq: 9, Pointer: make([]byte, shard.MaxPointerLen), Time: time.Now().Unix()}
+	huge.Sign(owner)
+	wantCode(t, c.PutRoot(ctx, huge), ErrTooLarge)
+
+	// The root counts against the capacity, and goes with the owner's
+	// last shard.
+	used, _ := n.db.Counter(meta.CounterUsedBytes)
+	if used <= int64(len(b)) {
+		t.Fatalf("used %d with a shard of %d bytes and a root", used, len(b))
+	}
+	if err := c.DeleteShard(ctx, id, newGrant(owner, shard.OpDelete, id, int64(len(b)))); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetRoot(ctx, owner.Public())
+	wantCode(t, err, ErrNotFound)
+	if used, _ := n.db.Counter(meta.CounterUsedBytes); used != 0 {
+		t.Fatalf("used %d once the owner's last shard and root are gone", used)
+	}
 }
 
 func TestAnonymousReads(t *testing.T) {

@@ -315,29 +315,3 @@ func TestNonceCacheBound(t *testing.T) {
 	_, err := c.Info(ctx)
 	wantCode(t, err, ErrBusy)
 }
-
-func TestNonceCacheWindow(t *testing.T) {
-	c := newNonceCache(10*time.Minute, 100)
-	now := time.Unix(1_000_000, 0)
-	node := shard.PublicKey{1}
-	for i := range 50 {
-		ts := now.Unix() - int64(i*12) // spread over the last 10 minutes
-		if err := c.add(now, ts, node, [nonceLen]byte{byte(i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := c.add(now, now.Unix()-12, node, [nonceLen]byte{1}); err != ErrReplayed {
-		t.Fatalf("replay within the window: %v", err)
-	}
-	if err := c.add(now, now.Unix()-12, shard.PublicKey{2}, [nonceLen]byte{1}); err != nil {
-		t.Fatalf("same nonce from another node: %v", err)
-	}
-	// Twenty minutes later every old group has expired.
-	later := now.Add(20 * time.Minute)
-	if err := c.add(later, later.Unix(), node, [nonceLen]byte{200}); err != nil {
-		t.Fatal(err)
-	}
-	if c.n != 1 || len(c.buckets) != 1 {
-		t.Fatalf("%d nonces in %d groups remembered, want 1 in 1", c.n, len(c.buckets))
-	}
-}

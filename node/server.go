@@ -3,14 +3,12 @@ package node
 import (
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
+	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -32,15 +30,21 @@ type Server struct {
 	// are then written and deleted only in the batches of their index
 	// entries (see openHeld).
 	inline *InlineStore
-	nonces *nonceCache
+	nonces *nonceStore
+	adm    *admission
+	// Signed requests per identity and per address block (Limits).
+	peerRates  *rateTable[shard.PublicKey]
+	blockRates *rateTable[string]
+	logs       *logLimiter
+	refused    refusals
+	peers      *peerTable
 
 	// locks serialize commits, renewals and deletes of one shard ID
 	// (striped by the ID's first byte).
 	locks [256]sync.Mutex
 
-	mu       sync.Mutex
-	reserved int64  // bytes of uploads in flight
-	seq      uint64 // last node record sequence number
+	mu  sync.Mutex
+	seq uint64 // last node record sequence number
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -68,8 +72,13 @@ func NewServer(cfg Config, st Store, db *meta.DB, log *slog.Logger) *Server {
 		db:     db,
 		log:    log,
 		self:   cfg.Key.Public(),
-		nonces: newNonceCache(cfg.ClockWindow, cfg.MaxNonces),
+		nonces: newNonceStore(cfg.ClockWindow, cfg.MaxNonces),
+		adm:    newAdmission(),
+		logs:   newLogLimiter(cfg.Now),
+		peers:  &peerTable{},
 	}
+	s.peerRates = newRateTable[shard.PublicKey](cfg.Limits.PeerRate, cfg.Limits.Tracked)
+	s.blockRates = newRateTable[string](cfg.Limits.BlockRate, cfg.Limits.Tracked)
 	if il, ok := st.(*InlineStore); ok && il.db == db {
 		s.inline = il
 	}
@@ -146,6 +155,7 @@ func (s *Server) routes() {
 
 // call is what the adapter learned about a request before its handler.
 type call struct {
+	block    string          // the address block of the caller's IP address
 	peer     shard.PublicKey // the calling node; zero when anonymous
 	body     []byte          // the verified body, for kindSigned
 	bodyHash [32]byte        // the signed body hash
@@ -162,7 +172,8 @@ func (s *Server) wrap(kind routeKind, h handlerFunc) http.Handler {
 		_ = rc.SetReadDeadline(deadline) // unsupported only by test recorders
 		_ = rc.SetWriteDeadline(deadline)
 		tw := &trackingWriter{ResponseWriter: w}
-		c, err := s.authenticate(tw, r, kind)
+		c := &call{block: remoteBlock(r.RemoteAddr)}
+		err := s.authenticate(tw, r, kind, c)
 		if err == nil {
 			c.rc = rc
 			err = h(tw, r, c)
@@ -173,80 +184,86 @@ func (s *Server) wrap(kind routeKind, h handlerFunc) http.Handler {
 	})
 }
 
-// authenticate checks the signature headers and, for small bodies, reads
-// the body and checks its hash.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, kind routeKind) (*call, error) {
+// authenticate checks the request rate of the caller's address block,
+// the signature headers and the caller's own rate, and, for small
+// bodies, reads the body and checks its hash, filling c.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, kind routeKind, c *call) error {
 	if kind == kindNone {
-		return &call{}, nil
+		return nil
+	}
+	now := s.cfg.Now()
+	// Before any signature is checked: an IP address cannot be forged,
+	// and verifying costs more than refusing.
+	if ok, wait := s.blockRates.take(c.block, now); !ok {
+		return busyFor(wait, "too many requests from address block %s", c.block)
 	}
 	sr, node, sig, signed, err := parseSigned(r)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !signed {
 		if kind == kindRead && s.cfg.AllowAnonymousReads && r.Method == http.MethodGet {
-			return &call{}, nil
+			return nil
 		}
-		return nil, ErrUnauthenticated
+		return ErrUnauthenticated
 	}
-	now := s.cfg.Now()
 	if skew := time.Duration(now.Unix()-sr.Time) * time.Second; skew.Abs() > s.cfg.ClockWindow {
-		return nil, errorf(ErrClockSkew, "request time is %v from this node's clock", skew)
+		return errorf(ErrClockSkew, "request time is %v from this node's clock", skew)
 	}
 	if !node.Verify(sr.canonical(node), sig) {
-		return nil, ErrBadSignature
+		return ErrBadSignature
 	}
+	c.peer = node
 	// A request that changes something names this node, so that no node
 	// can replay one it received to another; a read may name none.
 	if (kind != kindRead || !sr.Target.IsZero()) && sr.Target != s.self {
 		if sr.Target.IsZero() {
-			return nil, errorf(ErrMisdirected, "request names no target node")
+			return errorf(ErrMisdirected, "request names no target node")
 		}
-		return nil, errorf(ErrMisdirected, "request is for node %s, not this one", sr.Target)
+		return errorf(ErrMisdirected, "request is for node %s, not this one", sr.Target)
+	}
+	if ok, wait := s.peerRates.take(node, now); !ok {
+		return busyFor(wait, "too many requests from node %s", node)
 	}
 	if err := s.nonces.add(now, sr.Time, node, sr.Nonce); err != nil {
-		return nil, err
+		return err
 	}
-	c := &call{peer: node, bodyHash: sr.BodyHash}
+	c.bodyHash = sr.BodyHash
 	if kind == kindShard {
-		return c, nil // the handler checks the body against the ID while storing it
+		return nil // the handler checks the body against the ID while storing it
 	}
 	if c.body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxJSONBody)); err != nil {
-		return nil, err
+		return err
 	}
 	if sha256.Sum256(c.body) != sr.BodyHash {
-		return nil, errorf(ErrBadSignature, "body does not match the signed body hash")
+		return errorf(ErrBadSignature, "body does not match the signed body hash")
 	}
-	return c, nil
+	return nil
 }
 
-// fail writes err as JSON (unless the response has begun) and logs it.
+// fail writes err as JSON (unless the response has begun), counts it and
+// logs it, rationed per source (see logging.go).
 func (s *Server) fail(w *trackingWriter, r *http.Request, c *call, err error) {
-	var e *Error
-	var maxErr *http.MaxBytesError
-	switch {
-	case errors.As(err, &e):
-	case errors.As(err, &maxErr):
-		e = errorf(ErrTooLarge, "body over %d bytes", maxErr.Limit)
-	case errors.Is(err, syscall.ENOSPC):
-		e = errorf(ErrInsufficientStorage, "disk full")
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		e = ErrTimeout
-	default:
-		e = ErrInternal
-	}
-	attrs := []any{"method", r.Method, "path", r.URL.Path, "code", e.Code, "err", err}
-	if c != nil && !c.peer.IsZero() {
+	e := classify(err)
+	s.refused.add(e.Code)
+	level := logLevel(e, err, w.wrote)
+	attrs := []any{"method", r.Method, "path", r.URL.Path, "code", e.Code, "remote", c.block, "err", err}
+	if !c.peer.IsZero() {
 		attrs = append(attrs, "peer", c.peer.String())
 	}
+	msg := "request refused"
 	switch {
 	case w.wrote:
-		s.log.WarnContext(r.Context(), "request failed after the response began", attrs...)
+		msg = "request failed after the response began"
+	case level == slog.LevelError:
+		msg = "request failed"
+	}
+	s.logFailure(r.Context(), msg, level, c.block, attrs)
+	if w.wrote {
 		return
-	case e.Status >= 500:
-		s.log.ErrorContext(r.Context(), "request failed", attrs...)
-	default:
-		s.log.InfoContext(r.Context(), "request refused", attrs...)
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter/time.Second)))
 	}
 	// The request's deadline may be what failed it: give the answer time.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout))
@@ -299,36 +316,14 @@ func (s *Server) transferDeadline(n int64) time.Time {
 // lock returns the lock of shard id.
 func (s *Server) lock(id shard.ID) *sync.Mutex { return &s.locks[id[0]] }
 
-// reserve claims n bytes of capacity for an upload.
-func (s *Server) reserve(n int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	used, err := s.db.Counter(meta.CounterUsedBytes)
-	if err != nil {
-		return fmt.Errorf("node: reserve capacity: %w", err)
-	}
-	if free := s.cfg.Capacity - used - s.reserved; n > free {
-		return errorf(ErrInsufficientStorage, "%d bytes free, %d needed", max(free, 0), n)
-	}
-	s.reserved += n
-	return nil
-}
-
-func (s *Server) release(n int64) {
-	s.mu.Lock()
-	s.reserved -= n
-	s.mu.Unlock()
-}
-
-// free returns the capacity not used or reserved.
+// free returns the capacity not used by committed shards. Uploads in
+// flight are not counted: what a node advertises is what it could take.
 func (s *Server) free() (int64, error) {
-	used, err := s.db.Counter(meta.CounterUsedBytes)
+	used, err := s.used()
 	if err != nil {
-		return 0, fmt.Errorf("node: free capacity: %w", err)
+		return 0, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return max(s.cfg.Capacity-used-s.reserved, 0), nil
+	return max(s.cfg.Capacity-used, 0), nil
 }
 
 // pathID parses the shard ID or owner ID route variable name.

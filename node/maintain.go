@@ -1,0 +1,41 @@
+package node
+
+import (
+	"context"
+	"time"
+)
+
+// maintainEvery is how often Maintain prunes.
+const maintainEvery = 5 * time.Minute
+
+// Maintain prunes, until ctx ends, what expires in the catalog: the
+// last-grant times older than twice the clock window (a grant that old is
+// refused by its timestamp anyway) and the node records older than
+// RecordTTL. Run it beside the server, once per node.
+func (s *Server) Maintain(ctx context.Context) {
+	t := time.NewTicker(maintainEvery)
+	defer t.Stop()
+	for {
+		s.prune(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// prune runs one pass of Maintain.
+func (s *Server) prune(ctx context.Context) {
+	before := s.cfg.Now().Add(-2 * s.cfg.ClockWindow).UnixNano()
+	if n, err := s.db.PruneLastGrants(before); err != nil {
+		s.log.WarnContext(ctx, "pruning last-grant times", "err", err)
+	} else if n > 0 {
+		s.log.DebugContext(ctx, "pruned last-grant times", "entries", n)
+	}
+	if n, err := s.expirePeers(); err != nil {
+		s.log.WarnContext(ctx, "expiring node records", "err", err)
+	} else if n > 0 {
+		s.log.DebugContext(ctx, "expired node records", "records", n)
+	}
+}
