@@ -153,7 +153,7 @@ func (f *fetch) run(trustFast bool) error {
 	if trustFast {
 		for j, sp := range f.spans {
 			p, ok := f.holder(sp.idx)
-			if !ok || f.g.health.backedOff(p.ID) {
+			if !ok || f.g.health.avoid(p) {
 				f.fastState[j] = 2
 				hedging = true
 				continue
@@ -210,8 +210,8 @@ func (f *fetch) run(trustFast bool) error {
 }
 
 // stalled reports whether a span in flight received nothing for
-// HedgeAfter; its peer is then counted as failing, so that the next reads
-// go to parity at once. A transfer that keeps moving is not hedged.
+// HedgeAfter; its peer is then counted as unreachable, so that the next
+// reads go to parity at once. A transfer that keeps moving is not hedged.
 func (f *fetch) stalled() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -219,7 +219,7 @@ func (f *fetch) stalled() bool {
 	for j, st := range f.fastState {
 		if st == 1 && time.Since(f.progress[j]) >= f.g.cfg.HedgeAfter {
 			stalled = true
-			f.g.health.failure(f.fastPeer[j].ID, fmt.Errorf("no data for %v", f.g.cfg.HedgeAfter))
+			f.g.health.record(f.fastPeer[j], 0, fmt.Errorf("gateway: no data for %v", f.g.cfg.HedgeAfter))
 		}
 	}
 	return stalled
@@ -326,6 +326,7 @@ func (f *fetch) rebuild(trustFast bool) (bool, error) {
 
 // launchWhole requests whole shards: in the first pass as many as may
 // still be needed for K sources, in the fallback every one not yet asked.
+// Peers that are in back-off or busy come last.
 func (f *fetch) launchWhole(trustFast bool) {
 	need := f.v.p.N
 	if trustFast {
@@ -354,7 +355,7 @@ func (f *fetch) launchWhole(trustFast bool) {
 				rank = 1 // its range failed or is late already
 			}
 		}
-		if f.g.health.backedOff(p.ID) {
+		if f.g.health.avoid(p) {
 			rank += 2
 		}
 		cands = append(cands, cand{idx, rank, p})
@@ -387,8 +388,7 @@ func (f *fetch) fetchWhole(idx int, p PeerInfo) {
 	err := f.g.getShard(f.ctx, p, id, 0, f.v.shardSize, &sliceWriter{b: buf[:0]})
 	if err == nil {
 		if err = shard.Verify(id, buf, f.v.p.BlockSize); err != nil {
-			f.g.health.failure(p.ID, err)
-			f.g.log.Warn("gateway: peer served a shard that does not match its ID", "peer", p.ID, "shard", id)
+			f.g.health.lied(p.ID, err)
 		}
 	}
 	if err != nil {
@@ -477,7 +477,7 @@ func (g *Gateway) getShard(ctx context.Context, p PeerInfo, id shard.ID, off, n 
 	if errors.Is(err, errGivenUp) {
 		return err
 	}
-	g.observe(ctx, p.ID, err)
+	g.observe(ctx, p, 0, err)
 	if err != nil {
 		return fmt.Errorf("gateway: get shard %s [%d, +%d) from %s: %w", id, off, n, p.ID, err)
 	}

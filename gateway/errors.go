@@ -19,7 +19,8 @@ var (
 	// shard not found counts as done.
 	ErrShardNotFound = errors.New("gateway: shard not found on the peer")
 	// ErrPeerFull: the node refused a shard for lack of space; the shard
-	// goes to another peer and the node is left out of placement a while.
+	// goes to another peer, and shards that large go elsewhere a while
+	// (see peerHealth).
 	ErrPeerFull = errors.New("gateway: peer has no room for the shard")
 )
 
@@ -110,6 +111,12 @@ func isNotHeldForOwner(err error) bool { return errors.Is(err, node.ErrForbidden
 // isPeerFull reports whether a peer refused a shard for lack of space.
 func isPeerFull(err error) bool {
 	return errors.Is(err, ErrPeerFull) || errors.Is(err, node.ErrInsufficientStorage)
+}
+
+// isBusy reports whether a peer refused a request for now (see classify).
+func isBusy(err error) bool {
+	v, _ := classify(err)
+	return v == verdictBusy
 }
 
 // canceled reports whether err is (only) the end of the caller's context.

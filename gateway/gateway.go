@@ -47,13 +47,22 @@ type Config struct {
 	Self      shard.PublicKey
 	AllowSelf bool
 
-	// PutAttempts is the number of peers tried for one shard before the
-	// segment gives up on it; default 3.
+	// PutAttempts is the number of attempts at storing one shard (on the
+	// next-best peer each, or again on a busy one when no other is left)
+	// before the segment gives up on it; default 3.
 	PutAttempts int
-	// Backoff is how long a failing peer is left alone after its first
-	// consecutive failure, doubling up to BackoffMax; defaults 1 s and
-	// 5 min.
+	// Backoff is how long a peer that failed (unreachable, timed out,
+	// 5xx) comes after the others, doubling with each consecutive failure
+	// up to BackoffMax; any good answer of the peer, or a newer record of
+	// it in the directory, ends it. Defaults 1 s and 5 min.
 	Backoff, BackoffMax time.Duration
+	// FullHold is how long a peer that refused a shard as full gets no
+	// shard that large (while others can take it), unless the directory
+	// shows a newer record of it first; default 30 s.
+	FullHold time.Duration
+	// BusyMax caps how long a busy peer (503 busy, 429) is set aside: its
+	// Retry-After hint, else 1 s, at most BusyMax; default 5 s.
+	BusyMax time.Duration
 	// ReleaseDelay is how long the shards of an overwritten or deleted
 	// object stay on their peers, so that reads already started finish;
 	// default 1 min, negative for none. Orphans of failed uploads and
@@ -79,6 +88,8 @@ func (c *Config) Defaults() {
 	setDefault(&c.PutAttempts, 3)
 	setDefault(&c.Backoff, time.Second)
 	setDefault(&c.BackoffMax, 5*time.Minute)
+	setDefault(&c.FullHold, 30*time.Second)
+	setDefault(&c.BusyMax, 5*time.Second)
 	setDefault(&c.ReleaseDelay, time.Minute)
 }
 
@@ -107,7 +118,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway: config: concurrency %d < 1", c.Concurrency)
 	case c.MinAcks < c.Params.K || c.MinAcks > c.Params.N:
 		return fmt.Errorf("gateway: config: min acks %d not in [k=%d, n=%d]", c.MinAcks, c.Params.K, c.Params.N)
-	case c.Lease <= 0 || c.HedgeAfter <= 0 || c.RequestTimeout <= 0 || c.Backoff <= 0 || c.BackoffMax < c.Backoff:
+	case c.Lease <= 0 || c.HedgeAfter <= 0 || c.RequestTimeout <= 0 || c.Backoff <= 0 || c.BackoffMax < c.Backoff ||
+		c.FullHold <= 0 || c.BusyMax <= 0:
 		return fmt.Errorf("gateway: config: durations must be positive (backoff max >= backoff)")
 	case c.PutAttempts < 1:
 		return fmt.Errorf("gateway: config: put attempts %d < 1", c.PutAttempts)
@@ -128,7 +140,7 @@ type Gateway struct {
 	rand    io.Reader
 	now     func() time.Time
 
-	health *health
+	health *peerHealth
 	sem    *semaphore
 	bufs   *bufPool
 
@@ -163,7 +175,8 @@ func New(cfg Config, db *meta.DB, owner shard.OwnerKeys, dir Directory, log *slo
 		bufs:    newBufPool(int64(cfg.Concurrency) * segmentWeight(cfg.Params, cfg.SegmentSize)),
 		wake:    make(chan struct{}, 1),
 	}
-	g.health = newHealth(cfg.Backoff, cfg.BackoffMax, func() time.Time { return g.now() }, log)
+	g.health = newPeerHealth(healthConfig{backoff: cfg.Backoff, backoffMax: cfg.BackoffMax,
+		fullHold: cfg.FullHold, busyMax: cfg.BusyMax}, func() time.Time { return g.now() }, log)
 	n, err := g.releaseOrphans()
 	if err != nil {
 		return nil, err

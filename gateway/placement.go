@@ -24,6 +24,12 @@ import (
 // so one operator posing as many peers on one network cannot hold K of
 // them.
 
+// Peers are ranked by standing first (see peerHealth): usable peers by
+// score, then, only when too few usable ones are left for a segment, busy
+// peers, peers with too little room and peers in back-off, in that order.
+// A peer's reputation multiplies its weight, so a peer caught lying gets
+// fewer shards but is never shut out.
+
 // candidate is a peer eligible for a segment's shards.
 type candidate struct {
 	info   PeerInfo
@@ -35,7 +41,9 @@ type candidate struct {
 // concurrent use by the segment's shard uploads.
 type placer struct {
 	seg       meta.SegmentID
+	size      int64 // bytes per shard
 	diversity bool
+	health    *peerHealth
 
 	mu     sync.Mutex
 	cands  []candidate
@@ -43,18 +51,17 @@ type placer struct {
 	groups map[string]int // groups holding or being offered a shard
 }
 
-// newPlacer ranks the directory's placeable peers for segment seg: never
-// Self unless AllowSelf, never a peer in back-off or recently full.
-func (g *Gateway) newPlacer(seg meta.SegmentID) *placer {
+// newPlacer ranks the directory's peers for the shards of segment seg,
+// size bytes each: never Self unless AllowSelf.
+func (g *Gateway) newPlacer(seg meta.SegmentID, size int64) *placer {
 	peers := g.dir.Peers()
-	pl := &placer{seg: seg, diversity: g.cfg.AddressDiversity,
+	pl := &placer{seg: seg, size: size, diversity: g.cfg.AddressDiversity, health: g.health,
 		tried: make(map[shard.PublicKey]bool), groups: make(map[string]int)}
 	seen := make(map[shard.PublicKey]bool, len(peers))
 	var known float64
 	var nKnown int
 	for _, p := range peers {
-		if p.Peer == nil || p.ID.IsZero() || seen[p.ID] ||
-			(p.ID == g.cfg.Self && !g.cfg.AllowSelf) || !g.health.placeable(p.ID) {
+		if p.Peer == nil || p.ID.IsZero() || seen[p.ID] || (p.ID == g.cfg.Self && !g.cfg.AllowSelf) {
 			continue
 		}
 		seen[p.ID] = true
@@ -75,6 +82,7 @@ func (g *Gateway) newPlacer(seg meta.SegmentID) *placer {
 		if pl.cands[i].weight == 0 {
 			pl.cands[i].weight = avg
 		}
+		pl.cands[i].weight *= g.health.reputation(pl.cands[i].info.ID)
 	}
 	return pl
 }
@@ -91,40 +99,63 @@ func score(id shard.PublicKey, seg meta.SegmentID, index int, weight float64) fl
 	return weight / -math.Log(u)
 }
 
-// pick returns the best untried peer for shard index whose address group
-// holds no other shard of the segment, and marks it taken.
-func (pl *placer) pick(index int) (PeerInfo, bool) {
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	best, bestScore := -1, math.Inf(-1)
+// best returns the best untried candidate for shard index whose address
+// group holds no other shard of the segment, and its standing; -1 if
+// none. The caller holds mu.
+func (pl *placer) best(index int) (int, standing) {
+	best, bestSt, bestScore := -1, usable, math.Inf(-1)
 	for i, c := range pl.cands {
 		if pl.tried[c.info.ID] || (pl.diversity && pl.groups[c.group] > 0) {
 			continue
 		}
-		if s := score(c.info.ID, pl.seg, index, c.weight); s > bestScore {
-			best, bestScore = i, s
+		st := pl.health.standing(c.info, pl.size)
+		if best >= 0 && st > bestSt {
+			continue
+		}
+		if s := score(c.info.ID, pl.seg, index, c.weight); best < 0 || st < bestSt || s > bestScore {
+			best, bestSt, bestScore = i, st, s
 		}
 	}
-	if best < 0 {
-		return PeerInfo{}, false
-	}
-	c := pl.cands[best]
-	pl.tried[c.info.ID] = true
-	pl.groups[c.group]++
-	return c.info, true
+	return best, bestSt
 }
 
-// drop frees the address group of a peer whose attempt failed; the peer
-// itself is not offered again for this segment.
-func (pl *placer) drop(p PeerInfo) {
+// take marks candidate i taken.
+func (pl *placer) take(i int) PeerInfo {
+	c := pl.cands[i]
+	pl.tried[c.info.ID] = true
+	pl.groups[c.group]++
+	return c.info
+}
+
+// pick returns the best untried peer for shard index and marks it taken.
+func (pl *placer) pick(index int) (PeerInfo, bool) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	for _, c := range pl.cands {
-		if c.info.ID == p.ID {
-			pl.groups[c.group]--
-			return
-		}
+	i, _ := pl.best(index)
+	if i < 0 {
+		return PeerInfo{}, false
 	}
+	return pl.take(i), true
+}
+
+// next returns the peer to try shard index on after an attempt on failed:
+// the best untried one, or failed again if it was busy (again) and no
+// untried peer is better than a busy one. failed frees its address group
+// unless it is tried again.
+func (pl *placer) next(index int, failed PeerInfo, again bool) (PeerInfo, bool) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	group := AddressBlock(failed.Addr)
+	pl.groups[group]--
+	i, st := pl.best(index)
+	if again && (i < 0 || st > busyNow) {
+		pl.groups[group]++
+		return failed, true
+	}
+	if i < 0 {
+		return PeerInfo{}, false
+	}
+	return pl.take(i), true
 }
 
 // AddressBlock returns the address block of a peer's base URL: the /24 of

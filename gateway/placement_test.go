@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -51,9 +52,12 @@ func segKey(i int) meta.SegmentID {
 	return id
 }
 
+// testShardSize is the shard size placement tests place.
+const testShardSize = 100 << 10
+
 // place picks all N shards of a segment.
 func place(g *Gateway, seg meta.SegmentID) []PeerInfo {
-	pl := g.newPlacer(seg)
+	pl := g.newPlacer(seg, testShardSize)
 	var out []PeerInfo
 	for i := range g.cfg.Params.N {
 		if p, ok := pl.pick(i); ok {
@@ -108,7 +112,7 @@ func TestPlacementWeights(t *testing.T) {
 	const n = 4000
 	first := 0
 	for s := range n {
-		if p, _ := g.newPlacer(segKey(s)).pick(0); p.ID == peers[0].ID {
+		if p, _ := g.newPlacer(segKey(s), testShardSize).pick(0); p.ID == peers[0].ID {
 			first++
 		}
 	}
@@ -118,7 +122,7 @@ func TestPlacementWeights(t *testing.T) {
 	}
 	// A peer with unknown free space weighs as the average.
 	peers[1].Free = 0
-	if g := placementGateway(t, peers, nil); len(g.newPlacer(segKey(1)).cands) != 10 {
+	if g := placementGateway(t, peers, nil); len(g.newPlacer(segKey(1), testShardSize).cands) != 10 {
 		t.Fatal("peer with unknown space excluded")
 	}
 }
@@ -129,32 +133,34 @@ func TestPlacementExclusions(t *testing.T) {
 	g := placementGateway(t, peers, func(c *Config) { c.Self = self })
 	now := time.Now()
 	g.now = func() time.Time { return now }
-	g.health.now = g.now
-	g.health.failure(peers[5].ID, fmt.Errorf("boom"))
-	g.health.full(peers[6].ID)
+	g.health.record(peers[5], 0, errors.New("boom"))
+	g.health.record(peers[6], testShardSize, ErrPeerFull)
+	// Four usable peers for five shards: the fifth goes to the best of
+	// the others (a full peer, which answers at once, before one that
+	// failed), never to self.
 	for s := range 200 {
 		ps := place(g, segKey(s))
-		if len(ps) != 4 {
-			t.Fatalf("segment %d: %d peers, want the 4 eligible", s, len(ps))
+		if len(ps) != 5 || ps[4].ID != peers[6].ID {
+			t.Fatalf("segment %d: %d peers, the last %v; want the 4 usable, then the full one", s, len(ps), ps[len(ps)-1].ID)
 		}
 		for _, p := range ps {
-			if p.ID == self || p.ID == peers[5].ID || p.ID == peers[6].ID {
-				t.Fatalf("segment %d placed on an excluded peer", s)
+			if p.ID == self || p.ID == peers[5].ID {
+				t.Fatalf("segment %d placed on self or a failed peer", s)
 			}
 		}
 	}
 	// Back-off ends; a success clears the failure count.
 	now = now.Add(2 * time.Second)
-	if !g.health.placeable(peers[5].ID) || g.health.backedOff(peers[5].ID) {
+	if g.health.standing(peers[5], testShardSize) != usable {
 		t.Fatal("back-off did not end")
 	}
 	// Consecutive failures double the back-off.
-	g.health.failure(peers[5].ID, fmt.Errorf("again"))
-	if s := g.health.snapshot(peers[5].ID); s.failures != 2 || s.until.Sub(now) != 2*time.Second {
+	g.health.record(peers[5], 0, errors.New("again"))
+	if s := g.health.peers[peers[5].ID]; s.failures != 2 || s.downUntil.Sub(now) != 2*time.Second {
 		t.Fatalf("second failure: %+v", s)
 	}
-	g.health.success(peers[5].ID)
-	if g.health.backedOff(peers[5].ID) {
+	g.health.record(peers[5], 0, nil)
+	if g.health.avoid(peers[5]) {
 		t.Fatal("success did not clear the back-off")
 	}
 	// AllowSelf lets the own node in.
@@ -167,6 +173,40 @@ func TestPlacementExclusions(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("AllowSelf never placed on the own node")
+	}
+}
+
+// TestPlacementReputation: a peer that lied gets shards in proportion to
+// its reputation, and still every shard it is needed for.
+func TestPlacementReputation(t *testing.T) {
+	peers := somePeers(10, distinctAddr, noFree)
+	g := placementGateway(t, peers, func(c *Config) { c.Params.K, c.Params.N, c.MinAcks = 1, 2, 1 })
+	for range 3 {
+		g.health.lied(peers[0].ID, errors.New("test: lied"))
+	}
+	const n = 4000
+	first := 0
+	for s := range n {
+		if p, _ := g.newPlacer(segKey(s), testShardSize).pick(0); p.ID == peers[0].ID {
+			first++
+		}
+	}
+	// Reputation 1/4: drawn 0.25/9.25 of the time.
+	want := n * 0.25 / 9.25
+	if math.Abs(float64(first)-want) > 0.35*want {
+		t.Fatalf("liar drawn %d of %d times, want about %.0f", first, n, want)
+	}
+	// With exactly N peers it holds a shard of every segment.
+	g = placementGateway(t, peers[:5], nil)
+	g.health.lied(peers[0].ID, errors.New("test: lied"))
+	for s := range 100 {
+		found := false
+		for _, p := range place(g, segKey(s)) {
+			found = found || p.ID == peers[0].ID
+		}
+		if !found {
+			t.Fatalf("segment %d: the liar left out with exactly N peers", s)
+		}
 	}
 }
 

@@ -251,15 +251,17 @@ func (g *Gateway) releaseOne(ctx context.Context, peers map[shard.PublicKey]Peer
 	switch {
 	case !ok:
 		err = errors.New("peer not in the directory")
-	case g.health.backedOff(p.ID):
+	case g.health.standing(p, 0) == down:
 		err = errors.New("peer in back-off")
+	case g.health.busyLeft(p.ID) > 0:
+		err = fmt.Errorf("gateway: delete: %w", ErrPeerBusy)
 	default:
 		grant := shard.Grant{Op: shard.OpDelete, Shard: r.Shard, Size: r.Size, Time: now.UnixNano()}
 		grant.Sign(g.owner.Signing)
 		rctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
 		err = p.Peer.DeleteShard(rctx, r.Shard, grant)
 		cancel()
-		g.observe(ctx, p.ID, err)
+		g.observe(ctx, p, 0, err)
 		if err == nil || isShardNotFound(err) {
 			g.st.released.Add(1)
 			return releaseOutcome{r: r, done: true}
@@ -270,6 +272,11 @@ func (g *Gateway) releaseOne(ctx context.Context, peers map[shard.PublicKey]Peer
 	}
 	if ctx.Err() != nil {
 		return releaseOutcome{r: r, err: err} // unchanged: try again next run
+	}
+	if isBusy(err) {
+		// Not a failure: again once the peer's delay is over.
+		r.NotBefore = now.Add(max(g.health.busyLeft(p.ID), 10*time.Millisecond)).UnixNano()
+		return releaseOutcome{r: r, err: err}
 	}
 	r.Attempts++
 	d := g.cfg.Backoff << min(r.Attempts-1, 30)

@@ -40,16 +40,22 @@ type Stats struct {
 	Peers []PeerStats // by ID
 }
 
-// PeerStats is the gateway's view of one peer.
+// PeerStats is the gateway's view of one peer (see peerHealth).
 type PeerStats struct {
 	ID           shard.PublicKey
 	Addr         string
 	Free         int64
-	Failures     int       // consecutive
+	Failures     int       // consecutive (unreachable)
 	BackoffUntil time.Time // zero if not backed off
+	BusyUntil    time.Time // zero if not set aside as busy
+	FullUntil    time.Time // zero if not refusing shards as full
+	Room         int64     // while full: bytes free at most
+	Reputation   float64   // 1 for a peer never caught lying, less for one that was
 	LastOK       time.Time
 	LastError    string
-	OK, Failed   int64 // requests
+	OK, Failed   int64 // requests answered, failed
+	Refused      int64 // requests refused as full or busy
+	Lies         int64 // answers found false
 }
 
 // Stats reports the catalog's counters, the traffic since start and the
@@ -77,12 +83,8 @@ func (g *Gateway) Stats(ctx context.Context) (Stats, error) {
 	s.Hedges, s.Reconstructions = g.st.hedges.Load(), g.st.reconstructions.Load()
 	s.AuthFailures, s.Released = g.st.aeadFailures.Load(), g.st.released.Load()
 	for _, p := range g.dir.Peers() {
-		h := g.health.snapshot(p.ID)
-		ps := PeerStats{ID: p.ID, Addr: p.Addr, Free: p.Free, Failures: h.failures, LastOK: h.lastOK,
-			LastError: h.lastErr, OK: h.ok, Failed: h.fail}
-		if g.now().Before(h.until) {
-			ps.BackoffUntil = h.until
-		}
+		ps := PeerStats{ID: p.ID, Addr: p.Addr, Free: p.Free}
+		g.health.stats(p, &ps)
 		s.Peers = append(s.Peers, ps)
 	}
 	sort.Slice(s.Peers, func(i, j int) bool { return s.Peers[i].ID.String() < s.Peers[j].ID.String() })

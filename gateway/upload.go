@@ -308,9 +308,9 @@ type segmentPut struct {
 // is errTooFewPeers.
 func (g *Gateway) putSegment(ctx context.Context, seg *meta.Segment, shards [][]byte, ids []shard.ID,
 	onJournal func(meta.SegmentID)) ([]meta.PendingShard, error) {
-	sp := &segmentPut{g: g, seg: seg, shards: shards, ids: ids, pl: g.newPlacer(seg.ID),
-		journal: meta.Journal{Segment: seg.ID, Created: g.now().UnixNano()}}
 	size := int64(len(shards[0]))
+	sp := &segmentPut{g: g, seg: seg, shards: shards, ids: ids, pl: g.newPlacer(seg.ID, size),
+		journal: meta.Journal{Segment: seg.ID, Created: g.now().UnixNano()}}
 	targets := make([]PeerInfo, len(shards))
 	for i := range shards {
 		if t, ok := sp.pl.pick(i); ok {
@@ -358,7 +358,6 @@ func (sp *segmentPut) put(ctx context.Context, i int, target PeerInfo) {
 				LeaseExpiry: r.LeaseExpiry, Time: r.Time, Sig: r.Sig}
 			return
 		}
-		sp.pl.drop(target)
 		sp.mu.Lock()
 		sp.failed = append(sp.failed, meta.PendingShard{Shard: sp.ids[i], Node: target.ID, Size: int64(len(sp.shards[i]))})
 		sp.errs = append(sp.errs, err)
@@ -366,7 +365,7 @@ func (sp *segmentPut) put(ctx context.Context, i int, target PeerInfo) {
 		if ctx.Err() != nil || attempt >= g.cfg.PutAttempts {
 			return
 		}
-		next, ok := sp.pl.pick(i)
+		next, ok := sp.pl.next(i, target, false)
 		if !ok {
 			return
 		}
@@ -422,7 +421,7 @@ func (g *Gateway) putShard(ctx context.Context, p PeerInfo, id shard.ID, data []
 		rv, ok := p.Peer.(receiptVerifier)
 		err = g.checkReceipt(r, grant, p.ID, !ok || !rv.VerifiesReceipts())
 	}
-	g.observe(ctx, p.ID, err)
+	g.observe(ctx, p, size, err)
 	if err != nil {
 		return r, fmt.Errorf("gateway: store shard %s on %s: %w", id, p.ID, err)
 	}

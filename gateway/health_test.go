@@ -1,0 +1,207 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"testing"
+	"time"
+
+	"ishtar/node"
+	"ishtar/shard"
+)
+
+// testHealth returns a peerHealth with the default durations, on a clock
+// the test moves, and a peer unknown to it.
+func testHealth(t *testing.T) (*peerHealth, *time.Time, PeerInfo) {
+	t.Helper()
+	var cfg Config
+	cfg.Defaults()
+	now := time.Unix(1_000_000, 0)
+	h := newPeerHealth(healthConfig{backoff: cfg.Backoff, backoffMax: cfg.BackoffMax, fullHold: cfg.FullHold, busyMax: cfg.BusyMax},
+		func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	k, err := shard.GeneratePrivateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, &now, PeerInfo{ID: k.Public(), Addr: "http://10.0.0.1:7000", Peer: &fakePeer{}}
+}
+
+// busyErr is a node's busy answer with a Retry-After hint.
+func busyErr(hint time.Duration) error {
+	return fmt.Errorf("node: store: %w", &node.Error{Code: node.ErrBusy.Code, Status: node.ErrBusy.Status, RetryAfter: hint})
+}
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want verdict
+		hint time.Duration
+	}{
+		{nil, verdictOK, 0},
+		{fmt.Errorf("x: %w", ErrShardNotFound), verdictOK, 0},
+		{fmt.Errorf("x: %w", node.ErrNotFound), verdictOK, 0},
+		{node.ErrForbidden, verdictOK, 0},
+		{fmt.Errorf("x: %w", node.ErrInsufficientStorage), verdictFull, 0},
+		{fmt.Errorf("x: %w", ErrPeerFull), verdictFull, 0},
+		{busyErr(3 * time.Second), verdictBusy, 3 * time.Second},
+		{fmt.Errorf("x: %w", ErrPeerBusy), verdictBusy, 0},
+		{&node.Error{Code: "http_429", Status: 429, RetryAfter: time.Second}, verdictBusy, time.Second},
+		{errOffline, verdictUnreachable, 0},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), verdictUnreachable, 0},
+		{fmt.Errorf("x: %w", io.ErrUnexpectedEOF), verdictUnreachable, 0},
+		{node.ErrInternal, verdictUnreachable, 0},
+		{&node.Error{Code: "http_503", Status: 503}, verdictUnreachable, 0},
+		{node.ErrClockSkew, verdictUnreachable, 0},
+		{fmt.Errorf("x: %w", node.ErrBadResponse), verdictLying, 0},
+		{node.ErrCorrupt, verdictLying, 0},
+		{fmt.Errorf("x: %w: y", errBadReceipt), verdictLying, 0},
+		{fmt.Errorf("x: %w", shard.ErrCorrupt), verdictLying, 0},
+	} {
+		if v, hint := classify(tc.err); v != tc.want || hint != tc.hint {
+			t.Errorf("classify(%v) = %v, %v; want %v, %v", tc.err, v, hint, tc.want, tc.hint)
+		}
+	}
+}
+
+// TestObserveIgnoresOwnCancellation: a request the gateway gave up says
+// nothing about the peer.
+func TestObserveIgnoresOwnCancellation(t *testing.T) {
+	peers := somePeers(1, distinctAddr, noFree)
+	g := placementGateway(t, peers, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	g.observe(ctx, peers[0], 0, context.Canceled)
+	if g.health.standing(peers[0], 1) != usable {
+		t.Fatal("own cancellation counted against the peer")
+	}
+	g.observe(context.Background(), peers[0], 0, context.DeadlineExceeded)
+	if g.health.standing(peers[0], 1) != down {
+		t.Fatal("request timeout not counted")
+	}
+}
+
+// TestHealthClasses: each class of answer has its own consequence, for
+// its own time.
+func TestHealthClasses(t *testing.T) {
+	const big = 1 << 20
+	var cfg Config
+	cfg.Defaults()
+	for _, tc := range []struct {
+		name       string
+		err        error
+		times      int      // answers in a row
+		now, small standing // for a shard of big bytes, of big/2
+		failures   int
+		lies       int
+		lasts      time.Duration // then usable again without any answer
+	}{
+		{"full", fmt.Errorf("x: %w", node.ErrInsufficientStorage), 3, noRoom, usable, 0, 0, cfg.FullHold},
+		{"busy with a hint, never exponential", busyErr(2 * time.Second), 3, busyNow, busyNow, 0, 0, 2 * time.Second},
+		{"busy, hint over the cap", busyErr(time.Hour), 1, busyNow, busyNow, 0, 0, cfg.BusyMax},
+		{"busy without a hint", ErrPeerBusy, 1, busyNow, busyNow, 0, 0, busyDefault},
+		{"429", &node.Error{Code: "http_429", Status: 429}, 1, busyNow, busyNow, 0, 0, busyDefault},
+		{"unreachable, exponential", errOffline, 3, down, down, 3, 0, 4 * cfg.Backoff},
+		{"lying never blocks", node.ErrBadResponse, 2, usable, usable, 0, 2, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, now, p := testHealth(t)
+			for range tc.times {
+				h.record(p, big, tc.err)
+			}
+			if st, small := h.standing(p, big), h.standing(p, big/2); st != tc.now || small != tc.small {
+				t.Fatalf("standing %v (big), %v (small); want %v, %v", st, small, tc.now, tc.small)
+			}
+			var ps PeerStats
+			h.stats(p, &ps)
+			if ps.Failures != tc.failures || ps.Lies != int64(tc.lies) || ps.Failed != int64(tc.failures) {
+				t.Fatalf("stats %+v, want %d failures, %d lies", ps, tc.failures, tc.lies)
+			}
+			if want := 1 / (1 + float64(tc.lies)); math.Abs(ps.Reputation-want) > 1e-9 || h.reputation(p.ID) != ps.Reputation {
+				t.Fatalf("reputation %v, want %v", ps.Reputation, want)
+			}
+			switch tc.now {
+			case noRoom:
+				if ps.FullUntil.IsZero() || ps.Room != big-1 {
+					t.Fatalf("stats of a full peer: %+v", ps)
+				}
+			case busyNow:
+				if ps.BusyUntil.IsZero() || h.busyLeft(p.ID) != tc.lasts {
+					t.Fatalf("stats of a busy peer: %+v, busy for %v", ps, h.busyLeft(p.ID))
+				}
+			case down:
+				if ps.BackoffUntil.IsZero() || !h.avoid(p) {
+					t.Fatalf("stats of an unreachable peer: %+v", ps)
+				}
+			}
+			*now = now.Add(tc.lasts - 1)
+			if st := h.standing(p, big); st != tc.now {
+				t.Fatalf("%v before its time is up: %v", tc.now, st)
+			}
+			*now = now.Add(1)
+			if st := h.standing(p, big); st != usable {
+				t.Fatalf("after %v: %v, want usable", tc.lasts, st)
+			}
+		})
+	}
+}
+
+// Demerits fade: a lie weighs half after lieHalfLife.
+func TestReputationFades(t *testing.T) {
+	h, now, p := testHealth(t)
+	h.lied(p.ID, errors.New("bad bytes"))
+	if r := h.reputation(p.ID); r != 0.5 {
+		t.Fatalf("reputation after one lie %v", r)
+	}
+	*now = now.Add(lieHalfLife)
+	if r := h.reputation(p.ID); math.Abs(r-1/1.5) > 1e-9 {
+		t.Fatalf("reputation a half-life later %v, want %v", r, 1/1.5)
+	}
+}
+
+// TestHealthRecovery: a peer is taken back as soon as it answers again
+// or the directory shows a newer record, without waiting out a back-off.
+func TestHealthRecovery(t *testing.T) {
+	const big = 1 << 20
+	for _, tc := range []struct {
+		name       string
+		first      error
+		then       func(h *peerHealth, p *PeerInfo, now time.Time)
+		big, small standing
+	}{
+		{"unreachable, then a good answer", errOffline,
+			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, 0, nil) }, usable, usable},
+		{"unreachable, then a busy answer", errOffline,
+			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, 0, busyErr(time.Second)) }, busyNow, busyNow},
+		{"unreachable, then a newer record", errOffline,
+			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now, 10*big }, usable, usable},
+		{"unreachable, an older record", errOffline,
+			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now.Add(-2*time.Millisecond), 10*big }, down, down},
+		{"a record without room", nil,
+			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now, 0 }, noRoom, noRoom},
+		{"full, a newer record with room", ErrPeerFull,
+			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now, 10*big }, usable, usable},
+		{"full, a newer record without room", ErrPeerFull,
+			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now, big/2 }, noRoom, usable},
+		{"full, a shard stored", ErrPeerFull,
+			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, big/2, nil) }, usable, usable},
+		{"full, a read answered", ErrPeerFull,
+			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, 0, nil) }, noRoom, usable},
+		{"busy, a good answer", busyErr(time.Second),
+			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, 0, nil) }, usable, usable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, now, p := testHealth(t)
+			h.record(p, big, tc.first)
+			*now = now.Add(time.Millisecond)
+			tc.then(h, &p, *now)
+			if st, small := h.standing(p, big), h.standing(p, big/2); st != tc.big || small != tc.small {
+				t.Fatalf("standing %v (big), %v (small); want %v, %v", st, small, tc.big, tc.small)
+			}
+		})
+	}
+}
