@@ -9,7 +9,9 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"ishtar/node"
 	"ishtar/shard"
 )
 
@@ -155,10 +157,12 @@ const (
 	refuse              // PutShard refuses for lack of space
 	badReceipt          // PutShard answers a receipt signed by another key
 	forgedReceipt       // PutShard answers a receipt naming the node, signed by another key
+	busy                // every call answers node.ErrBusy with the peer's hint
 )
 
 func (f fault) String() string {
-	return [...]string{"healthy", "offline", "hang", "flip", "truncate", "wrong-shard", "refuse", "bad-receipt", "forged-receipt"}[f]
+	return [...]string{"healthy", "offline", "hang", "flip", "truncate", "wrong-shard", "refuse", "bad-receipt",
+		"forged-receipt", "busy"}[f]
 }
 
 var errOffline = errors.New("fake: connection refused")
@@ -167,36 +171,57 @@ var errOffline = errors.New("fake: connection refused")
 type faulty struct {
 	inner *fakePeer
 	mode  atomic.Int32
+	hint  atomic.Int64 // Retry-After of busy answers (ns)
+	puts  atomic.Int64 // PutShard calls, whatever they answered
+	// healAfter, if > 0, is the number of faulty answers after which the
+	// peer is healthy again.
+	healAfter atomic.Int64
 }
 
 func (f *faulty) set(m fault) { f.mode.Store(int32(m)) }
-func (f *faulty) get() fault  { return fault(f.mode.Load()) }
 
-func (f *faulty) common(ctx context.Context) error {
-	switch f.get() {
+// get returns the fault of the next answer, counting it towards healAfter.
+func (f *faulty) get() fault {
+	m := fault(f.mode.Load())
+	if m != healthy && f.healAfter.Load() > 0 && f.healAfter.Add(-1) == 0 {
+		f.set(healthy)
+	}
+	return m
+}
+
+// common returns the fault of this call, and the error it answers if the
+// fault is one every call has.
+func (f *faulty) common(ctx context.Context) (fault, error) {
+	m := f.get()
+	switch m {
 	case offline:
-		return errOffline
+		return m, errOffline
 	case hang:
 		<-ctx.Done()
-		return ctx.Err()
+		return m, ctx.Err()
+	case busy:
+		return m, &node.Error{Code: node.ErrBusy.Code, Message: "fake: busy", Status: node.ErrBusy.Status,
+			RetryAfter: time.Duration(f.hint.Load())}
 	}
-	return nil
+	return m, nil
 }
 
 func (f *faulty) PutShard(ctx context.Context, id shard.ID, body io.Reader, size int64, g shard.Grant) (shard.Receipt, error) {
-	if err := f.common(ctx); err != nil {
+	f.puts.Add(1)
+	mode, err := f.common(ctx)
+	if err != nil {
 		return shard.Receipt{}, err
 	}
-	switch f.get() {
+	switch mode {
 	case refuse:
 		return shard.Receipt{}, fmt.Errorf("fake: %w", ErrPeerFull)
 	case badReceipt, forgedReceipt:
 		r, err := f.inner.PutShard(ctx, id, body, size, g)
-		node := r.Node
+		signer := r.Node
 		other, _ := shard.GeneratePrivateKey(rand.Reader)
 		r.Sign(other)
-		if f.get() == forgedReceipt {
-			r.Node = node
+		if mode == forgedReceipt {
+			r.Node = signer
 		}
 		return r, err
 	}
@@ -204,10 +229,10 @@ func (f *faulty) PutShard(ctx context.Context, id shard.ID, body io.Reader, size
 }
 
 func (f *faulty) GetShard(ctx context.Context, id shard.ID, off, n int64) (io.ReadCloser, error) {
-	if err := f.common(ctx); err != nil {
+	mode, err := f.common(ctx)
+	if err != nil {
 		return nil, err
 	}
-	mode := f.get()
 	if mode == wrongShard {
 		// Serve the same range of any other shard the node holds.
 		for other := range f.inner.ids() {
@@ -238,7 +263,7 @@ func (f *faulty) GetShard(ctx context.Context, id shard.ID, off, n int64) (io.Re
 }
 
 func (f *faulty) DeleteShard(ctx context.Context, id shard.ID, g shard.Grant) error {
-	if err := f.common(ctx); err != nil {
+	if _, err := f.common(ctx); err != nil {
 		return err
 	}
 	return f.inner.DeleteShard(ctx, id, g)

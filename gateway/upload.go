@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"time"
 
 	"ishtar/meta"
 	"ishtar/shard"
@@ -348,34 +349,76 @@ func (g *Gateway) putSegment(ctx context.Context, seg *meta.Segment, shards [][]
 	return sp.failed, nil
 }
 
-// put stores shard i, first on target, then on the next-best peers.
+// put stores shard i, first on target, then on the next-best peers; a
+// busy peer is asked again after the delay it asked for when no better
+// peer is left.
 func (sp *segmentPut) put(ctx context.Context, i int, target PeerInfo) {
 	g := sp.g
+	size := int64(len(sp.shards[i]))
 	for attempt := 1; ; attempt++ {
-		r, err := g.putShard(ctx, target, sp.ids[i], sp.shards[i])
+		err := g.waitBusy(ctx, target.ID)
+		var r shard.Receipt
 		if err == nil {
-			sp.seg.Shards[i] = meta.SegmentShard{ID: sp.ids[i], Node: r.Node, Holder: r.Holder,
-				LeaseExpiry: r.LeaseExpiry, Time: r.Time, Sig: r.Sig}
+			r, err = g.putShard(ctx, target, sp.ids[i], sp.shards[i])
+		}
+		if err == nil {
+			sp.stored(i, r)
 			return
 		}
 		sp.mu.Lock()
-		sp.failed = append(sp.failed, meta.PendingShard{Shard: sp.ids[i], Node: target.ID, Size: int64(len(sp.shards[i]))})
+		sp.failed = append(sp.failed, meta.PendingShard{Shard: sp.ids[i], Node: target.ID, Size: size})
 		sp.errs = append(sp.errs, err)
 		sp.mu.Unlock()
 		if ctx.Err() != nil || attempt >= g.cfg.PutAttempts {
 			return
 		}
-		next, ok := sp.pl.next(i, target, false)
+		next, ok := sp.pl.next(i, target, isBusy(err))
 		if !ok {
 			return
 		}
-		if err := sp.addToJournal(sp.ids[i], next.ID, int64(len(sp.shards[i]))); err != nil {
-			sp.mu.Lock()
-			sp.errs = append(sp.errs, err)
-			sp.mu.Unlock()
-			return
+		if next.ID != target.ID {
+			if err := sp.addToJournal(sp.ids[i], next.ID, size); err != nil {
+				sp.mu.Lock()
+				sp.errs = append(sp.errs, err)
+				sp.mu.Unlock()
+				return
+			}
 		}
 		target = next
+	}
+}
+
+// stored records shard i's receipt. An earlier attempt on the same node
+// (it was busy) is no longer a failed one: releasing it would delete the
+// shard.
+func (sp *segmentPut) stored(i int, r shard.Receipt) {
+	sp.seg.Shards[i] = meta.SegmentShard{ID: sp.ids[i], Node: r.Node, Holder: r.Holder,
+		LeaseExpiry: r.LeaseExpiry, Time: r.Time, Sig: r.Sig}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	kept := sp.failed[:0]
+	for _, f := range sp.failed {
+		if f.Shard != sp.ids[i] || f.Node != r.Node {
+			kept = append(kept, f)
+		}
+	}
+	sp.failed = kept
+}
+
+// waitBusy waits until peer id is no longer busy (at most BusyMax): it is
+// tried only when no better peer is left.
+func (g *Gateway) waitBusy(ctx context.Context, id shard.PublicKey) error {
+	d := min(g.health.busyLeft(id), g.cfg.BusyMax)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 }
 
