@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -314,24 +315,35 @@ func (f *fetch) rebuild(trustFast bool) (bool, error) {
 		f.closed[j] = true
 		at := int64(sp.idx)*f.v.shardSize + sp.a - f.s0
 		dst := f.win[at : at+sp.b-sp.a]
+		var good []byte
 		if w := f.whole[sp.idx]; w != nil {
-			copy(dst, w[sp.a:sp.b])
+			good = w[sp.a:sp.b]
 		} else {
 			base := int64(sp.idx)*L - u0
-			copy(dst, out[base+sp.a:base+sp.b])
+			good = out[base+sp.a : base+sp.b]
 		}
+		if !trustFast && f.fastOK[j] && !bytes.Equal(dst, good) {
+			// Rebuilt from verified shards only: the range its peer sent
+			// was false.
+			f.g.health.lied(f.fastPeer[j].ID, fmt.Errorf("%w: range [%d, %d) of shard %d of segment %x",
+				shard.ErrCorrupt, sp.a, sp.b, sp.idx, f.v.rec.ID))
+		}
+		copy(dst, good)
 	}
 	return true, nil
 }
 
 // launchWhole requests whole shards: in the first pass as many as may
 // still be needed for K sources, in the fallback every one not yet asked.
-// Peers that are in back-off or busy come last.
+// Peers that are in back-off or busy come last, and before them peers
+// that lied lately.
 func (f *fetch) launchWhole(trustFast bool) {
 	need := f.v.p.N
+	var have [][]byte // sources at hand already, by shard index
 	if trustFast {
 		_, u0, u1 := f.missing(true)
-		need = f.v.p.K - count(f.sources(true, u0, u1)) + f.extra
+		have = f.sources(true, u0, u1)
+		need = f.v.p.K - count(have) + f.extra
 		for idx, l := range f.launched {
 			if l && f.whole[idx] == nil && !f.failed[idx] {
 				need-- // in flight
@@ -346,8 +358,8 @@ func (f *fetch) launchWhole(trustFast bool) {
 	var cands []cand
 	for idx := range f.v.p.N {
 		p, ok := f.holder(idx)
-		if f.launched[idx] || !ok {
-			continue
+		if f.launched[idx] || !ok || (have != nil && have[idx] != nil) {
+			continue // asked, unknown, or its range is here: the whole shard adds nothing
 		}
 		rank := 0
 		for j, sp := range f.spans {
@@ -355,8 +367,11 @@ func (f *fetch) launchWhole(trustFast bool) {
 				rank = 1 // its range failed or is late already
 			}
 		}
+		if f.g.health.reputation(p.ID) < 1/(1+suspectAt) {
+			rank += 2 // it lied lately: honest peers first
+		}
 		if f.g.health.avoid(p) {
-			rank += 2
+			rank += 4
 		}
 		cands = append(cands, cand{idx, rank, p})
 	}

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -30,5 +32,32 @@ func TestBusyPeerAskedAgain(t *testing.T) {
 	}
 	if got := tn.get("b", "k"); !bytes.Equal(got, data) {
 		t.Fatal("wrong bytes")
+	}
+}
+
+// TestReadsAskLiarsLast: when a segment needs a parity shard, one from a
+// peer that lied lately is asked only if no honest one will do.
+func TestReadsAskLiarsLast(t *testing.T) {
+	tn, data := faultObject(t, nil)
+	h := holders(tn)
+	seg := tn.g.cfg.SegmentSize
+	tn.faults[h[0]].set(offline)
+	tn.g.health.lied(tn.peers[h[3]].id, fmt.Errorf("test: lied"))
+	_, liarGets, _ := tn.peers[h[3]].counters()
+	_, honestGets, _ := tn.peers[h[4]].counters()
+	got, err := tn.read(context.Background(), "b", "o", 0, seg)
+	if err != nil || !bytes.Equal(got, data[:seg]) {
+		t.Fatalf("read: %v", err)
+	}
+	_, liarAfter, _ := tn.peers[h[3]].counters()
+	_, honestAfter, _ := tn.peers[h[4]].counters()
+	if liarAfter != liarGets || honestAfter != honestGets+1 {
+		t.Fatalf("the liar served %d shards, the honest parity holder %d; want 0, 1", liarAfter-liarGets, honestAfter-honestGets)
+	}
+	// With the honest one away too, the liar is asked: never shut out.
+	tn.faults[h[4]].set(offline)
+	got, err = tn.read(context.Background(), "b", "o", 0, seg)
+	if err != nil || !bytes.Equal(got, data[:seg]) {
+		t.Fatalf("read needing the liar: %v", err)
 	}
 }
