@@ -81,6 +81,12 @@ func (tn *testNet) open() {
 	tn.g = g
 }
 
+// freeze stops the gateway's clock where it is; advance still moves it.
+func (tn *testNet) freeze() {
+	base := time.Now()
+	tn.g.now = func() time.Time { return base.Add(time.Duration(tn.skew.Load())) }
+}
+
 // advance moves the gateway's clock forward.
 func (tn *testNet) advance(d time.Duration) { tn.skew.Add(int64(d)) }
 
