@@ -201,6 +201,17 @@ func intSetting(key, flag, usage string, p func(*Config) *int) setting {
 	}, get: func(c *Config) any { return *p(c) }}
 }
 
+func floatSetting(key, flag, usage string, p func(*Config) *float64) setting {
+	return setting{key: key, flag: flag, usage: usage, set: func(c *Config, v []string) error {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v[len(v)-1]), 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v[len(v)-1])
+		}
+		*p(c) = f
+		return nil
+	}, get: func(c *Config) any { return *p(c) }}
+}
+
 func durSetting(key, flag, usage string, p func(*Config) *time.Duration) setting {
 	return setting{key: key, flag: flag, usage: usage, set: func(c *Config, v []string) error {
 		d, err := time.ParseDuration(strings.TrimSpace(v[len(v)-1]))
@@ -243,6 +254,19 @@ var settings = []setting{
 	durSetting("node.request_timeout", "", "", func(c *Config) *time.Duration { return &c.Node.RequestTimeout }),
 	sizeSetting("node.min_rate", "", "", func(c *Config) *int64 { return &c.Node.MinRate }),
 	boolSetting("node.allow_anonymous_reads", "", "", func(c *Config) *bool { return &c.Node.AllowAnonymousReads }),
+	intSetting("node.max_nonces", "", "", func(c *Config) *int { return &c.Node.MaxNonces }),
+	intSetting("node.uploads_per_peer", "", "", func(c *Config) *int { return &c.Node.Limits.UploadsPerPeer }),
+	intSetting("node.uploads_per_block", "", "", func(c *Config) *int { return &c.Node.Limits.UploadsPerBlock }),
+	intSetting("node.uploads", "", "", func(c *Config) *int { return &c.Node.Limits.Uploads }),
+	sizeSetting("node.inflight_per_peer", "", "", func(c *Config) *int64 { return &c.Node.Limits.InflightPerPeer }),
+	sizeSetting("node.inflight_per_block", "", "", func(c *Config) *int64 { return &c.Node.Limits.InflightPerBlock }),
+	floatSetting("node.peer_rate", "", "", func(c *Config) *float64 { return &c.Node.Limits.PeerRate }),
+	floatSetting("node.block_rate", "", "", func(c *Config) *float64 { return &c.Node.Limits.BlockRate }),
+	intSetting("node.conns_per_block", "", "", func(c *Config) *int { return &c.Node.Limits.ConnsPerBlock }),
+	intSetting("node.conns", "", "", func(c *Config) *int { return &c.Node.Limits.Conns }),
+	intSetting("node.peers", "", "", func(c *Config) *int { return &c.Node.Limits.Peers }),
+	intSetting("node.peers_per_block", "", "", func(c *Config) *int { return &c.Node.Limits.PeersPerBlock }),
+	intSetting("node.peers_per_source", "", "", func(c *Config) *int { return &c.Node.Limits.PeersPerSource }),
 	intSetting("gateway.k", "k", "any `K` shards of a segment rebuild it (default 3)", func(c *Config) *int { return &c.Gateway.Params.K }),
 	intSetting("gateway.n", "n", "`N` shards per segment, on N distinct peers (default 5)", func(c *Config) *int { return &c.Gateway.Params.N }),
 	sizeSetting("gateway.segment_size", "segment-size", "objects are cut into segments of `SIZE` (default 16MiB)", func(c *Config) *int64 { return &c.Gateway.SegmentSize }),

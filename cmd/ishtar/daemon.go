@@ -96,6 +96,7 @@ func (d *daemon) run(ctx context.Context, ready func()) error {
 		gwErr = d.gw.Run(bg)
 	}()
 	for i, n := range d.nodes {
+		wg.Go(func() { n.node.Maintain(bg) })
 		// A crash between writing a shard and indexing it (or the other
 		// way round on delete) leaves bytes no one holds.
 		wg.Go(func() {

@@ -65,6 +65,7 @@ func openNode(cfg *Config, dir string, key shard.PrivateKey, listen string, log 
 		return nil, err
 	}
 	n.node = node.NewServer(nc, st, db, log)
+	n.ln = n.node.LimitListener(n.ln)
 	n.http = n.node.HTTPServer()
 	return n, nil
 }
