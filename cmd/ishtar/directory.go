@@ -21,11 +21,14 @@ const (
 
 // peerDirectory is the gateway's Directory over a fixed list of peer
 // URLs: each peer's ID and free space come from its signed record (Info),
-// fetched at start and then periodically. A peer down at start is retried;
-// it is never fatal.
+// fetched at start and then periodically, and PeerInfo.Seen says when the
+// record last came (the gateway takes a peer that answers it back at once,
+// and its free space over what a refusal made it infer). A peer down at
+// start is retried; it is never fatal.
 type peerDirectory struct {
 	self  shard.PublicKey // our own node, left out
 	log   *slog.Logger
+	now   func() time.Time // the gateway's clock
 	mu    sync.Mutex
 	peers []*dirPeer
 }
@@ -40,7 +43,7 @@ type dirPeer struct {
 var _ gateway.Directory = (*peerDirectory)(nil)
 
 func newPeerDirectory(urls []string, key shard.PrivateKey, log *slog.Logger) *peerDirectory {
-	d := &peerDirectory{self: key.Public(), log: log}
+	d := &peerDirectory{self: key.Public(), log: log, now: time.Now}
 	for _, u := range urls {
 		d.peers = append(d.peers, &dirPeer{url: u, client: node.NewClient(u, key, nil)})
 	}
@@ -101,7 +104,7 @@ func (d *peerDirectory) refresh(ctx context.Context, onlyUnknown bool) {
 					d.log.Info("peer reached", "peer", p.url, "node", rec.Node.String(), "free", rec.Free)
 				}
 				p.failed = false
-				p.info = gateway.PeerInfo{ID: rec.Node, Addr: p.url, Free: rec.Free, Peer: p.client}
+				p.info = gateway.PeerInfo{ID: rec.Node, Addr: p.url, Free: rec.Free, Seen: d.now(), Peer: p.client}
 			}
 		}()
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"ishtar/gateway"
 	"ishtar/meta"
@@ -100,5 +101,50 @@ func TestPeerDirectory(t *testing.T) {
 	peers = d.Peers()
 	if len(peers) != 2 || peers[1].ID != keyB.Public() || peers[1].Free != 5<<20 {
 		t.Fatalf("peers after the late one came up: %+v", peers)
+	}
+}
+
+// Each record the directory gets stamps the peer Seen, on the gateway's
+// clock, with the record's free space; a failed refresh keeps the last
+// record and its stamp, so the gateway can tell a peer that answered
+// since it failed.
+func TestPeerDirectorySeen(t *testing.T) {
+	self, key := newKey(t), newKey(t)
+	db, err := meta.Open("", meta.InMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var down atomic.Bool
+	var srv *node.Server
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusBadGateway)
+			return
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	srv = node.NewServer(node.Config{Key: key, Address: ts.URL, Capacity: 7 << 20}, node.NewMemStore(shard.DefaultBlockSize), db, nil)
+
+	d := newPeerDirectory([]string{ts.URL}, self, slog.New(slog.DiscardHandler))
+	clock := time.Unix(1000, 0)
+	d.now = func() time.Time { return clock }
+	ctx := context.Background()
+	for i, step := range []struct {
+		down bool
+		want time.Time
+	}{
+		{false, time.Unix(1000, 0)},
+		{true, time.Unix(1000, 0)},
+		{false, time.Unix(1060, 0)},
+	} {
+		down.Store(step.down)
+		d.refresh(ctx, false)
+		peers := d.Peers()
+		if len(peers) != 1 || !peers[0].Seen.Equal(step.want) || peers[0].Free != 7<<20 {
+			t.Fatalf("step %d: peers %+v, want one seen at %v", i, peers, step.want)
+		}
+		clock = clock.Add(30 * time.Second)
 	}
 }
