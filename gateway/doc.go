@@ -38,6 +38,22 @@
 // with ServiceUnavailable: never a wrong byte, and an error mid-stream
 // ends the body early. The next segment is fetched while one is read.
 //
+// # Peers
+//
+// Every answer of a peer is put in one class, each with its own
+// consequence (health.go), and none blocks work while other peers can do
+// it: a peer that is full (507) gets no shard larger than the room it has
+// left until the directory shows a newer record of it (PeerInfo.Seen) or
+// Config.FullHold passes; a busy one (503 busy, 429) is set aside for its
+// Retry-After hint, at most Config.BusyMax; an unreachable one (refused,
+// reset, timed out, 5xx) backs off exponentially (Config.Backoff to
+// BackoffMax) until it answers again or a newer record shows it alive; a
+// lying one (false bytes, a bad receipt or answer) loses reputation, which
+// weighs placement and puts its shards after honest peers' in reads.
+// Placement ranks peers usable, busy, without room, backed off, and takes
+// the best of the others only when too few usable peers are left; a busy
+// peer no other can replace is asked again once its hint is over.
+//
 // # References and release
 //
 // Segments are reference-counted: CopyObject and multipart completion
