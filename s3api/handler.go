@@ -6,11 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -196,6 +198,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	payloadKey
+	bodyKey
 )
 
 func requestIDFrom(ctx context.Context) string {
@@ -220,8 +223,39 @@ func (h *handler) requestID(next http.Handler) http.Handler {
 		hd.Set("X-Amz-Request-Id", id)
 		hd.Set("X-Amz-Id-2", base64.StdEncoding.EncodeToString(b[8:]))
 		hd.Set("Server", "Ishtar")
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		if r.Body != nil && r.Body != http.NoBody {
+			wb := &watchedBody{ReadCloser: r.Body}
+			r.Body = wb
+			ctx = context.WithValue(ctx, bodyKey, wb)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// watchedBody remembers whether reading the request body failed in the
+// transport: the client went away mid-upload.
+type watchedBody struct {
+	io.ReadCloser
+	failed atomic.Bool
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.failed.Store(true)
+	}
+	return n, err
+}
+
+// clientGone reports whether r's client went away: its connection failed
+// while the body was read, or the request's context ended.
+func clientGone(r *http.Request) bool {
+	if r.Context().Err() != nil {
+		return true
+	}
+	wb, _ := r.Context().Value(bodyKey).(*watchedBody)
+	return wb != nil && wb.failed.Load()
 }
 
 // authenticate verifies the request signature as received, before any
@@ -287,17 +321,24 @@ func (h *handler) hostBucket(host string) (string, bool) {
 }
 
 // writeError sends err as an S3 error document (HEAD: status only). An
-// error that is not an *Error is logged and becomes InternalError.
+// error that is not an *Error becomes InternalError, logged as an error
+// unless the client went away (then it is no fault of the server's).
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	id := requestIDFrom(r.Context())
 	var e *Error
-	if !errors.As(err, &e) {
+	switch {
+	case errors.As(err, &e):
+		h.log.DebugContext(r.Context(), "s3api: request failed", "request_id", id,
+			"method", r.Method, "path", r.URL.Path, "code", e.Code)
+	case clientGone(r):
+		// Not the server's failure: nobody is left to answer.
+		h.log.DebugContext(r.Context(), "s3api: client went away", "request_id", id,
+			"method", r.Method, "path", r.URL.Path, "err", err)
+		e = ErrInternalError
+	default:
 		h.log.ErrorContext(r.Context(), "s3api: internal error", "request_id", id,
 			"method", r.Method, "path", r.URL.Path, "err", err)
 		e = ErrInternalError
-	} else {
-		h.log.DebugContext(r.Context(), "s3api: request failed", "request_id", id,
-			"method", r.Method, "path", r.URL.Path, "code", e.Code)
 	}
 	if r.Method == http.MethodHead || e.Status == http.StatusNotModified {
 		w.WriteHeader(e.Status)
