@@ -24,9 +24,9 @@ import (
 //     (1 s without one), at most Config.BusyMax. Never a failure, never
 //     exponential.
 //   - unreachable (refused or reset connections, timeouts, other 5xx and
-//     refusals): back-off from Config.Backoff doubling to
-//     Config.BackoffMax, ended by any good answer or a newer directory
-//     record.
+//     refusals): back-off from Config.Backoff, doubling with each failure
+//     after one ended, up to Config.BackoffMax; any proper answer or a
+//     newer directory record ends it.
 //   - lying (bytes that do not match the shard, bad receipts, malformed
 //     answers): a demerit, which lowers the peer's reputation; reputation
 //     weighs placement and orders reads after honest peers. Demerits halve
@@ -200,13 +200,20 @@ func (h *peerHealth) answered(id shard.PublicKey, s *peerState, why string) {
 	s.failures, s.downUntil = 0, time.Time{}
 }
 
-// failed extends an unreachable peer's back-off. Only the first failure
-// is logged, so an offline peer does not flood the log.
+// failed puts an unreachable peer in back-off, or doubles it if the last
+// one was over: failures of requests made meanwhile (sent before, or to
+// the peer as a last resort) tell nothing new, so a burst of them counts
+// once and a peer back after an outage is taken back within about the
+// outage's length. Only the first failure is logged, so an offline peer
+// does not flood the log.
 func (h *peerHealth) failed(id shard.PublicKey, s *peerState, err error) {
 	now := h.now()
-	s.failures++
 	s.fail++
 	s.lastFail, s.lastErr = now, err.Error()
+	if now.Before(s.downUntil) {
+		return
+	}
+	s.failures++
 	d := h.cfg.backoff << min(s.failures-1, 30)
 	if d > h.cfg.backoffMax || d <= 0 {
 		d = h.cfg.backoffMax
@@ -324,6 +331,18 @@ func (h *peerHealth) reputation(id shard.PublicKey) float64 {
 		return 1
 	}
 	return 1 / (1 + decay(s.demerits, s.demerAt, h.now()))
+}
+
+// downLeft returns how long p's back-off lasts still.
+func (h *peerHealth) downLeft(p PeerInfo) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.peers[p.ID]
+	if s == nil {
+		return 0
+	}
+	h.refresh(p, s)
+	return max(s.downUntil.Sub(h.now()), 0)
 }
 
 // busyLeft returns how long id asked to be left alone still.

@@ -86,7 +86,8 @@ func TestObserveIgnoresOwnCancellation(t *testing.T) {
 }
 
 // TestHealthClasses: each class of answer has its own consequence, for
-// its own time.
+// its own time. The answers of a row come each once the consequence of
+// the one before is over, unless in a burst.
 func TestHealthClasses(t *testing.T) {
 	const big = 1 << 20
 	var cfg Config
@@ -94,32 +95,41 @@ func TestHealthClasses(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		err        error
-		times      int      // answers in a row
+		times      int      // answers
+		burst      bool     // all at once
 		now, small standing // for a shard of big bytes, of big/2
-		failures   int
+		failures   int      // consecutive
 		lies       int
 		lasts      time.Duration // then usable again without any answer
 	}{
-		{"full", fmt.Errorf("x: %w", node.ErrInsufficientStorage), 3, noRoom, usable, 0, 0, cfg.FullHold},
-		{"busy with a hint, never exponential", busyErr(2 * time.Second), 3, busyNow, busyNow, 0, 0, 2 * time.Second},
-		{"busy, hint over the cap", busyErr(time.Hour), 1, busyNow, busyNow, 0, 0, cfg.BusyMax},
-		{"busy without a hint", ErrPeerBusy, 1, busyNow, busyNow, 0, 0, busyDefault},
-		{"429", &node.Error{Code: "http_429", Status: 429}, 1, busyNow, busyNow, 0, 0, busyDefault},
-		{"unreachable, exponential", errOffline, 3, down, down, 3, 0, 4 * cfg.Backoff},
-		{"lying never blocks", node.ErrBadResponse, 2, usable, usable, 0, 2, 0},
+		{"full", fmt.Errorf("x: %w", node.ErrInsufficientStorage), 3, false, noRoom, usable, 0, 0, cfg.FullHold},
+		{"busy with a hint, never exponential", busyErr(2 * time.Second), 3, false, busyNow, busyNow, 0, 0, 2 * time.Second},
+		{"busy, hint over the cap", busyErr(time.Hour), 1, false, busyNow, busyNow, 0, 0, cfg.BusyMax},
+		{"busy without a hint", ErrPeerBusy, 1, false, busyNow, busyNow, 0, 0, busyDefault},
+		{"429", &node.Error{Code: "http_429", Status: 429}, 1, false, busyNow, busyNow, 0, 0, busyDefault},
+		{"unreachable, exponential", errOffline, 3, false, down, down, 3, 0, 4 * cfg.Backoff},
+		{"unreachable, a burst counts once", errOffline, 5, true, down, down, 1, 0, cfg.Backoff},
+		{"lying never blocks", node.ErrBadResponse, 2, false, usable, usable, 0, 2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, now, p := testHealth(t)
-			for range tc.times {
+			for k := range tc.times {
 				h.record(p, big, tc.err)
+				if k < tc.times-1 && !tc.burst {
+					*now = now.Add(over(h, p, *now))
+				}
 			}
 			if st, small := h.standing(p, big), h.standing(p, big/2); st != tc.now || small != tc.small {
 				t.Fatalf("standing %v (big), %v (small); want %v, %v", st, small, tc.now, tc.small)
 			}
 			var ps PeerStats
 			h.stats(p, &ps)
-			if ps.Failures != tc.failures || ps.Lies != int64(tc.lies) || ps.Failed != int64(tc.failures) {
-				t.Fatalf("stats %+v, want %d failures, %d lies", ps, tc.failures, tc.lies)
+			failed := 0
+			if tc.now == down {
+				failed = tc.times
+			}
+			if ps.Failures != tc.failures || ps.Lies != int64(tc.lies) || ps.Failed != int64(failed) {
+				t.Fatalf("stats %+v, want %d failures in a row, %d in all, %d lies", ps, tc.failures, failed, tc.lies)
 			}
 			if want := 1 / (1 + float64(tc.lies)); math.Abs(ps.Reputation-want) > 1e-9 || h.reputation(p.ID) != ps.Reputation {
 				t.Fatalf("reputation %v, want %v", ps.Reputation, want)
@@ -148,6 +158,19 @@ func TestHealthClasses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// over returns how long the consequence of p's last answer lasts still.
+func over(h *peerHealth, p PeerInfo, now time.Time) time.Duration {
+	var ps PeerStats
+	h.stats(p, &ps)
+	var d time.Duration
+	for _, until := range []time.Time{ps.BackoffUntil, ps.BusyUntil, ps.FullUntil} {
+		if !until.IsZero() {
+			d = max(d, until.Sub(now))
+		}
+	}
+	return d
 }
 
 // Demerits fade: a lie weighs half after lieHalfLife.

@@ -239,3 +239,32 @@ func TestReadsAskLiarsLast(t *testing.T) {
 		t.Fatalf("read needing the liar: %v", err)
 	}
 }
+
+// TestReleaseAfterPeerBackoff: a release to a peer in back-off is tried
+// again when the back-off ends, not later: skipping it is not a failure
+// of the release.
+func TestReleaseAfterPeerBackoff(t *testing.T) {
+	tn := newNet(t, 6, func(c *Config) { c.ReleaseDelay = -1 })
+	tn.freeze()
+	tn.bucket("b")
+	tn.put("b", "k", randBytes(1000, 43))
+	x := tn.peerIndex(tn.segments("b", "k")[0].Shards[0].Node)
+	if err := tn.g.DeleteObject(context.Background(), "b", "k"); err != nil {
+		t.Fatal(err)
+	}
+	// Three failures, each once the back-off before was over: 4 s.
+	for range 3 {
+		tn.advance(over(tn.g.health, tn.dir[x], tn.g.now()))
+		tn.g.health.record(tn.dir[x], 0, errOffline)
+	}
+	for range 5 {
+		if _, err := tn.g.releaseDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		tn.advance(time.Second)
+	}
+	// At 4 s the back-off is over and the shard released.
+	if n := len(tn.peers[x].ids()); n != 0 || tn.pendingReleases() != 0 {
+		t.Fatalf("peer still holds %d shards, %d releases pending", n, tn.pendingReleases())
+	}
+}

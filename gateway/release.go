@@ -248,12 +248,16 @@ func (g *Gateway) releaseOne(ctx context.Context, peers map[shard.PublicKey]Peer
 	}
 	p, ok := peers[shard.PublicKey(r.Node)]
 	var err error
+	var down, busy time.Duration // left of the peer's back-off, busy time
+	if ok {
+		down, busy = g.health.downLeft(p), g.health.busyLeft(p.ID)
+	}
 	switch {
 	case !ok:
 		err = errors.New("peer not in the directory")
-	case g.health.standing(p, 0) == down:
+	case down > 0:
 		err = errors.New("peer in back-off")
-	case g.health.busyLeft(p.ID) > 0:
+	case busy > 0:
 		err = fmt.Errorf("gateway: delete: %w", ErrPeerBusy)
 	default:
 		grant := shard.Grant{Op: shard.OpDelete, Shard: r.Shard, Size: r.Size, Time: now.UnixNano()}
@@ -273,9 +277,11 @@ func (g *Gateway) releaseOne(ctx context.Context, peers map[shard.PublicKey]Peer
 	if ctx.Err() != nil {
 		return releaseOutcome{r: r, err: err} // unchanged: try again next run
 	}
-	if isBusy(err) {
-		// Not a failure: again once the peer's delay is over.
-		r.NotBefore = now.Add(max(g.health.busyLeft(p.ID), 10*time.Millisecond)).UnixNano()
+	if down > 0 || isBusy(err) {
+		// Not the entry's failure: again once the peer's back-off or busy
+		// time is over.
+		wait := max(down, g.health.busyLeft(p.ID), 10*time.Millisecond)
+		r.NotBefore = now.Add(wait).UnixNano()
 		return releaseOutcome{r: r, err: err}
 	}
 	r.Attempts++
