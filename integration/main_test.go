@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -62,6 +63,8 @@ type devnetRun struct {
 	dir  string
 	s3   string
 	args []string
+	env  []string  // more ISHTAR_* settings
+	log  io.Writer // every line the process prints, if set
 	*devnet.Process
 }
 
@@ -69,12 +72,19 @@ type devnetRun struct {
 // killed when the test ends.
 func startDevnet(t testing.TB, args ...string) *devnetRun {
 	t.Helper()
+	return startDevnetWith(t, nil, nil, args...)
+}
+
+// startDevnetWith is startDevnet with more environment variables for the
+// process (ISHTAR_* settings) and a writer for every line it prints.
+func startDevnetWith(t testing.TB, env []string, log io.Writer, args ...string) *devnetRun {
+	t.Helper()
 	needProcesses(t)
 	addr, err := devnet.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &devnetRun{t: t, dir: t.TempDir(), s3: addr, args: args}
+	d := &devnetRun{t: t, dir: t.TempDir(), s3: addr, args: args, env: env, log: log}
 	d.start()
 	return d
 }
@@ -83,7 +93,7 @@ func startDevnet(t testing.TB, args ...string) *devnetRun {
 func (d *devnetRun) start() {
 	d.t.Helper()
 	p, err := devnet.Start(d.t.Context(), devnet.Options{
-		Bin: ishtarBin(d.t), Dir: d.dir, S3: d.s3, Args: d.args, StartTimeout: time.Minute,
+		Bin: ishtarBin(d.t), Dir: d.dir, S3: d.s3, Args: d.args, Env: d.env, Log: d.log, StartTimeout: time.Minute,
 	})
 	if err != nil {
 		d.t.Fatal(err)

@@ -56,6 +56,9 @@ type Options struct {
 	Dir  string   // its --data directory
 	S3   string   // its --s3 address
 	Args []string // more flags for `ishtar devnet`
+	// Env holds more KEY=VALUE variables for the process (ISHTAR_*
+	// settings), after this process's own environment.
+	Env []string
 	// Log, if set, receives every line the process prints (stdout and
 	// stderr), prefixed with "stdout: " or "stderr: ".
 	Log io.Writer
@@ -90,6 +93,9 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 		out:   &tail{},
 		done:  make(chan struct{}),
 		ready: make(chan string, 1),
+	}
+	if len(o.Env) > 0 {
+		p.cmd.Env = append(os.Environ(), o.Env...)
 	}
 	// The child dies with the test process, whatever happens to it.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
