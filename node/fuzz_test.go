@@ -714,7 +714,7 @@ type guardTransport struct {
 
 	mu      sync.Mutex
 	seen    []seen
-	refused int // requests for another host (a followed redirect)
+	refused int // requests for another host
 }
 
 func (g *guardTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -951,8 +951,11 @@ func FuzzClientAnswer(f *testing.F) {
 		requests, bad := srv.requests, srv.bad
 		srv.mu.Unlock()
 		guard.mu.Lock()
-		responses := guard.seen
+		responses, refused := guard.seen, guard.refused
 		guard.mu.Unlock()
+		if refused > 0 {
+			t.Fatalf("op %d: %d requests for another host than the peer", o, refused)
+		}
 		if requests == 0 && err == nil {
 			t.Fatalf("op %d succeeded without a request", o)
 		}
