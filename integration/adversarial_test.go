@@ -47,7 +47,7 @@ type attacker struct {
 	hc *http.Client
 }
 
-func newAttacker(t *testing.T, local string) *attacker {
+func newAttacker(t testing.TB, local string) *attacker {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 10 * time.Second}
 	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 256, ExpectContinueTimeout: 10 * time.Second}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -104,7 +104,7 @@ func (b *stallBody) Read(p []byte) (int, error) {
 // one byte and stall; each comes back as soon as the node cuts or refuses
 // it (after its Retry-After, or a second when it advertises no room),
 // until ctx ends.
-func (a *attacker) holdHostage(ctx context.Context, t *testing.T, url string, conns int, admitted *atomic.Int64, wg *sync.WaitGroup) {
+func (a *attacker) holdHostage(ctx context.Context, t testing.TB, url string, conns int, admitted *atomic.Int64, wg *sync.WaitGroup) {
 	pause := func(d time.Duration) {
 		select {
 		case <-ctx.Done():
@@ -211,11 +211,19 @@ func honestTraffic(t *testing.T, c *s3.Client, bucket, prefix string, n int) {
 // 10 GiB, and honest PUTs failed. Now they hold an upload slot and one MiB each, within
 // their address block's bounds, and the owner's PUTs go on.
 func testHostage(t *testing.T, c *s3.Client, bucket string, nodes []string) {
+	stop := startHostage(t, nodes)
+	defer stop()
+	honestTraffic(t, c, bucket, "hostage", 3)
+}
+
+// startHostage starts the hostage attack on every node and returns once
+// it is in place: every node has taken in as many stalled uploads as the
+// attacker's address block may hold (64 by default). stop ends it.
+func startHostage(t testing.TB, nodes []string) (stop func()) {
 	const conns = 160
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
+	stop = func() { cancel(); wg.Wait() }
 	a := newAttacker(t, "127.0.1.1")
 	var admitted []*atomic.Int64
 	for _, url := range nodes {
@@ -223,18 +231,17 @@ func testHostage(t *testing.T, c *s3.Client, bucket string, nodes []string) {
 		admitted = append(admitted, n)
 		a.holdHostage(ctx, t, url, conns, n, &wg)
 	}
-	// The attack is in place once every node has taken in as many
-	// stalled uploads as the attacker's block may hold (64 by default).
 	deadline := time.Now().Add(time.Minute)
 	for i, n := range admitted {
 		for n.Load() < 64 {
 			if time.Now().After(deadline) {
+				stop()
 				t.Fatalf("node %d admitted only %d stalled uploads in a minute", i, n.Load())
 			}
 			time.Sleep(20 * time.Millisecond) // polling, not synchronisation
 		}
 	}
-	honestTraffic(t, c, bucket, "hostage", 3)
+	return stop
 }
 
 // Item 4: a stranger announcing thousands of fresh records, or posting
