@@ -36,7 +36,7 @@ import (
 // others when too few are usable; reads and releases go to avoided peers
 // last. peerHealth is meant to move into a peer registry: its interface
 // is record (one answer), lied (a lie found later, by a read or an
-// audit), standing, avoid, reputation, busyLeft and stats.
+// audit), standing, avoid, reputation, busyLeft, downLeft and stats.
 
 // verdict is the class of one answer of a peer.
 type verdict int8
