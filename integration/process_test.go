@@ -208,7 +208,8 @@ func (d *devnetRun) state(t testing.TB) devnetState {
 }
 
 // storedSize is what objects take on the storage nodes: for each 16 MiB
-// segment, N shards of the sealed segment's size over K.
+// segment, N shards of the sealed segment's size over K, each charged
+// meta.HoldingOverhead for its catalog entries.
 func (d *devnetRun) storedSize(t testing.TB, objs []chaosObject) int64 {
 	st := d.state(t)
 	p := shard.Params{K: st.K, N: st.N, BlockSize: shard.DefaultBlockSize}
@@ -217,7 +218,7 @@ func (d *devnetRun) storedSize(t testing.TB, objs []chaosObject) int64 {
 	for _, o := range objs {
 		size := int64(len(o.data))
 		for off := int64(0); off < size || off == 0; off += seg {
-			total += shard.EncodedSize(p, shard.SealedSize(min(seg, size-off), p.BlockSize))
+			total += shard.EncodedSize(p, shard.SealedSize(min(seg, size-off), p.BlockSize)) + int64(p.N)*meta.HoldingOverhead
 		}
 	}
 	return total

@@ -8,7 +8,8 @@ import (
 // Counter names.
 const (
 	// CounterUsedBytes is what the node's capacity holds: the bytes of
-	// its held shards and of the root records it keeps for their owners.
+	// its held shards, HoldingOverhead per holding, and the root records
+	// it keeps for their owners.
 	CounterUsedBytes = "node/used_bytes"
 )
 

@@ -28,14 +28,17 @@ func (db *DB) migrate() error {
 }
 
 // addOwnerTotals (schema 1) computes every owner's totals from the held
-// shards: catalogs written before them have none.
+// shards, which catalogs written before them lack, and the used bytes
+// again with each holding's overhead and the root records.
 func (db *DB) addOwnerTotals() error {
 	totals := make(map[[32]byte]*OwnerHeld)
+	var used int64
 	err := scanRaw(db.pdb, []byte{prefixShard}, nil, 0, func(k, v []byte) error {
 		h, err := decodeHeldShard(k, v)
 		if err != nil {
 			return err
 		}
+		used += h.Size
 		for _, hd := range h.Holders {
 			o := totals[hd.Owner]
 			if o == nil {
@@ -43,9 +46,18 @@ func (db *DB) addOwnerTotals() error {
 				totals[hd.Owner] = o
 			}
 			o.Shards++
-			o.Bytes += h.Size
+			o.Bytes += h.Size + HoldingOverhead
+			used += HoldingOverhead
 		}
 		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = scanRaw(db.pdb, []byte{prefixRoot}, nil, 0, func(k, v []byte) error {
+		r, err := decodeRoot(k, v)
+		used += int64(len(r.Record))
+		return err
 	})
 	if err != nil {
 		return err
@@ -55,6 +67,9 @@ func (db *DB) addOwnerTotals() error {
 			if err := b.Set(ownerKey(o.Owner), encodeOwnerHeld(*o)); err != nil {
 				return err
 			}
+		}
+		if err := b.Set(counterKey(CounterUsedBytes), encodeInt(used)); err != nil {
+			return err
 		}
 		return b.Set(counterKey(counterSchema), encodeInt(1))
 	})

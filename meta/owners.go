@@ -5,10 +5,17 @@ import (
 	"fmt"
 )
 
+// HoldingOverhead is what one owner's holding of a shard is charged
+// beyond the shard's bytes: its catalog entries (the holding, its grant
+// time, the shard's record), so that a stranger storing tiny shards pays
+// for what they cost the node.
+const HoldingOverhead = 512
+
 // OwnerHeld is what a node holds for one owner: the shards the owner has
-// a holding of, and their bytes (a shard held for several owners counts
-// in full for each). It is the node's side of the exchange with that
-// owner, and what lets it keep small records (a root) for the owner.
+// a holding of, and their bytes, each shard's size plus HoldingOverhead
+// (a shard held for several owners counts in full for each). It is the
+// node's side of the exchange with that owner, and what lets it keep
+// small records (a root) for the owner.
 type OwnerHeld struct {
 	Owner  [32]byte
 	Shards int64

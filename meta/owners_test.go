@@ -67,10 +67,13 @@ func TestMigrateOwnerTotals(t *testing.T) {
 	for _, c := range []struct {
 		owner         [32]byte
 		shards, bytes int64
-	}{{a, 2, 1007}, {b, 1, 1000}} {
+	}{{a, 2, 1007 + 2*HoldingOverhead}, {b, 1, 1000 + HoldingOverhead}} {
 		if o, err := db.OwnerHeld(c.owner); err != nil || o.Shards != c.shards || o.Bytes != c.bytes {
 			t.Fatalf("owner %x: %+v, %v; want %d shards, %d bytes", c.owner[0], o, err, c.shards, c.bytes)
 		}
+	}
+	if used, err := db.Counter(CounterUsedBytes); err != nil || used != 1007+3*HoldingOverhead {
+		t.Fatalf("used %d, %v; want the shards' bytes and three holdings' overhead", used, err)
 	}
 	if v, err := db.Counter(counterSchema); err != nil || v != schemaVersion {
 		t.Fatalf("schema %d, %v", v, err)

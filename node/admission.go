@@ -60,8 +60,8 @@ func (s *Server) admitUpload(peer shard.PublicKey, block string, size int64) (*u
 	if err != nil {
 		return nil, err
 	}
-	if used+size > s.cfg.Capacity {
-		return nil, errorf(ErrInsufficientStorage, "%d bytes free, %d needed", max(s.cfg.Capacity-used, 0), size)
+	if used+size+meta.HoldingOverhead > s.cfg.Capacity {
+		return nil, errorf(ErrInsufficientStorage, "%d bytes free, %d needed", max(s.cfg.Capacity-used, 0), size+meta.HoldingOverhead)
 	}
 	lim := &s.cfg.Limits
 	a := s.adm
@@ -114,8 +114,8 @@ func (u *upload) grow(n, used int64) error {
 	defer a.mu.Unlock()
 	p, b := a.peers[u.peer], a.blocks[u.block]
 	switch {
-	case used+u.size > s.cfg.Capacity:
-		return errorf(ErrInsufficientStorage, "%d bytes free, %d needed", max(s.cfg.Capacity-used, 0), u.size)
+	case used+u.size+meta.HoldingOverhead > s.cfg.Capacity:
+		return errorf(ErrInsufficientStorage, "%d bytes free, %d needed", max(s.cfg.Capacity-used, 0), u.size+meta.HoldingOverhead)
 	case used+a.reserved+n > s.cfg.Capacity:
 		return busyFor(0, "uploads in flight hold the free capacity")
 	case p.bytes+n > lim.InflightPerPeer:

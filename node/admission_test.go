@@ -221,7 +221,7 @@ func TestRequestRateLimits(t *testing.T) {
 // A node that is truly full answers 507; one whose space is only held by
 // uploads in flight answers busy.
 func TestFullIsFull(t *testing.T) {
-	n := startNode(t, nodeOpts{cfg: func(c *Config) { c.Capacity = 3 << 20 }})
+	n := startNode(t, nodeOpts{cfg: func(c *Config) { c.Capacity = 3<<20 + 2*ho }})
 	c := n.client(t)
 	owner := newKey(t)
 	b, id := testShard(8, 2<<20)

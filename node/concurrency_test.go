@@ -57,7 +57,7 @@ func TestConcurrentOwners(t *testing.T) {
 			}
 		}
 		s := n.state(t)
-		if len(s.held) != 1 || len(s.held[0].Holders) != owners/2 || s.used != size || len(s.shards) != 1 {
+		if len(s.held) != 1 || len(s.held[0].Holders) != owners/2 || s.used != size+owners/2*ho || len(s.shards) != 1 {
 			t.Fatalf("after the race: %+v", s)
 		}
 		if got := readShard(t, n.client(t), id); !bytes.Equal(got, data) {

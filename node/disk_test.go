@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -120,7 +121,7 @@ func TestRestartKeepsShards(t *testing.T) {
 		_, err := c.PutShard(ctx, goneID, bytes.NewReader(gone), 999, oldStore)
 		wantCode(t, err, ErrStaleGrant)
 		rec, err := c.Info(ctx)
-		if want := int64(1<<20 - len(blobs[0]) - len(blobs[1]) - len(blobs[2]) - len(blobs[3])); err != nil || rec.Free != want {
+		if want := int64(1<<20-len(blobs[0])-len(blobs[1])-len(blobs[2])-len(blobs[3])) - before.holdings()*ho; err != nil || rec.Free != want {
 			t.Fatalf("free after restart %d (%v), want %d", rec.Free, err, want)
 		}
 		if err := c.DeleteShard(ctx, ids[2], newGrant(b, shard.OpDelete, ids[2], int64(len(blobs[2])))); err != nil {
@@ -147,7 +148,7 @@ func TestFullNodeRefusesCleanly(t *testing.T) {
 		second, secondID := testShard(41, 6000)
 		_, err := c.PutShard(ctx, secondID, bytes.NewReader(second), 6000, newGrant(owner, shard.OpStore, secondID, 6000))
 		wantCode(t, err, ErrInsufficientStorage)
-		if !strings.Contains(err.Error(), "4000 bytes free") {
+		if !strings.Contains(err.Error(), fmt.Sprintf("%d bytes free", 10_000-6000-ho)) {
 			t.Fatalf("error does not say what is free: %v", err)
 		}
 		if after := n.state(t); !after.equal(before) {
@@ -168,7 +169,7 @@ func TestFullNodeRefusesCleanly(t *testing.T) {
 			t.Fatal("refused store recorded its grant")
 		}
 
-		fits, fitsID := testShard(42, 4000)
+		fits, fitsID := testShard(42, 10_000-6000-2*ho)
 		put(t, c, owner, fits, fitsID)
 		if rec, _ := c.Info(ctx); rec.Free != 0 {
 			t.Fatalf("free %d, want 0", rec.Free)

@@ -77,12 +77,26 @@ func (s *Server) ownerOp(r *http.Request, g shard.Grant, apply func(rec *meta.He
 	return rec, release, nil
 }
 
+// addHolding counts a new holding of a shard of size bytes for owner: in
+// the owner's totals, and its catalog entries against the capacity (the
+// shard's bytes count once, with its first holding).
+func addHolding(b *meta.Batch, owner shard.PublicKey, size int64) error {
+	if _, err := b.AddOwnerHeld(owner, 1, size+meta.HoldingOverhead); err != nil {
+		return err
+	}
+	_, err := b.AddCounter(meta.CounterUsedBytes, meta.HoldingOverhead)
+	return err
+}
+
 // dropHolding takes a released holding of size bytes off owner's totals,
 // and with the owner's last one the owner's root record: a node keeps a
 // root only for owners it holds shards for.
 func (s *Server) dropHolding(b *meta.Batch, owner shard.PublicKey, size int64) error {
-	o, err := b.AddOwnerHeld(owner, -1, -size)
-	if err != nil || o.Shards > 0 {
+	o, err := b.AddOwnerHeld(owner, -1, -(size + meta.HoldingOverhead))
+	if err != nil {
+		return err
+	}
+	if _, err := b.AddCounter(meta.CounterUsedBytes, -meta.HoldingOverhead); err != nil || o.Shards > 0 {
 		return err
 	}
 	root, err := b.Root(owner)

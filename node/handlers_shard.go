@@ -175,7 +175,7 @@ func (s *Server) commitShard(ctx context.Context, wr Writer, g shard.Grant, now 
 		hd = meta.Holding{Owner: g.Owner, LeaseExpiry: max(old.LeaseExpiry, g.LeaseExpiry), StoredAt: now.UnixNano()}
 		if had {
 			hd.StoredAt = old.StoredAt
-		} else if _, err := b.AddOwnerHeld(g.Owner, 1, g.Size); err != nil {
+		} else if err := addHolding(b, g.Owner, g.Size); err != nil {
 			return err
 		}
 		rec.SetHolding(hd)

@@ -61,10 +61,10 @@ func TestPutGetShard(t *testing.T) {
 		if err != nil || held.Size != int64(len(b)) || len(held.Holders) != 1 || held.Holders[0].Owner != owner.Public() {
 			t.Fatalf("index %+v, %v", held, err)
 		}
-		if used, _ := n.db.Counter(meta.CounterUsedBytes); used != int64(len(b)) {
+		if used, _ := n.db.Counter(meta.CounterUsedBytes); used != int64(len(b))+ho {
 			t.Fatalf("used %d", used)
 		}
-		if rec, _ := c.Info(ctx); rec.Free != 1<<20-int64(len(b)) {
+		if rec, _ := c.Info(ctx); rec.Free != 1<<20-int64(len(b))-ho {
 			t.Fatalf("free %d", rec.Free)
 		}
 
@@ -124,13 +124,13 @@ func TestTwoOwnersShareBytes(t *testing.T) {
 		data, id := testShard(4, 5000)
 		put(t, c, a, data, id)
 		put(t, c, b, data, id)
-		if s := n.state(t); s.used != 5000 || len(s.held) != 1 || len(s.held[0].Holders) != 2 {
+		if s := n.state(t); s.used != 5000+2*ho || len(s.held) != 1 || len(s.held[0].Holders) != 2 {
 			t.Fatalf("two owners: %+v", s)
 		}
 		if err := c.DeleteShard(ctx, id, newGrant(a, shard.OpDelete, id, 5000)); err != nil {
 			t.Fatal(err)
 		}
-		if s := n.state(t); s.used != 5000 || len(s.shards) != 1 || len(s.held[0].Holders) != 1 || s.held[0].Holders[0].Owner != b.Public() {
+		if s := n.state(t); s.used != 5000+ho || len(s.shards) != 1 || len(s.held[0].Holders) != 1 || s.held[0].Holders[0].Owner != b.Public() {
 			t.Fatalf("after the first release: %+v", s)
 		}
 		if err := c.DeleteShard(ctx, id, newGrant(a, shard.OpDelete, id, 5000)); !errors.Is(err, ErrForbidden) {

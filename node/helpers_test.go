@@ -168,6 +168,18 @@ type state struct {
 	used   int64
 }
 
+// ho is what a holding is charged beyond its shard's bytes.
+const ho = meta.HoldingOverhead
+
+// holdings counts the owners' holdings of every held shard.
+func (s state) holdings() int64 {
+	var n int64
+	for _, h := range s.held {
+		n += int64(len(h.Holders))
+	}
+	return n
+}
+
 func (n *testNode) state(t testing.TB) state {
 	t.Helper()
 	var s state

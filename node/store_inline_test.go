@@ -250,7 +250,7 @@ func TestInlineThresholdChanges(t *testing.T) {
 	if !bytes.Equal(readShard(t, c, inID), inShard) || !bytes.Equal(readShard(t, c, fileID), fileShard) {
 		t.Fatal("wrong bytes after turning inlining off")
 	}
-	if s := n.state(t); len(s.shards) != 2 || s.used != int64(len(fileShard)+len(inShard)) {
+	if s := n.state(t); len(s.shards) != 2 || s.used != int64(len(fileShard)+len(inShard))+3*ho {
 		t.Fatalf("state %+v", s)
 	}
 	for _, d := range []struct {
