@@ -145,7 +145,9 @@
 // MinRate on average (408 otherwise). It streams into a Store Writer that
 // hashes as it writes, and on Commit (ID verified) the reference, the
 // owner's grant time, the owner's totals and the used bytes are indexed in
-// one meta batch. Grant times older than twice the clock window are pruned
+// one meta batch. The capacity counts each shard's bytes once and
+// meta.HoldingOverhead (512 bytes) per owner's holding, for its catalog
+// entries: storing tiny shards costs what it costs the node. Grant times older than twice the clock window are pruned
 // (Server.Maintain): such a grant is refused by its timestamp anyway. Receipts'
 // Time is unix nanoseconds; their Holder is the node itself (delegation
 // will name another).
