@@ -116,7 +116,23 @@ func parseSigned(r *http.Request) (s signedRequest, node shard.PublicKey, sig []
 		}
 	}
 	s.Method, s.RequestURI, s.Grant = r.Method, r.RequestURI, h.Get(HeaderGrant)
+	// The canonical string separates fields by new lines: none may hold
+	// a control character (net/http refuses them already).
+	for _, f := range [...]string{s.Method, s.RequestURI, s.Grant} {
+		if hasControl(f) {
+			return s, node, nil, true, errorf(ErrUnauthenticated, "control character in the signed method, URI or grant")
+		}
+	}
 	return s, node, sig, true, nil
+}
+
+func hasControl(s string) bool {
+	for i := range len(s) {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // decodeHexExact fills dst from exactly 2*len(dst) lowercase hex digits.

@@ -54,6 +54,7 @@ func WithClientClock(now func() time.Time) ClientOption { return func(c *Client)
 // "http://203.0.113.5:7070"). hc nil means a client of its own; a given
 // client's transport should set ExpectContinueTimeout, so that a refused
 // large shard upload is answered before its body is sent (see PutShard).
+// Redirects are never followed, whatever hc's policy.
 func NewClient(baseURL string, self shard.PrivateKey, hc *http.Client, opts ...ClientOption) *Client {
 	if self.IsZero() {
 		panic("node: NewClient without a node key")
@@ -65,7 +66,12 @@ func NewClient(baseURL string, self shard.PrivateKey, hc *http.Client, opts ...C
 		t.DialContext = bigWriteDialer(&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second})
 		hc = &http.Client{Transport: t}
 	}
-	c := &Client{base: strings.TrimRight(baseURL, "/"), key: self, hc: hc, now: time.Now}
+	// A peer's answer is taken as it is: a redirect is an answer (an
+	// error, not being 2xx), never followed, or a peer could make this
+	// node send its signed requests and shard bodies anywhere.
+	own := *hc
+	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c := &Client{base: strings.TrimRight(baseURL, "/"), key: self, hc: &own, now: time.Now}
 	for _, opt := range opts {
 		opt(c)
 	}

@@ -48,9 +48,6 @@ func (c *Client) PutShard(ctx context.Context, id shard.ID, body io.Reader, size
 	if err := checkReceipt(rc, peer, id, size, grant); err != nil {
 		return rc, err
 	}
-	if rc.LeaseExpiry < grant.LeaseExpiry {
-		return rc, errorf(ErrBadResponse, "receipt lease %d shorter than granted %d", rc.LeaseExpiry, grant.LeaseExpiry)
-	}
 	return rc, nil
 }
 
@@ -86,7 +83,8 @@ func (c *Client) receipt(ctx context.Context, rq request, rc *shard.Receipt) err
 }
 
 // checkReceipt verifies a receipt's signature and that it names the
-// expected node, shard, size and owner.
+// expected node, shard, size and owner, with at least the lease granted:
+// an older receipt replayed for a renewal is refused.
 func checkReceipt(rc shard.Receipt, peer shard.PublicKey, id shard.ID, size int64, g shard.Grant) error {
 	if err := rc.Verify(); err != nil {
 		return wrapf(ErrBadResponse, err, "receipt: %v", err)
@@ -94,6 +92,9 @@ func checkReceipt(rc shard.Receipt, peer shard.PublicKey, id shard.ID, size int6
 	if rc.Node != peer || rc.Shard != id || rc.Size != size || rc.Owner != g.Owner {
 		return errorf(ErrBadResponse, "receipt for shard %s (%d bytes, owner %s) from node %s does not match the request",
 			rc.Shard, rc.Size, rc.Owner, rc.Node)
+	}
+	if rc.LeaseExpiry < g.LeaseExpiry {
+		return errorf(ErrBadResponse, "receipt lease %d shorter than granted %d", rc.LeaseExpiry, g.LeaseExpiry)
 	}
 	return nil
 }

@@ -907,10 +907,8 @@ func FuzzClientAnswer(f *testing.F) {
 			var rc shard.Receipt
 			rc, err = c.Renew(ctx, fx.id, fx.renew)
 			got = rc
-			// Renew does not (yet) refuse a receipt leased shorter than
-			// granted, as PutShard does; so the lease is not asked here.
 			accept = func() bool {
-				return oneOf(rc, fx.receiptsFor(peer, fx.id, fx.renew.Size, fx.owner.Public(), -1<<63))
+				return oneOf(rc, fx.receiptsFor(peer, fx.id, fx.renew.Size, fx.owner.Public(), fx.renew.LeaseExpiry))
 			}
 		case opProof, opProofFresh:
 			nonce := fx.nonce

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,9 +176,21 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 			}},
 			{"store grant older than the last", ErrStaleGrant, func(t *testing.T, n *testNode) error {
 				old := newGrant(owner, shard.OpStore, heldID, int64(len(held)))
-				put(t, n.client(t), owner, held, heldID) // a newer grant lands first
+				// A newer grant lands first, leasing no longer than the
+				// holding already is, so that it changes nothing but the
+				// last grant time.
+				rec, err := n.db.HeldShard(heldID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				newer := shard.Grant{Op: shard.OpStore, Shard: heldID, Size: int64(len(held)),
+					LeaseExpiry: rec.Holders[0].LeaseExpiry, Time: grantTime()}
+				newer.Sign(owner)
+				if _, err := n.client(t).PutShard(ctx, heldID, bytes.NewReader(held), int64(len(held)), newer); err != nil {
+					t.Fatal(err)
+				}
 				before := n.state(t)
-				_, err := n.client(t).PutShard(ctx, heldID, bytes.NewReader(held), int64(len(held)), old)
+				_, err = n.client(t).PutShard(ctx, heldID, bytes.NewReader(held), int64(len(held)), old)
 				if !n.state(t).equal(before) {
 					t.Fatal("stale store grant changed state")
 				}
@@ -314,4 +328,58 @@ func TestNonceCacheBound(t *testing.T) {
 	}
 	_, err := c.Info(ctx)
 	wantCode(t, err, ErrBusy)
+}
+
+// A peer that answers with a redirect cannot make the client send its
+// signed request, and the shard body, anywhere else.
+func TestClientFollowsNoRedirect(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+	}))
+	defer other.Close()
+	n := startNode(t, nodeOpts{})
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/info" {
+			n.srv.ServeHTTP(w, r) // the peer's genuine record
+			return
+		}
+		http.Redirect(w, r, other.URL+"/internal/admin", http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	for _, hc := range []*http.Client{nil, {}} {
+		c := NewClient(redirector.URL, newKey(t), hc, WithPeerID(n.key.Public()))
+		b, id := testShard(60, 10_000)
+		_, err := c.PutShard(context.Background(), id, bytes.NewReader(b), int64(len(b)), newGrant(newKey(t), shard.OpStore, id, int64(len(b))))
+		var e *Error
+		if !errors.As(err, &e) || e.Status != http.StatusTemporaryRedirect {
+			t.Fatalf("PutShard answered with a redirect: %v, want an error with its status", err)
+		}
+	}
+	if got := elsewhere.Load(); got != 0 {
+		t.Fatalf("the client followed the redirect %d times", got)
+	}
+}
+
+// The signed string separates its fields by new lines: a method, URI or
+// grant holding a control character is refused before anything is
+// verified.
+func TestSignedFieldsHaveNoControlCharacters(t *testing.T) {
+	k := newKey(t)
+	for _, tc := range []struct{ method, uri, grant string }{
+		{"GET\n/a", "/b", ""},
+		{"GET", "/a\n/b", ""},
+		{"POST", "/v1/shards/x", "abc\x00def"},
+	} {
+		r := &http.Request{Method: tc.method, RequestURI: tc.uri, Header: http.Header{}}
+		sr := signedRequest{Method: tc.method, RequestURI: tc.uri, Time: 1, Grant: tc.grant}
+		sr.sign(r.Header, k)
+		if tc.grant != "" {
+			r.Header.Set(HeaderGrant, tc.grant)
+		}
+		_, _, _, signed, err := parseSigned(r)
+		if !signed || !errors.Is(err, ErrUnauthenticated) {
+			t.Fatalf("%q %q %q: signed %v, %v; want unauthenticated", tc.method, tc.uri, tc.grant, signed, err)
+		}
+	}
 }
