@@ -35,9 +35,11 @@ fuzz:
 	GO=$(GO) .ci/fuzz $(FUZZTIME)
 
 # End-to-end figures (BENCH lines) of a devnet against a plain fsync-to-file
-# server, then the per-stage micro-benchmarks.
+# server, the owner's PUTs with and without a capacity-hostage attack on
+# every node, then the per-stage micro-benchmarks.
 bench:
 	$(GO) run ./integration/bench
+	$(GO) test -run '^$$' -bench PutUnderAttack -benchtime 100x ./integration/
 	GOMAXPROCS=1 $(GO) test -run '^$$' -bench Pipeline ./shard/
 	$(GO) test -run '^$$' -bench StoreShard -benchtime 10x ./node/
 
