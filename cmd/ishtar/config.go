@@ -278,6 +278,8 @@ var settings = []setting{
 	intSetting("gateway.put_attempts", "", "", func(c *Config) *int { return &c.Gateway.PutAttempts }),
 	durSetting("gateway.backoff", "", "", func(c *Config) *time.Duration { return &c.Gateway.Backoff }),
 	durSetting("gateway.backoff_max", "", "", func(c *Config) *time.Duration { return &c.Gateway.BackoffMax }),
+	durSetting("gateway.full_hold", "", "", func(c *Config) *time.Duration { return &c.Gateway.FullHold }),
+	durSetting("gateway.busy_max", "", "", func(c *Config) *time.Duration { return &c.Gateway.BusyMax }),
 	durSetting("gateway.release_delay", "", "", func(c *Config) *time.Duration { return &c.Gateway.ReleaseDelay }),
 	boolSetting("gateway.address_diversity", "", "", func(c *Config) *bool { return &c.Gateway.AddressDiversity }),
 	boolSetting("gateway.allow_self", "", "", func(c *Config) *bool { return &c.Gateway.AllowSelf }),
