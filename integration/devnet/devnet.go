@@ -1,8 +1,9 @@
-// Package devnet runs `ishtar devnet` as a child process, for the
-// multi-process tests and the benchmark: it builds the binary, starts a
-// devnet, waits for its "S3 endpoint:" line on stdout (never sleeping),
-// reads the DIR/devnet.env it writes, and stops it with SIGTERM or
-// SIGKILL.
+// Package devnet runs `ishtar devnet` or `ishtar serve` as a child
+// process, for the multi-process tests and the benchmark: it builds the
+// binary, starts a devnet (or a node on a data directory made by `ishtar
+// init`), waits for its "S3 endpoint:" line on stdout (never sleeping),
+// reads the DIR/devnet.env it writes (or serve's output and credentials),
+// and stops it with SIGTERM or SIGKILL.
 package devnet
 
 import (
@@ -19,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
 
 // ReadyPrefix starts the line devnet prints once its S3 endpoint accepts
@@ -64,14 +67,22 @@ type Options struct {
 	Log io.Writer
 	// StartTimeout bounds the wait for the ready line; default 2 minutes.
 	StartTimeout time.Duration
+	// Wrap, if set, is a command that runs the process, e.g. ip netns
+	// exec NAME: the process is Wrap... Bin args...
+	Wrap []string
 }
 
-// Process is a running devnet.
+// Process is a running devnet or serve process.
 type Process struct {
-	// Endpoint, AccessKey, SecretKey and Region come from DIR/devnet.env.
+	// Endpoint, AccessKey, SecretKey and Region come from DIR/devnet.env
+	// (a devnet), or from the ready output and DIR/s3.credentials (serve).
 	Endpoint, AccessKey, SecretKey, Region string
-	// Env is DIR/devnet.env as KEY=VALUE strings, ready for exec.Cmd.Env.
+	// Env is DIR/devnet.env as KEY=VALUE strings, ready for exec.Cmd.Env
+	// (a devnet only).
 	Env []string
+	// NodeID and NodeURL are the node's ID and advertised URL as serve
+	// prints them (serve only).
+	NodeID, NodeURL string
 
 	cmd     *exec.Cmd
 	out     *tail
@@ -84,12 +95,82 @@ type Process struct {
 // prints its ready line, exits, or StartTimeout passes (then it is
 // killed). ctx bounds the wait as well.
 func Start(ctx context.Context, o Options) (*Process, error) {
+	p, err := start(ctx, o, append([]string{"devnet", "--data", o.Dir, "--s3", o.S3}, o.Args...))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.readEnv(filepath.Join(o.Dir, "devnet.env")); err != nil {
+		_ = p.Kill()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Init runs `ishtar init --data dir`.
+func Init(ctx context.Context, bin, dir string, wrap ...string) error {
+	args := append(append(append([]string(nil), wrap...), bin), "init", "--data", dir)
+	if out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {
+		return fmt.Errorf("devnet: ishtar init: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// StartServe runs `ishtar serve --data Dir --s3 S3 Args...` on a data
+// directory made by Init (Args name its --listen address and its peers)
+// and waits until it prints its ready line, as Start does.
+func StartServe(ctx context.Context, o Options) (*Process, error) {
+	p, err := start(ctx, o, append([]string{"serve", "--data", o.Dir, "--s3", o.S3}, o.Args...))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.readServe(filepath.Join(o.Dir, "s3.credentials")); err != nil {
+		_ = p.Kill()
+		return nil, err
+	}
+	return p, nil
+}
+
+// readServe reads what serve printed before its ready line, and its S3
+// credentials.
+func (p *Process) readServe(creds string) error {
+	for _, line := range strings.Split(p.out.String(), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "stdout: "), ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "Node ID":
+			p.NodeID = v
+		case "Node endpoint":
+			p.NodeURL = v
+		case "S3 endpoint":
+			p.Endpoint = v
+		}
+	}
+	var c struct {
+		AccessKeyID     string `toml:"access_key_id"`
+		SecretAccessKey string `toml:"secret_access_key"`
+	}
+	if _, err := toml.DecodeFile(creds, &c); err != nil {
+		return fmt.Errorf("devnet: %w", err)
+	}
+	p.AccessKey, p.SecretKey, p.Region = c.AccessKeyID, c.SecretAccessKey, "us-east-1"
+	if p.NodeID == "" || p.NodeURL == "" || p.Endpoint == "" || p.AccessKey == "" || p.SecretKey == "" {
+		return fmt.Errorf("devnet: serve printed no node ID, node endpoint or S3 endpoint, or %s lacks keys:\n%s", creds, p.out)
+	}
+	return nil
+}
+
+// start runs the binary with args (wrapped by o.Wrap) and waits for its
+// ready line.
+func start(ctx context.Context, o Options, args []string) (*Process, error) {
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = 2 * time.Minute
 	}
-	args := append([]string{"devnet", "--data", o.Dir, "--s3", o.S3}, o.Args...)
+	argv := append(append(append([]string(nil), o.Wrap...), o.Bin), args...)
 	p := &Process{
-		cmd:   exec.Command(o.Bin, args...),
+		cmd:   exec.Command(argv[0], argv[1:]...),
 		out:   &tail{},
 		done:  make(chan struct{}),
 		ready: make(chan string, 1),
@@ -131,10 +212,6 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	case <-ctx.Done():
 		_ = p.Kill()
 		return nil, fmt.Errorf("devnet: waiting for ready: %w", ctx.Err())
-	}
-	if err := p.readEnv(filepath.Join(o.Dir, "devnet.env")); err != nil {
-		_ = p.Kill()
-		return nil, err
 	}
 	return p, nil
 }
