@@ -22,6 +22,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"ishtar/cmd/ishtar/daemon"
 	"ishtar/s3api"
 	"ishtar/shard"
 )
@@ -95,7 +96,8 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("devnet: %w", err)
 	}
-	d, id, err := openDevnet(&cfg, &st, log)
+	cfg.Node.Version = version
+	dn, id, err := openDevnet(&cfg, &st, log)
 	if err != nil {
 		return fmt.Errorf("devnet: %w", err)
 	}
@@ -104,11 +106,11 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ready := func() {
-		if err := devnetReady(ctx, e, d, id, &cfg, &st); err != nil {
+		if err := devnetReady(ctx, e, dn, id, &cfg, &st, log); err != nil {
 			cancel(err)
 		}
 	}
-	err = d.run(ctx, ready)
+	err = dn.run(ctx, ready)
 	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
 	}
@@ -116,6 +118,40 @@ func runDevnet(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("devnet: %w", err)
 	}
 	return nil
+}
+
+// devnet is the daemons of a devnet: the storage nodes and, over the
+// first node, the gateway.
+type devnet struct {
+	gw      *daemon.Daemon
+	storage []*daemon.Daemon
+}
+
+// run runs the storage nodes, then the gateway's daemon, until ctx ends;
+// ready is called once the gateway is serving. The gateway stops first,
+// the storage nodes once its requests are done.
+func (dn *devnet) run(ctx context.Context, ready func()) error {
+	sctx, stopStorage := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopStorage()
+	errs := make(chan error, len(dn.storage))
+	for _, d := range dn.storage {
+		go func() { errs <- d.Run(sctx, nil) }()
+	}
+	err := dn.gw.Run(ctx, ready)
+	stopStorage()
+	for range dn.storage {
+		err = errors.Join(err, <-errs)
+	}
+	return err
+}
+
+// close closes daemons that never ran.
+func (dn *devnet) close() {
+	for _, d := range append(dn.storage, dn.gw) {
+		if d != nil {
+			_ = d.Close()
+		}
+	}
 }
 
 // devnetPlan settles the devnet's shape: on first start from the settings,
@@ -154,47 +190,48 @@ func devnetPlan(l *loader, cfg *Config, nodes int, nodesGiven bool) (devnetState
 
 // openDevnet opens every node, the gateway and the S3 listener, creating
 // identities and keys on first start, and saves the chosen addresses.
-func openDevnet(cfg *Config, st *devnetState, log *slog.Logger) (_ *daemon, _ identity, err error) {
+func openDevnet(cfg *Config, st *devnetState, log *slog.Logger) (_ *devnet, _ identity, err error) {
 	id, err := devnetIdentity(cfg.Data)
 	if err != nil {
 		return nil, id, err
 	}
-	d := &daemon{log: log}
+	dn := &devnet{}
 	defer func() {
 		if err != nil {
-			_ = d.close()
+			dn.close()
 		}
 	}()
 	var peers []string
-	for i, addr := range st.Nodes {
-		dir, key := cfg.Data, id.node
-		if i > 0 {
-			dir = filepath.Join(cfg.Data, fmt.Sprintf("node-%d", i))
-			if key, err = devnetNodeKey(dir); err != nil {
-				return nil, id, err
-			}
-		}
-		n, err := openNode(cfg, dir, key, addr, log.With("component", "node", "node", i))
+	for i, addr := range st.Nodes[1:] {
+		dir := filepath.Join(cfg.Data, fmt.Sprintf("node-%d", i+1))
+		key, err := devnetNodeKey(dir)
 		if err != nil {
-			return nil, id, fmt.Errorf("node %d: %w", i, err)
+			return nil, id, err
 		}
-		d.nodes = append(d.nodes, n)
-		st.Nodes[i] = n.ln.Addr().String()
-		if i > 0 {
-			peers = append(peers, n.url)
+		c := cfg.Config
+		c.Data, c.Listen, c.StorageOnly = dir, addr, true
+		d, err := daemon.Open(c, daemon.Identity{Node: key}, daemon.Options{Log: log.With("node", i+1)})
+		if err != nil {
+			return nil, id, fmt.Errorf("node %d: %w", i+1, err)
 		}
+		dn.storage = append(dn.storage, d)
+		st.Nodes[i+1] = d.NodeAddr()
+		peers = append(peers, d.NodeURL())
 	}
-	if err := d.openGateway(cfg, id, peers); err != nil {
+	c := cfg.Config
+	c.Listen, c.Peers = st.Nodes[0], peers
+	if dn.gw, err = daemon.Open(c, id.daemon(), daemon.Options{Log: log.With("node", 0)}); err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			err = fmt.Errorf("%w; choose another address with --s3", err)
 		}
 		return nil, id, err
 	}
-	st.S3 = d.s3ln.Addr().String()
+	st.Nodes[0] = dn.gw.NodeAddr()
+	st.S3 = dn.gw.S3Addr()
 	if err := writeFileAtomic(filepath.Join(cfg.Data, devnetStateFile), devnetStateText(st), 0o600); err != nil {
 		return nil, id, err
 	}
-	return d, id, nil
+	return dn, id, nil
 }
 
 // devnetIdentity loads DIR's identity, creating it on first start.
@@ -258,28 +295,29 @@ func writeFileAtomic(path string, b []byte, mode fs.FileMode) error {
 
 // devnetReady runs once every server is up: it makes the demo bucket,
 // writes DIR/devnet.env and prints the endpoint and keys.
-func devnetReady(ctx context.Context, e *env, d *daemon, id identity, cfg *Config, st *devnetState) error {
-	if err := d.gw.CreateBucket(ctx, devnetBucket); err != nil && !isBucketExists(err) {
+func devnetReady(ctx context.Context, e *env, dn *devnet, id identity, cfg *Config, st *devnetState, log *slog.Logger) error {
+	d := dn.gw
+	if err := d.Gateway().CreateBucket(ctx, devnetBucket); err != nil && !isBucketExists(err) {
 		return fmt.Errorf("create bucket %s: %w", devnetBucket, err)
 	}
 	region := cfg.S3.Region
 	envText := fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_REGION=%s\nexport ISHTAR_S3_ENDPOINT=%s\n",
-		id.creds.AccessKeyID, id.creds.SecretAccessKey, region, d.s3url)
+		id.creds.AccessKeyID, id.creds.SecretAccessKey, region, d.S3URL())
 	envPath := filepath.Join(cfg.Data, devnetEnvFile)
 	if err := writeFileAtomic(envPath, []byte(envText), 0o600); err != nil {
 		return err
 	}
 	w := e.stdout
-	fmt.Fprintf(w, "S3 endpoint:   %s\n", d.s3url)
+	fmt.Fprintf(w, "S3 endpoint:   %s\n", d.S3URL())
 	fmt.Fprintf(w, "Access key:    %s\n", id.creds.AccessKeyID)
 	fmt.Fprintf(w, "Secret key:    %s\n", id.creds.SecretAccessKey)
 	fmt.Fprintf(w, "Region:        %s\n", region)
 	fmt.Fprintf(w, "Network:       %d storage nodes (+ the gateway's own), k=%d n=%d, %d of them reachable\n",
-		len(d.nodes)-1, st.K, st.N, d.dir.known())
+		len(dn.storage), st.K, st.N, len(d.Peers()))
 	fmt.Fprintf(w, "Data:          %s\n", cfg.Data)
 	fmt.Fprintf(w, "Environment:   . %s\n", envPath)
-	fmt.Fprintf(w, "Try:           aws --endpoint-url %s s3 cp FILE s3://%s/\n", d.s3url, devnetBucket)
-	d.log.Info("devnet ready", "s3", d.s3url, "nodes", slices.Clone(st.Nodes), "data", cfg.Data)
+	fmt.Fprintf(w, "Try:           aws --endpoint-url %s s3 cp FILE s3://%s/\n", d.S3URL(), devnetBucket)
+	log.Info("devnet ready", "s3", d.S3URL(), "nodes", slices.Clone(st.Nodes), "data", cfg.Data)
 	return nil
 }
 

@@ -24,6 +24,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"ishtar/cmd/ishtar/daemon"
+	"ishtar/s3api"
 	"ishtar/shard"
 )
 
@@ -31,8 +33,8 @@ const (
 	seedFile        = "owner.seed"
 	nodeKeyFile     = "node.key"
 	credentialsFile = "s3.credentials"
-	catalogDir      = "catalog"
-	shardsDir       = "shards"
+	catalogDir      = daemon.CatalogDir
+	shardsDir       = daemon.ShardsDir
 	configFile      = "ishtar.toml"
 )
 
@@ -42,6 +44,12 @@ type identity struct {
 	owner shard.OwnerKeys
 	node  shard.PrivateKey
 	creds s3Credentials
+}
+
+// daemon returns the identity a daemon acts as.
+func (id identity) daemon() daemon.Identity {
+	return daemon.Identity{Node: id.node, Owner: id.owner,
+		S3: s3api.StaticCredentials{id.creds.AccessKeyID: id.creds.SecretAccessKey}}
 }
 
 // s3Credentials is the local S3 key pair; it never leaves this machine.

@@ -14,6 +14,8 @@ import (
 	"net/http/pprof"
 	"runtime"
 	"time"
+
+	"ishtar/cmd/ishtar/daemon"
 )
 
 // Sampling of the block and mutex profiles while --pprof is on: one
@@ -58,7 +60,7 @@ func startPprof(ctx context.Context, addr string, log *slog.Logger) (string, err
 	if err := checkLoopback(addr); err != nil {
 		return "", usageErrorf("%v", err)
 	}
-	ln, err := listenTCP(addr, "pprof")
+	ln, err := daemon.Listen(addr, "pprof")
 	if err != nil {
 		return "", err
 	}

@@ -6,12 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
-	"time"
-)
 
-// shutdownGrace bounds how long in-flight requests may take to finish
-// once a shutdown begins.
-const shutdownGrace = 10 * time.Second
+	"ishtar/cmd/ishtar/daemon"
+)
 
 // runServe runs the daemon until SIGINT or SIGTERM.
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -38,21 +35,22 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	d, err := openDaemon(&cfg, id, log)
+	cfg.Node.Version = version
+	d, err := daemon.Open(cfg.Config, id.daemon(), daemon.Options{Log: log})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	ready := func() {
 		w := e.stdout
 		fmt.Fprintf(w, "Node ID:       %s\n", id.node.Public())
-		fmt.Fprintf(w, "Node endpoint: %s\n", d.nodes[0].url)
-		fmt.Fprintf(w, "Peers:         %d of %d reachable\n", d.dir.known(), len(cfg.Peers))
+		fmt.Fprintf(w, "Node endpoint: %s\n", d.NodeURL())
+		fmt.Fprintf(w, "Peers:         %d of %d reachable\n", len(d.Peers()), len(cfg.Peers))
 		fmt.Fprintf(w, "Access key:    %s (secret in %s)\n", id.creds.AccessKeyID, filepath.Join(cfg.Data, credentialsFile))
-		fmt.Fprintf(w, "S3 endpoint:   %s\n", d.s3url)
-		warnPlacement(log, &cfg, d.dir.Peers())
-		log.Info("serving", "node", id.node.Public().String(), "address", d.nodes[0].url, "s3", d.s3url, "data", cfg.Data)
+		fmt.Fprintf(w, "S3 endpoint:   %s\n", d.S3URL())
+		d.WarnPlacement()
+		log.Info("serving", "node", id.node.Public().String(), "address", d.NodeURL(), "s3", d.S3URL(), "data", cfg.Data)
 	}
-	if err := d.run(ctx, ready); err != nil {
+	if err := d.Run(ctx, ready); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil

@@ -1,8 +1,9 @@
-package main
+package daemon
 
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -29,6 +30,7 @@ type peerDirectory struct {
 	self  shard.PublicKey // our own node, left out
 	log   *slog.Logger
 	now   func() time.Time // the gateway's clock
+	wrap  func(shard.PublicKey, gateway.Peer) gateway.Peer
 	mu    sync.Mutex
 	peers []*dirPeer
 }
@@ -36,16 +38,21 @@ type peerDirectory struct {
 type dirPeer struct {
 	url    string
 	client *node.Client
+	peer   gateway.Peer     // client, decorated by wrap once the ID is known
 	info   gateway.PeerInfo // zero ID until the first record
 	failed bool             // the last refresh failed (logged once)
 }
 
 var _ gateway.Directory = (*peerDirectory)(nil)
 
-func newPeerDirectory(urls []string, key shard.PrivateKey, log *slog.Logger) *peerDirectory {
-	d := &peerDirectory{self: key.Public(), log: log, now: time.Now}
+// newPeerDirectory returns a directory of the peers at urls, asked with
+// clients signing as key over hc (nil: their own); wrap, if set, decorates
+// the gateway's client of each peer once its ID is known.
+func newPeerDirectory(urls []string, key shard.PrivateKey, hc *http.Client,
+	wrap func(shard.PublicKey, gateway.Peer) gateway.Peer, log *slog.Logger) *peerDirectory {
+	d := &peerDirectory{self: key.Public(), log: log, now: time.Now, wrap: wrap}
 	for _, u := range urls {
-		d.peers = append(d.peers, &dirPeer{url: u, client: node.NewClient(u, key, nil)})
+		d.peers = append(d.peers, &dirPeer{url: u, client: node.NewClient(u, key, hc)})
 	}
 	return d
 }
@@ -104,7 +111,13 @@ func (d *peerDirectory) refresh(ctx context.Context, onlyUnknown bool) {
 					d.log.Info("peer reached", "peer", p.url, "node", rec.Node.String(), "free", rec.Free)
 				}
 				p.failed = false
-				p.info = gateway.PeerInfo{ID: rec.Node, Addr: p.url, Free: rec.Free, Seen: d.now(), Peer: p.client}
+				if p.peer == nil || p.info.ID != rec.Node {
+					p.peer = p.client
+					if d.wrap != nil {
+						p.peer = d.wrap(rec.Node, p.client)
+					}
+				}
+				p.info = gateway.PeerInfo{ID: rec.Node, Addr: p.url, Free: rec.Free, Seen: d.now(), Peer: p.peer}
 			}
 		}()
 	}

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -83,7 +83,7 @@ func TestPeerDirectory(t *testing.T) {
 	defer late.Close()
 	lateURL := late.URL
 
-	d := newPeerDirectory([]string{a, me, lateURL}, self, slog.New(slog.DiscardHandler))
+	d := newPeerDirectory([]string{a, me, lateURL}, self, nil, nil, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	d.refresh(ctx, false)
 	peers := d.Peers()
@@ -127,7 +127,7 @@ func TestPeerDirectorySeen(t *testing.T) {
 	defer ts.Close()
 	srv = node.NewServer(node.Config{Key: key, Address: ts.URL, Capacity: 7 << 20}, node.NewMemStore(shard.DefaultBlockSize), db, nil)
 
-	d := newPeerDirectory([]string{ts.URL}, self, slog.New(slog.DiscardHandler))
+	d := newPeerDirectory([]string{ts.URL}, self, nil, nil, slog.New(slog.DiscardHandler))
 	clock := time.Unix(1000, 0)
 	d.now = func() time.Time { return clock }
 	ctx := context.Background()

@@ -1,0 +1,150 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"ishtar/gateway"
+	"ishtar/node"
+	"ishtar/s3api"
+	"ishtar/shard"
+)
+
+// Config is everything one daemon runs with: its own settings and the
+// packages' Config structs. Errors of Validate name settings by their
+// TOML keys ("listen", "gateway.k").
+type Config struct {
+	Data      string   // data directory: DIR/catalog, DIR/shards
+	Listen    string   // peer protocol listen address, host:port
+	Advertise string   // the node's public base URL; default http://<listen>
+	Peers     []string // storage peers' base URLs
+	Capacity  int64    // bytes offered to others; also the owner's quota
+	S3Listen  string   // S3 endpoint listen address, host:port
+	// StorageOnly runs a node without a gateway or S3 endpoint (the
+	// storage nodes of a devnet).
+	StorageOnly bool
+
+	Node    node.Config
+	Gateway gateway.Config // Self is this node; Capacity 0 means Capacity above
+	S3      s3api.Config
+}
+
+// Defaults fills c with the default of every setting.
+func (c *Config) Defaults() {
+	if home, err := os.UserHomeDir(); err == nil && home != "" {
+		c.Data = filepath.Join(home, ".ishtar")
+	}
+	c.Listen = "127.0.0.1:7070"
+	c.S3Listen = "127.0.0.1:9000"
+	c.Capacity = 10 << 30
+	c.Node.Defaults()
+	c.Gateway.Defaults()
+	c.Gateway.MinAcks = 0 // 0 means n, whatever n ends up being
+	c.Gateway.AddressDiversity = true
+	c.S3.Region = "us-east-1"
+}
+
+// Validate reports the first invalid setting, by its TOML name.
+func (c *Config) Validate() error {
+	bad := func(key string, err error) error { return fmt.Errorf("%s: %w", key, err) }
+	if c.Data == "" {
+		return bad("data", errors.New("no data directory (use --data DIR or ISHTAR_DATA)"))
+	}
+	if err := checkHostPort(c.Listen); err != nil {
+		return bad("listen", err)
+	}
+	if err := checkHostPort(c.S3Listen); err != nil {
+		return bad("s3.listen", err)
+	}
+	if c.Advertise != "" {
+		if err := CheckBaseURL(c.Advertise); err != nil {
+			return bad("advertise", err)
+		}
+	}
+	for _, p := range c.Peers {
+		if err := CheckBaseURL(p); err != nil {
+			return bad("peers", err)
+		}
+	}
+	if c.Capacity <= 0 {
+		return bad("capacity", fmt.Errorf("must be positive, not %d", c.Capacity))
+	}
+	if c.S3.Region == "" {
+		return bad("s3.region", errors.New("empty"))
+	}
+	gc := c.GatewayConfig(shard.PublicKey{})
+	if err := gc.Validate(); err != nil {
+		return err // "gateway: config: ..." names the part
+	}
+	// The node config is checked as it will run; its key and address are
+	// only known later, so stand-ins take their place here.
+	nc := c.NodeConfig(shard.PrivateKey{}, "")
+	if err := nc.Validate(); err != nil {
+		return err // "node: config: ..." names the part
+	}
+	return nil
+}
+
+// NodeConfig returns the node's configuration with its key and address;
+// a zero key or empty address gets a placeholder (for Validate).
+func (c *Config) NodeConfig(key shard.PrivateKey, addr string) node.Config {
+	nc := c.Node
+	nc.Key, nc.Capacity, nc.Address = key, c.Capacity, addr
+	if nc.Key.IsZero() {
+		nc.Key, _ = shard.PrivateKeyFromSeed(make([]byte, shard.SeedSize))
+	}
+	if nc.Address == "" {
+		nc.Address = c.advertise(c.Listen)
+	}
+	return nc
+}
+
+// GatewayConfig returns the gateway's configuration with the owner's own
+// node filled in, and the quota: Gateway.Capacity if set, else what the
+// node offers (Capacity).
+func (c *Config) GatewayConfig(self shard.PublicKey) gateway.Config {
+	gc := c.Gateway
+	gc.Self = self
+	if gc.Capacity == 0 {
+		gc.Capacity = c.Capacity
+	}
+	gc.Defaults()
+	return gc
+}
+
+// advertise is the node's public base URL given the address it listens on.
+func (c *Config) advertise(listen string) string {
+	if c.Advertise != "" {
+		return strings.TrimRight(c.Advertise, "/")
+	}
+	return "http://" + listen
+}
+
+func checkHostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", s)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q has no valid port", s)
+	}
+	return nil
+}
+
+// CheckBaseURL checks an http(s)://host:port base URL.
+func CheckBaseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s)://host:port URL", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q: a base URL has no query, fragment or user", s)
+	}
+	return nil
+}
