@@ -83,6 +83,7 @@ type serveNet struct {
 
 func startServeNet(t testing.TB, env []string, capacities ...string) *serveNet {
 	t.Helper()
+	needProcesses(t) // before any goroutine: a skip must end the test itself
 	net := &serveNet{}
 	var wg sync.WaitGroup
 	net.nodes = make([]*serveRun, len(capacities))

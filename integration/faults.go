@@ -263,9 +263,22 @@ func (r *truncReader) Seek(off int64, whence int) (int64, error) {
 // FaultPeer decorates the gateway's client of one storage node.
 type FaultPeer struct {
 	state faultState
-	inner gateway.Peer
+	mu    sync.Mutex
+	in    gateway.Peer // set when the gateway's directory meets the node
 	gets  atomic.Int64
 	puts  atomic.Int64
+}
+
+func (p *FaultPeer) setInner(in gateway.Peer) {
+	p.mu.Lock()
+	p.in = in
+	p.mu.Unlock()
+}
+
+func (p *FaultPeer) inner() gateway.Peer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.in
 }
 
 var _ gateway.Peer = (*FaultPeer)(nil)
@@ -293,7 +306,7 @@ func (p *FaultPeer) PutShard(ctx context.Context, id shard.ID, body io.Reader, s
 			return shard.Receipt{}, err
 		}
 	}
-	return p.inner.PutShard(ctx, id, body, size, g)
+	return p.inner().PutShard(ctx, id, body, size, g)
 }
 
 func (p *FaultPeer) GetShard(ctx context.Context, id shard.ID, off, n int64) (io.ReadCloser, error) {
@@ -307,7 +320,7 @@ func (p *FaultPeer) GetShard(ctx context.Context, id shard.ID, off, n int64) (io
 			return nil, err
 		}
 	}
-	rc, err := p.inner.GetShard(ctx, id, off, n)
+	rc, err := p.inner().GetShard(ctx, id, off, n)
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +342,7 @@ func (p *FaultPeer) DeleteShard(ctx context.Context, id shard.ID, g shard.Grant)
 			return err
 		}
 	}
-	return p.inner.DeleteShard(ctx, id, g)
+	return p.inner().DeleteShard(ctx, id, g)
 }
 
 type flipReadCloser struct {

@@ -1,9 +1,7 @@
 package integration
 
 import (
-	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"ishtar/cmd/ishtar/daemon"
 	"ishtar/gateway"
-	"ishtar/node"
 	"ishtar/s3api"
 	"ishtar/shard"
 )
@@ -57,7 +55,8 @@ const (
 	Region    = "us-east-1"
 )
 
-// Net is a running test network.
+// Net is a running test network: daemons (cmd/ishtar/daemon) on
+// loopback, node 0 with the gateway.
 type Net struct {
 	Config  Config
 	Owner   shard.OwnerKeys
@@ -72,8 +71,6 @@ type Net struct {
 	tlsSrv   *httptest.Server
 	plainSrv *httptest.Server
 	logs     *logBuffer
-	stopRun  context.CancelFunc
-	runDone  chan error
 }
 
 // Run starts a network described by cfg, calls fn with it, and tears it
@@ -98,73 +95,86 @@ func Start(t testing.TB, cfg Config) *Net {
 			t.Logf("network log (warnings and errors, last %d KiB):\n%s", maxLog>>10, n.logs.String())
 		}
 	})
-	root := t.TempDir()
-	for i := range cfg.Nodes {
-		nd, err := newNode(i, filepath.Join(root, fmt.Sprintf("node-%d", i)), cfg, n.logs.logger(fmt.Sprintf("node-%d", i)))
-		if err != nil {
-			t.Fatalf("integration: %v", err)
-		}
-		n.nodes = append(n.nodes, nd)
-		if err := nd.start(); err != nil {
-			t.Fatalf("integration: %v", err)
-		}
-	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ExpectContinueTimeout = 2 * time.Second
+	tr.MaxIdleConnsPerHost = 32
+	n.hc = &http.Client{Transport: tr}
 	seed, err := shard.NewSeed(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.Owner = seed.Keys()
-	if err := n.startGateway(); err != nil {
-		t.Fatalf("integration: %v", err)
+	root := t.TempDir()
+	for i := range cfg.Nodes {
+		nd, err := newNode(n, i, filepath.Join(root, fmt.Sprintf("node-%d", i)))
+		if err != nil {
+			t.Fatalf("integration: %v", err)
+		}
+		n.nodes = append(n.nodes, nd)
 	}
+	// The storage nodes first: the gateway's node asks them for their
+	// records before it is ready.
+	for _, nd := range append(n.nodes[1:], n.nodes[0]) {
+		if err := nd.start(); err != nil {
+			t.Fatalf("integration: %v", err)
+		}
+	}
+	gw := n.nodes[0].daemon()
+	n.Gateway = gw.Gateway()
+	n.tlsSrv = httptest.NewUnstartedServer(gw.S3Handler())
+	n.tlsSrv.StartTLS()
+	n.plainSrv = httptest.NewServer(gw.S3Handler())
+	n.Endpoint, n.PlainEndpoint = n.tlsSrv.URL, n.plainSrv.URL
 	return n
 }
 
-// startGateway wires the gateway to clients of the storage nodes and
-// serves the S3 API over TLS and plain HTTP.
-func (n *Net) startGateway() error {
-	self := n.nodes[0]
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.ExpectContinueTimeout = 2 * time.Second
-	tr.MaxIdleConnsPerHost = 32
-	n.hc = &http.Client{Transport: tr}
-	var dir staticDirectory
-	for _, nd := range n.nodes[1:] {
-		nd.Peer = &FaultPeer{inner: node.NewClient(nd.URL, self.key, n.hc, node.WithPeerID(nd.ID))}
-		dir = append(dir, gateway.PeerInfo{ID: nd.ID, Addr: nd.URL, Free: n.Config.NodeCapacity, Peer: nd.Peer})
-	}
-	gc := gateway.Config{
-		Params:      shard.Params{K: n.Config.K, N: n.Config.N, BlockSize: n.Config.BlockSize},
-		SegmentSize: n.Config.SegmentSize,
-		Capacity:    n.Config.Capacity,
-		Self:        self.ID,
-	}
-	gc.Defaults()
+// daemonConfig is node i's daemon configuration.
+func (n *Net) daemonConfig(nd *Node) daemon.Config {
+	var c daemon.Config
+	c.Defaults()
+	c.Data, c.Listen, c.S3Listen = nd.dir, nd.addr, "127.0.0.1:0"
+	c.Capacity = n.Config.NodeCapacity
+	c.StorageOnly = nd.Index > 0
+	c.Node.LeafSize = n.Config.BlockSize
+	gc := &c.Gateway
+	gc.Params = shard.Params{K: n.Config.K, N: n.Config.N, BlockSize: n.Config.BlockSize}
+	gc.SegmentSize = n.Config.SegmentSize
+	gc.Capacity = n.Config.Capacity
+	gc.AddressDiversity = false
 	if n.Config.Gateway != nil {
-		n.Config.Gateway(&gc)
+		n.Config.Gateway(gc)
 	}
-	if err := gc.Validate(); err != nil {
-		return fmt.Errorf("gateway config: %w", err)
+	if nd.Index == 0 {
+		for _, o := range n.nodes[1:] {
+			c.Peers = append(c.Peers, o.URL)
+		}
 	}
-	log := n.logs.logger("gateway")
-	gw, err := gateway.New(gc, self.db, n.Owner, dir, log)
-	if err != nil {
-		return fmt.Errorf("start gateway: %w", err)
-	}
-	n.Gateway = gw
-	ctx, cancel := context.WithCancel(context.Background())
-	n.stopRun, n.runDone = cancel, make(chan error, 1)
-	go func() { n.runDone <- gw.Run(ctx) }()
-
-	h := s3api.NewHandler(gw, s3api.StaticCredentials{AccessKey: SecretKey}, s3api.Config{Region: Region}, log)
-	n.tlsSrv = httptest.NewUnstartedServer(h)
-	n.tlsSrv.StartTLS()
-	n.plainSrv = httptest.NewServer(h)
-	n.Endpoint, n.PlainEndpoint = n.tlsSrv.URL, n.plainSrv.URL
-	return nil
+	c.S3.Region = Region
+	return c
 }
 
-// close stops the S3 servers, the gateway and then the nodes.
+// identity is node i's identity: node 0 acts for the owner.
+func (n *Net) identity(nd *Node) daemon.Identity {
+	id := daemon.Identity{Node: nd.key}
+	if nd.Index == 0 {
+		id.Owner, id.S3 = n.Owner, s3api.StaticCredentials{AccessKey: SecretKey}
+	}
+	return id
+}
+
+// wrapPeer puts the gateway's client of a storage node behind the
+// node's FaultPeer.
+func (n *Net) wrapPeer(id shard.PublicKey, p gateway.Peer) gateway.Peer {
+	for _, nd := range n.nodes[1:] {
+		if nd.ID == id {
+			nd.Peer.setInner(p)
+			return nd.Peer
+		}
+	}
+	return p
+}
+
+// close stops the S3 servers, the gateway's node and then the others.
 func (n *Net) close(t testing.TB) {
 	for _, s := range []*httptest.Server{n.tlsSrv, n.plainSrv} {
 		if s != nil {
@@ -172,20 +182,17 @@ func (n *Net) close(t testing.TB) {
 			s.Close()
 		}
 	}
-	if n.stopRun != nil {
-		n.stopRun()
-		if err := <-n.runDone; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("integration: gateway Run: %v", err)
+	for _, nd := range n.nodes {
+		nd.Store.Set(FaultNone) // release hung readers
+		if nd.Peer != nil {
+			nd.Peer.Set(FaultNone)
+		}
+		if err := nd.stop(); err != nil {
+			t.Errorf("integration: %v", err)
 		}
 	}
 	if n.hc != nil {
 		n.hc.CloseIdleConnections()
-	}
-	for _, nd := range n.nodes {
-		nd.Store.Set(FaultNone) // release hung readers
-		if err := nd.stop(); err != nil {
-			t.Errorf("integration: %v", err)
-		}
 	}
 }
 
@@ -215,10 +222,3 @@ func (n *Net) StartNode(t testing.TB, i int) {
 		t.Fatalf("integration: %v", err)
 	}
 }
-
-// staticDirectory is the gateway's fixed view of the storage nodes.
-type staticDirectory []gateway.PeerInfo
-
-var _ gateway.Directory = staticDirectory(nil)
-
-func (d staticDirectory) Peers() []gateway.PeerInfo { return append([]gateway.PeerInfo(nil), d...) }

@@ -3,52 +3,39 @@ package integration
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
-	"path/filepath"
 	"sync"
-	"time"
 
-	"ishtar/meta"
+	"ishtar/cmd/ishtar/daemon"
 	"ishtar/node"
 	"ishtar/shard"
 )
 
-// Node is one node.Server of a test network.
+// Node is one daemon of a test network.
 type Node struct {
 	Index int
 	ID    shard.PublicKey
 	URL   string // http://127.0.0.1:port, the same across restarts
-	// Store is the decorated store the server writes to and reads from.
+	// Store is the decorated store the node writes to and reads from.
 	Store *FaultStore
 	// Peer is the gateway's client of this node (nil for node 0).
 	Peer *FaultPeer
 
+	net  *Net
 	key  shard.PrivateKey
 	addr string
 	dir  string
-	cfg  Config
-	log  *slog.Logger
 	mem  *node.MemStore // kept across restarts when Config.MemStores
 
 	mu      sync.Mutex
-	db      *meta.DB
-	hs      *http.Server
-	served  chan struct{}
+	d       *daemon.Daemon
+	cancel  context.CancelFunc
+	done    chan error
 	running bool
-	// handlers counts requests being served, so that stop can wait for
-	// them before closing the catalog.
-	handlers sync.WaitGroup
 }
 
-// shutdownWait bounds how long a stopped node's handlers may take to
-// notice their closed connections.
-const shutdownWait = 10 * time.Second
-
-func newNode(i int, dir string, cfg Config, log *slog.Logger) (*Node, error) {
+func newNode(n *Net, i int, dir string) (*Node, error) {
 	key, err := shard.GeneratePrivateKey(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("node %d key: %w", i, err)
@@ -64,69 +51,56 @@ func newNode(i int, dir string, cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	nd := &Node{
 		Index: i, ID: key.Public(), URL: "http://" + addr, Store: &FaultStore{},
-		key: key, addr: addr, dir: dir, cfg: cfg, log: log,
+		net: n, key: key, addr: addr, dir: dir,
 	}
-	if cfg.MemStores {
-		nd.mem = node.NewMemStore(cfg.BlockSize)
+	if i > 0 {
+		nd.Peer = &FaultPeer{}
+	}
+	if n.Config.MemStores {
+		nd.mem = node.NewMemStore(n.Config.BlockSize)
 	}
 	return nd, nil
 }
 
-// start opens the node's catalog and store and serves on its address.
+// start opens the node's daemon and runs it until it is ready.
 func (nd *Node) start() error {
 	nd.mu.Lock()
 	defer nd.mu.Unlock()
 	if nd.running {
 		return fmt.Errorf("node %d already running", nd.Index)
 	}
-	db, err := meta.Open(filepath.Join(nd.dir, "catalog"))
+	n := nd.net
+	opts := daemon.Options{
+		Log: n.logs.logger(fmt.Sprintf("node-%d", nd.Index)),
+		// Every shard, small ones kept in the catalog included, goes
+		// through the fault decorator.
+		WrapStore:     func(st node.Store) node.Store { nd.Store.setInner(st); return nd.Store },
+		WrapPeer:      n.wrapPeer,
+		HTTPClient:    n.hc,
+		ShutdownGrace: -1, // a stop is a crash, as far as peers can tell
+	}
+	if nd.mem != nil {
+		opts.Store = nd.mem
+	}
+	d, err := daemon.Open(n.daemonConfig(nd), n.identity(nd), opts)
 	if err != nil {
 		return fmt.Errorf("node %d: %w", nd.Index, err)
 	}
-	var st node.Store = nd.mem
-	if nd.mem == nil {
-		ds, err := node.NewDiskStore(filepath.Join(nd.dir, "shards"), nd.cfg.BlockSize)
-		if err != nil {
-			db.Close()
-			return fmt.Errorf("node %d: %w", nd.Index, err)
-		}
-		st = ds
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- d.Run(ctx, func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		cancel()
+		return fmt.Errorf("node %d: %w", nd.Index, err)
 	}
-	// Small shards live in the node's catalog, as node.NewServer would
-	// arrange; wrapping the InlineStore (found by the server through
-	// FaultStore.Unwrap) puts every shard behind the fault decorator.
-	nd.Store.setInner(node.NewInlineStore(db, st, node.DefaultInlineMax, nd.cfg.BlockSize))
-	ln, err := net.Listen("tcp", nd.addr)
-	if err != nil {
-		db.Close()
-		return fmt.Errorf("node %d listen again on %s: %w", nd.Index, nd.addr, err)
-	}
-	srv := node.NewServer(node.Config{
-		Key:      nd.key,
-		Address:  nd.URL,
-		Capacity: nd.cfg.NodeCapacity,
-		LeafSize: nd.cfg.BlockSize,
-	}, nd.Store, db, nd.log)
-	hs := srv.HTTPServer()
-	inner := hs.Handler
-	hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		nd.handlers.Add(1)
-		defer nd.handlers.Done()
-		inner.ServeHTTP(w, r)
-	})
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			nd.log.Error("serve", "err", err)
-		}
-	}()
-	nd.db, nd.hs, nd.served, nd.running = db, hs, served, true
+	nd.d, nd.cancel, nd.done, nd.running = d, cancel, done, true
 	return nil
 }
 
-// stop closes the listener and every connection at once (a crash, as far
-// as peers can tell), then the catalog.
+// stop ends the node's daemon at once (a crash, as far as peers can
+// tell): its listener and every connection close, then its catalog.
 func (nd *Node) stop() error {
 	nd.mu.Lock()
 	defer nd.mu.Unlock()
@@ -134,25 +108,18 @@ func (nd *Node) stop() error {
 		return nil
 	}
 	nd.running = false
-	err := nd.hs.Close()
-	<-nd.served
-	// Close does not wait for handlers; they see their connection gone
-	// (request context canceled, writes failing) and return, and must
-	// before the catalog closes under them.
-	idle := make(chan struct{})
-	go func() { nd.handlers.Wait(); close(idle) }()
-	select {
-	case <-idle:
-	case <-time.After(shutdownWait):
-		return fmt.Errorf("stop node %d: handlers still running after %v", nd.Index, shutdownWait)
-	}
-	if cerr := nd.db.Close(); cerr != nil {
-		err = errors.Join(err, cerr)
-	}
-	if err != nil {
+	nd.cancel()
+	if err := <-nd.done; err != nil {
 		return fmt.Errorf("stop node %d: %w", nd.Index, err)
 	}
 	return nil
+}
+
+// daemon returns the running daemon.
+func (nd *Node) daemon() *daemon.Daemon {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	return nd.d
 }
 
 // Running reports whether the node is serving.
