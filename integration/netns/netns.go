@@ -265,7 +265,7 @@ func (h *Host) setPort(state string) {
 
 // DialContext dials addr from inside the host, as a program run there
 // would: the socket is made in the host's namespace (on an OS thread of
-// its own, discarded afterwards). Use IP addresses, not names.
+// its own while the socket is made). Use IP addresses, not names.
 func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	var c net.Conn
 	err := h.in(func() error {
@@ -313,30 +313,60 @@ func (h *Host) HTTPClient(timeout time.Duration) *http.Client {
 	return &http.Client{Transport: h.Transport(), Timeout: timeout}
 }
 
-// in runs f on a fresh OS thread switched into the host's namespace. The
-// thread stays locked and is discarded when f returns (a goroutine that
-// exits locked takes its thread with it), so no other goroutine ever runs
-// in the namespace. Sockets f makes belong to the namespace for good.
+// in runs f on an OS thread switched into the host's namespace, and
+// switches the thread back before any other goroutine may run on it.
+// Sockets f makes belong to the host's namespace for good.
 func (h *Host) in(f func() error) error { return inNamespace(h.Name, f) }
 
+// inNamespace runs f in a goroutine locked to its thread while the thread
+// is in namespace name. Threads are switched back, never discarded: a
+// discarded thread would take with it every child process started from
+// it with a parent-death signal (devnet's Pdeathsig), since that signal
+// follows the thread, not the process. Only if switching back fails is the
+// thread left locked, so that it ends with the goroutine.
 func inNamespace(name string, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: see Host.in
-		fd, err := syscall.Open(runDir+"/"+name, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		runtime.LockOSThread()
+		orig, err := syscall.Open("/proc/thread-self/ns/net", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 		if err != nil {
-			errc <- fmt.Errorf("netns: open %s: %w", name, err)
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("netns: open this thread's namespace: %w", err)
 			return
 		}
-		_, _, errno := syscall.RawSyscall(sysSetns, uintptr(fd), syscall.CLONE_NEWNET, 0)
-		syscall.Close(fd)
-		if errno != 0 {
-			errc <- fmt.Errorf("netns: setns %s: %w", name, errno)
+		defer syscall.Close(orig)
+		if err := setns(runDir+"/"+name, -1); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("netns: enter %s: %w", name, err)
 			return
 		}
-		errc <- f()
+		err = f()
+		if back := setns("", orig); back != nil {
+			// Stuck in the namespace: the thread stays locked and ends
+			// with this goroutine.
+			errc <- errors.Join(err, fmt.Errorf("netns: leave %s: %w", name, back))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- err
 	}()
 	return <-errc
+}
+
+// setns switches the calling thread into the network namespace of the
+// file at path, or of fd if path is empty.
+func setns(path string, fd int) error {
+	if path != "" {
+		var err error
+		if fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0); err != nil {
+			return err
+		}
+		defer syscall.Close(fd)
+	}
+	if _, _, errno := syscall.RawSyscall(sysSetns, uintptr(fd), syscall.CLONE_NEWNET, 0); errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 // isolate turns IP forwarding and IPv6 off in a namespace. /proc/sys/net

@@ -209,3 +209,38 @@ func TestDialContext(t *testing.T) {
 		t.Fatalf("dial with a canceled context: %v", err)
 	}
 }
+
+// After dials and listens in hosts, every thread of the test process is
+// back in the process's own namespace.
+func TestThreadsComeBack(t *testing.T) {
+	n := New(t, 2)
+	l, err := n.Host(1).Listen("tcp", n.Host(1).Addr(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveName(t, l, "h1")
+	hc := n.Host(0).HTTPClient(10 * time.Second)
+	for range 50 {
+		if _, err := get(hc, "http://"+l.Addr().String()); err != nil {
+			t.Fatal(err)
+		}
+		n.Host(0).Transport().CloseIdleConnections() // a new dial each time
+	}
+	self, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		ns, err := os.Readlink("/proc/self/task/" + task.Name() + "/ns/net")
+		if err != nil {
+			continue // the thread ended
+		}
+		if ns != self {
+			t.Errorf("thread %s is in %s, the process in %s", task.Name(), ns, self)
+		}
+	}
+}
