@@ -183,15 +183,15 @@ func TestRequestRateLimits(t *testing.T) {
 	heavy := n.clientFrom(t, "127.0.7.1")
 	heavy.now = clock
 	for i := range 20 { // the burst: twice the rate
-		if _, err := heavy.Info(ctx); err != nil {
+		if err := signedGet(ctx, heavy); err != nil {
 			t.Fatalf("request %d within the burst: %v", i, err)
 		}
 	}
-	_, err := heavy.Info(ctx)
+	err := signedGet(ctx, heavy)
 	wantCode(t, err, ErrBusy)
 	other := n.clientFrom(t, "127.0.7.2")
 	other.now = clock
-	if _, err := other.Info(ctx); err != nil {
+	if err := signedGet(ctx, other); err != nil {
 		t.Fatalf("another identity of the block: %v", err)
 	}
 	// The block's own budget: 100 at once, then refused before any
@@ -199,21 +199,21 @@ func TestRequestRateLimits(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		c := n.clientFrom(t, "127.0.7.3")
 		c.now = clock
-		if _, err = c.Info(ctx); err != nil {
+		if err = signedGet(ctx, c); err != nil {
 			break
 		}
 	}
 	wantCode(t, err, ErrBusy)
 	elsewhere := n.clientFrom(t, "127.0.8.1")
 	elsewhere.now = clock
-	if _, err := elsewhere.Info(ctx); err != nil {
+	if err := signedGet(ctx, elsewhere); err != nil {
 		t.Fatalf("a caller of another block: %v", err)
 	}
 	// A second later the heavy caller has ten more.
 	mu.Lock()
 	now = now.Add(time.Second)
 	mu.Unlock()
-	if _, err := heavy.Info(ctx); err != nil {
+	if err := signedGet(ctx, heavy); err != nil {
 		t.Fatalf("after a second: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -234,14 +235,40 @@ func (c *Client) Info(ctx context.Context) (shard.NodeRecord, error) {
 	if err := rec.Verify(); err != nil {
 		return rec, wrapf(ErrBadResponse, err, "node record from %s: %v", c.base, err)
 	}
+	return rec, c.pin(rec.Node)
+}
+
+// Hello challenges whoever answers at the client's address with a fresh
+// nonce, and returns its record once the record's key has signed the
+// nonce: the key holder answers there. It pins the node's ID, or checks
+// the pinned one.
+func (c *Client) Hello(ctx context.Context) (shard.NodeRecord, error) {
+	var nonce [16]byte
+	_, _ = rand.Read(nonce[:]) // never fails
+	q := url.Values{"nonce": {hex.EncodeToString(nonce[:])}}
+	var h Hello
+	if err := c.doJSON(ctx, request{method: http.MethodGet, path: "/v1/hello", query: q}, nil, &h, maxAnswerBody); err != nil {
+		return h.Record, err
+	}
+	if !bytes.Equal(h.Nonce, nonce[:]) {
+		return h.Record, errorf(ErrBadResponse, "hello from %s answers another challenge", c.base)
+	}
+	if err := h.Verify(); err != nil {
+		return h.Record, wrapf(ErrBadResponse, err, "hello from %s: %v", c.base, err)
+	}
+	return h.Record, c.pin(h.Record.Node)
+}
+
+// pin pins the peer's ID, or checks it against the pinned one.
+func (c *Client) pin(id shard.PublicKey) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.peer.IsZero() {
-		c.peer = rec.Node
-	} else if c.peer != rec.Node {
-		return rec, errorf(ErrBadResponse, "%s answers as node %s, expected %s", c.base, rec.Node, c.peer)
+		c.peer = id
+	} else if c.peer != id {
+		return errorf(ErrBadResponse, "%s answers as node %s, expected %s", c.base, id, c.peer)
 	}
-	return rec, nil
+	return nil
 }
 
 // PeerID returns the peer's node ID, asking for its record if not pinned.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"ishtar/meta"
 	"ishtar/shard"
@@ -16,7 +17,14 @@ const MaxPeerRecords = 1000
 // MaxRootRecord bounds a root record as kept (its JSON form).
 const MaxRootRecord = 16 << 10
 
-// Record returns the node's current signed record.
+// recordRefresh is how long the node's record is handed out before it is
+// signed again with the same content: well within RecordTTL.
+const recordRefresh = time.Hour
+
+// Record returns the node's current signed record. It is signed again
+// (with a higher Seq) only when its content changes (free space, as
+// shards come and go) or after recordRefresh, so that peers exchanging
+// records see a new version only when there is news.
 func (s *Server) Record() (shard.NodeRecord, error) {
 	free, err := s.free()
 	if err != nil {
@@ -24,18 +32,23 @@ func (s *Server) Record() (shard.NodeRecord, error) {
 	}
 	now := s.cfg.Now()
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.rec
+	if !old.Node.IsZero() && old.Free == free && now.Unix()-old.Time < int64(recordRefresh/time.Second) &&
+		now.Unix() >= old.Time {
+		return old, nil
+	}
 	s.seq = max(s.seq+1, uint64(now.UnixNano()))
-	seq := s.seq
-	s.mu.Unlock()
 	rec := shard.NodeRecord{
 		Address:  s.cfg.Address,
 		Capacity: s.cfg.Capacity,
 		Free:     free,
 		Version:  s.cfg.Version,
-		Seq:      seq,
+		Seq:      s.seq,
 		Time:     now.Unix(),
 	}
 	rec.Sign(s.cfg.Key)
+	s.rec = rec
 	return rec, nil
 }
 

@@ -25,18 +25,24 @@ func TestInfo(t *testing.T) {
 		rec.Free != 5000 || rec.Version != "v9" {
 		t.Fatalf("record %+v", rec)
 	}
+	// Nothing changed: the same record. A store changes the free space:
+	// a new one, with a higher Seq.
 	again, err := c.Info(ctx)
-	if err != nil || again.Seq <= rec.Seq {
-		t.Fatalf("second record seq %d after %d (%v)", again.Seq, rec.Seq, err)
+	if err != nil || again.Seq != rec.Seq || !bytes.Equal(again.Sig, rec.Sig) {
+		t.Fatalf("second record seq %d after %d (%v), want the same record", again.Seq, rec.Seq, err)
+	}
+	b, id := testShard(5, 1000)
+	put(t, c, newKey(t), b, id)
+	if after, err := c.Info(ctx); err != nil || after.Seq <= rec.Seq || after.Free != 5000-1000-ho {
+		t.Fatalf("record after a store: seq %d after %d, free %d (%v)", after.Seq, rec.Seq, after.Free, err)
 	}
 	if id, err := c.PeerID(ctx); err != nil || id != n.key.Public() {
 		t.Fatalf("PeerID = %s, %v", id, err)
 	}
 	other := startNode(t, nodeOpts{})
 	pinned := NewClient(other.ts.URL, newKey(t), nil, WithPeerID(n.key.Public()))
-	// The other node refuses a request signed for n (a lying one would
-	// answer with its own record, which the client refuses instead).
-	if _, err := pinned.Info(ctx); !errors.Is(err, ErrMisdirected) {
+	// Another node answers with its own record, which the client refuses.
+	if _, err := pinned.Info(ctx); !errors.Is(err, ErrBadResponse) {
 		t.Fatalf("Info from a node other than the pinned one: %v", err)
 	}
 }
@@ -326,7 +332,19 @@ func TestAnonymousReads(t *testing.T) {
 		return http.DefaultClient.Do(req)
 	}
 	strict := startNode(t, nodeOpts{})
-	resp, err := get(strict.ts.URL + "/v1/info")
+	// Records are public and self-signed: anyone may read them.
+	for _, path := range []string{"/v1/info", "/v1/peers", "/v1/hello?nonce=0a"} {
+		resp, err := get(strict.ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("anonymous %s: %s", path, resp.Status)
+		}
+	}
+	_, id := testShard(6, 100)
+	resp, err := get(strict.ts.URL + "/v1/shards/" + id.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,14 +352,12 @@ func TestAnonymousReads(t *testing.T) {
 	resp.Body.Close()
 
 	open := startNode(t, nodeOpts{cfg: func(c *Config) { c.AllowAnonymousReads = true }})
-	resp, err = get(open.ts.URL + "/v1/info")
+	resp, err = get(open.ts.URL + "/v1/roots/" + id.String())
 	if err != nil {
 		t.Fatal(err)
 	}
+	wantCode(t, readError(resp), ErrNotFound)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("anonymous info: %s", resp.Status)
-	}
 	// Writes stay signed.
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, open.ts.URL+"/v1/peers", bytes.NewReader([]byte("[]")))
 	resp, err = http.DefaultClient.Do(req)

@@ -261,3 +261,13 @@ func (tp tamper) RoundTrip(r *http.Request) (*http.Response, error) {
 func tamperedClient(t testing.TB, n *testNode, fn func(*http.Request)) *Client {
 	return NewClient(n.ts.URL, newKey(t), &http.Client{Transport: tamper{fn}}, WithPeerID(n.key.Public()))
 }
+
+// signedGet sends one signed read that the node answers when it accepts
+// the request (a root nobody posted): nil if accepted, else the refusal.
+func signedGet(ctx context.Context, c *Client) error {
+	_, err := c.GetRoot(ctx, shard.PublicKey{7})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}

@@ -144,11 +144,11 @@ func TestNonceFloodSparesOthers(t *testing.T) {
 			now = now.Add(time.Second)
 			mu.Unlock()
 		}
-		if _, err := heavy.Info(ctx); err != nil {
+		if err := signedGet(ctx, heavy); err != nil {
 			t.Fatalf("flood request %d: %v", i, err)
 		}
 		if i%100 == 0 {
-			if _, err := honest.Info(ctx); err != nil {
+			if err := signedGet(ctx, honest); err != nil {
 				t.Fatalf("honest request after %d flood requests: %v", i, err)
 			}
 		}

@@ -322,11 +322,11 @@ func TestNonceCacheBound(t *testing.T) {
 	c := n.client(t)
 	ctx := context.Background()
 	for range 3 {
-		if _, err := c.Info(ctx); err != nil {
+		if err := signedGet(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err := c.Info(ctx)
+	err := signedGet(ctx, c)
 	wantCode(t, err, ErrBusy)
 }
 

@@ -44,7 +44,8 @@ type Server struct {
 	locks [256]sync.Mutex
 
 	mu  sync.Mutex
-	seq uint64 // last node record sequence number
+	seq uint64           // last node record sequence number
+	rec shard.NodeRecord // the record last signed
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -126,6 +127,7 @@ const (
 	kindSigned routeKind = iota // signed; small body hashed with SHA-256
 	kindRead                    // signed, or anonymous if configured; no body
 	kindShard                   // signed; the body is a shard whose ID is the body hash
+	kindPublic                  // anyone, signed or not: public, self-signed answers
 	kindNone                    // not authenticated: error answers only
 )
 
@@ -140,8 +142,9 @@ func (s *Server) routes() {
 	handle := func(method, path string, kind routeKind, h handlerFunc) {
 		r.Handle(path, s.wrap(kind, h)).Methods(method)
 	}
-	handle(http.MethodGet, "/v1/info", kindRead, s.handleInfo)
-	handle(http.MethodGet, "/v1/peers", kindRead, s.handleGetPeers)
+	handle(http.MethodGet, "/v1/info", kindPublic, s.handleInfo)
+	handle(http.MethodGet, "/v1/hello", kindPublic, s.handleHello)
+	handle(http.MethodGet, "/v1/peers", kindPublic, s.handleGetPeers)
 	handle(http.MethodPost, "/v1/peers", kindSigned, s.handlePostPeers)
 	handle(http.MethodPost, "/v1/shards/{id}", kindShard, s.handlePutShard)
 	handle(http.MethodGet, "/v1/shards/{id}", kindRead, s.handleGetShard)
@@ -196,6 +199,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, kind route
 	// and verifying costs more than refusing.
 	if ok, wait := s.blockRates.take(c.block, now); !ok {
 		return busyFor(wait, "too many requests from address block %s", c.block)
+	}
+	if kind == kindPublic {
+		return nil // its signature, if any, is not needed
 	}
 	sr, node, sig, signed, err := parseSigned(r)
 	if err != nil {
