@@ -146,7 +146,7 @@ func (n *Net) daemonConfig(nd *Node) daemon.Config {
 	}
 	if nd.Index == 0 {
 		for _, o := range n.nodes[1:] {
-			c.Peers = append(c.Peers, o.URL)
+			c.Network.Bootstrap = append(c.Network.Bootstrap, o.URL)
 		}
 	}
 	c.S3.Region = Region

@@ -58,8 +58,8 @@ request_timeout = "45s"
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Capacity != tc.capacity || !slices.Equal(c.Peers, tc.peers) {
-				t.Errorf("capacity %d, peers %q; want %d, %q", c.Capacity, c.Peers, tc.capacity, tc.peers)
+			if c.Capacity != tc.capacity || !slices.Equal(c.Network.Bootstrap, tc.peers) {
+				t.Errorf("capacity %d, peers %q; want %d, %q", c.Capacity, c.Network.Bootstrap, tc.capacity, tc.peers)
 			}
 			if tc.file != "" && (c.LogLevel != slog.LevelWarn || c.Node.RequestTimeout != 45*time.Second) {
 				t.Errorf("file values lost: level %v, request timeout %v", c.LogLevel, c.Node.RequestTimeout)
@@ -89,7 +89,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"s3 listen", []string{"--s3", "127.0.0.1"}, nil, "", `s3.listen: "127.0.0.1" is not host:port`, false},
 		{"port", []string{"--listen", "127.0.0.1:99999"}, nil, "", `listen: "127.0.0.1:99999" has no valid port`, false},
 		{"advertise", []string{"--advertise", "127.0.0.1:7070"}, nil, "", "advertise: ", false},
-		{"peer query", []string{"--peer", "http://a:1/?x=1"}, nil, "", "peers: ", false},
+		{"peer query", []string{"--peer", "http://a:1/?x=1"}, nil, "", "network.bootstrap: ", false},
 		{"region", []string{"--s3-region", ""}, nil, "", "s3.region: empty", false},
 		{"node", nil, nil, "[node]\nmax_shard_size = 0\n", "node: config: size limits must be positive", false},
 	} {
@@ -156,4 +156,30 @@ func equalAny(a, b any) bool {
 		return slices.Equal(as, bs)
 	}
 	return a == b
+}
+
+// --tracker takes a tracker's URL; alone, it runs this node as a tracker.
+func TestTrackerFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		trackers []string
+		mode     bool
+	}{
+		{[]string{"--tracker", "http://t:1", "--tracker", "http://u:2"}, []string{"http://t:1", "http://u:2"}, false},
+		{[]string{"--tracker"}, nil, true},
+		{[]string{"--tracker", "--capacity", "1GiB"}, nil, true},
+		{[]string{"--tracker-mode", "--tracker", "http://t:1"}, []string{"http://t:1"}, true},
+		{[]string{"--bootstrap", "http://b:1", "--exchange-interval", "2s"}, nil, false},
+	} {
+		c, err := loadWith(t, tc.args, nil, "")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if !slices.Equal(c.Network.Trackers, tc.trackers) || c.Network.Tracker != tc.mode {
+			t.Errorf("%q: trackers %q, tracker mode %v; want %q, %v", tc.args, c.Network.Trackers, c.Network.Tracker, tc.trackers, tc.mode)
+		}
+	}
+	if _, err := loadWith(t, []string{"--exchange-interval", "10ms"}, nil, ""); err == nil || !strings.Contains(err.Error(), "network.exchange_interval") {
+		t.Fatalf("an exchange interval under a second: %v", err)
+	}
 }

@@ -219,7 +219,7 @@ func openDevnet(cfg *Config, st *devnetState, log *slog.Logger) (_ *devnet, _ id
 		peers = append(peers, d.NodeURL())
 	}
 	c := cfg.Config
-	c.Listen, c.Peers = st.Nodes[0], peers
+	c.Listen, c.Network.Bootstrap = st.Nodes[0], peers
 	if dn.gw, err = daemon.Open(c, id.daemon(), daemon.Options{Log: log.With("node", 0)}); err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			err = fmt.Errorf("%w; choose another address with --s3", err)

@@ -64,8 +64,18 @@ func (r recorder) Set(v string) error {
 	return nil
 }
 
-// parse parses args; errors are usage errors.
+// parse parses args; errors are usage errors. A --tracker with no URL
+// after it is --tracker-mode (`ishtar serve --tracker` runs a tracker).
 func (l *loader) parse(args []string) error {
+	args = append([]string(nil), args...)
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if (a == "--tracker" || a == "-tracker") && (i+1 == len(args) || strings.HasPrefix(args[i+1], "-")) {
+			args[i] = "--tracker-mode"
+		}
+	}
 	if err := l.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"ishtar/gateway"
 	"ishtar/node"
@@ -22,17 +23,33 @@ import (
 type Config struct {
 	Data      string   // data directory: DIR/catalog, DIR/shards
 	Listen    string   // peer protocol listen address, host:port
-	Advertise string   // the node's public base URL; default http://<listen>
-	Peers     []string // storage peers' base URLs
-	Capacity  int64    // bytes offered to others; also the owner's quota
+	Advertise string // the node's public base URL; default http://<listen>
+	Capacity  int64  // bytes offered to others; also the owner's quota
 	S3Listen  string   // S3 endpoint listen address, host:port
 	// StorageOnly runs a node without a gateway or S3 endpoint (the
 	// storage nodes of a devnet).
 	StorageOnly bool
+	Network     Network
 
 	Node    node.Config
 	Gateway gateway.Config // Self is this node; Capacity 0 means Capacity above
 	S3      s3api.Config
+}
+
+// Network is how a node finds its peers.
+type Network struct {
+	// Bootstrap lists peers' base URLs to learn the network from at
+	// start (any reachable peer will do).
+	Bootstrap []string
+	// Trackers lists well-known nodes that collect and hand out records:
+	// this node announces itself to them and asks them every round.
+	Trackers []string
+	// ExchangeInterval is the time between rounds of peer exchange
+	// (with jitter); default 30 s, at least 1 s.
+	ExchangeInterval time.Duration
+	// Tracker runs this node as a tracker: it serves and collects node
+	// records, and stores no shards and runs no gateway.
+	Tracker bool
 }
 
 // Defaults fills c with the default of every setting.
@@ -48,6 +65,7 @@ func (c *Config) Defaults() {
 	c.Gateway.MinAcks = 0 // 0 means n, whatever n ends up being
 	c.Gateway.AddressDiversity = true
 	c.S3.Region = "us-east-1"
+	c.Network.ExchangeInterval = 30 * time.Second
 }
 
 // Validate reports the first invalid setting, by its TOML name.
@@ -67,10 +85,18 @@ func (c *Config) Validate() error {
 			return bad("advertise", err)
 		}
 	}
-	for _, p := range c.Peers {
+	for _, p := range c.Network.Bootstrap {
 		if err := CheckBaseURL(p); err != nil {
-			return bad("peers", err)
+			return bad("network.bootstrap", err)
 		}
+	}
+	for _, p := range c.Network.Trackers {
+		if err := CheckBaseURL(p); err != nil {
+			return bad("network.trackers", err)
+		}
+	}
+	if c.Network.ExchangeInterval < time.Second {
+		return bad("network.exchange_interval", fmt.Errorf("%v is under a second", c.Network.ExchangeInterval))
 	}
 	if c.Capacity <= 0 {
 		return bad("capacity", fmt.Errorf("must be positive, not %d", c.Capacity))

@@ -167,7 +167,7 @@ func (d *Daemon) openNode() error {
 // openGateway opens the gateway over the node's catalog with a directory
 // of peers, and binds the S3 listener.
 func (d *Daemon) openGateway() error {
-	d.dir = newPeerDirectory(d.cfg.Peers, d.id.Node, d.opts.HTTPClient, d.opts.WrapPeer, d.log.With("component", "directory"))
+	d.dir = newPeerDirectory(append(d.cfg.Network.Bootstrap, d.cfg.Network.Trackers...), d.id.Node, d.opts.HTTPClient, d.opts.WrapPeer, d.log.With("component", "directory"))
 	gw, err := gateway.New(d.cfg.GatewayConfig(d.id.Node.Public()), d.db, d.id.Owner, d.dir, d.log.With("component", "gateway"))
 	if err != nil {
 		return err
