@@ -21,11 +21,11 @@ import (
 // packages' Config structs. Errors of Validate name settings by their
 // TOML keys ("listen", "gateway.k").
 type Config struct {
-	Data      string   // data directory: DIR/catalog, DIR/shards
-	Listen    string   // peer protocol listen address, host:port
+	Data      string // data directory: DIR/catalog, DIR/shards
+	Listen    string // peer protocol listen address, host:port
 	Advertise string // the node's public base URL; default http://<listen>
 	Capacity  int64  // bytes offered to others; also the owner's quota
-	S3Listen  string   // S3 endpoint listen address, host:port
+	S3Listen  string // S3 endpoint listen address, host:port
 	// StorageOnly runs a node without a gateway or S3 endpoint (the
 	// storage nodes of a devnet).
 	StorageOnly bool
