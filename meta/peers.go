@@ -126,3 +126,20 @@ func (b *Batch) SetPeerChanges(n uint64) error {
 	}
 	return b.Set(counterKey(counterPeerChanges), encodeInt(int64(n)))
 }
+
+// EachPeer calls fn for every peer in ID order. A value that does not
+// decode is passed with its error (wrapping ErrCorrupt) and only its ID
+// set, so a caller can drop it and go on; fn's error stops the scan.
+func (db *DB) EachPeer(fn func(p Peer, err error) error) error {
+	return scanRaw(db.pdb, []byte{prefixPeer}, nil, 0, func(k, v []byte) error {
+		p, err := decodePeer(k, v)
+		if err != nil {
+			p = Peer{}
+			if len(k) == 33 {
+				copy(p.ID[:], k[1:])
+			}
+			err = fmt.Errorf("meta: decode %x: %w", k, err)
+		}
+		return fn(p, err)
+	})
+}
