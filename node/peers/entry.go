@@ -22,12 +22,12 @@ type entry struct {
 	blkPos int32 // in blk.list
 	qpos   int32 // in Registry.queue
 
-	tried bool // in "tried"
-	moved bool // tried, but its address changed and is not verified
+	tried  bool // in "tried"
+	moved  bool // tried, but its address changed and is not verified
 	dirty  bool // differs from the catalog
 	listed bool // in Registry.dirty
-	gone  bool // removed from the registry
-	why   why  // placeability, as last ranked
+	gone   bool // removed from the registry
+	why    why  // placeability, as last ranked
 }
 
 // source is an address block records come from, with its entries in

@@ -141,6 +141,7 @@ func (f *fixture) goodHistory(i int, days int) {
 	for d := days - 1; d >= 0; d-- {
 		e.h.contact(now-int64(d)*86400, true)
 	}
+	f.r.markDirty(e)
 }
 
 func reasonOf(err error) Reason {

@@ -112,7 +112,7 @@ func (r *Registry) flushLocked() error {
 		}
 	}
 	r.deleted = nil
-	for first := true; first || len(puts) > 0 || len(dels) > 0; first = false {
+	for len(puts) > 0 || len(dels) > 0 {
 		np, nd := min(len(puts), flushBatch), min(len(dels), flushBatch)
 		t := txn{del: dels[:nd]}
 		for _, e := range puts[:np] {
