@@ -13,87 +13,109 @@ import (
 // it), and keeps it if it is new to the registry or newer than the known
 // record of its node; an error wraps ErrRefused (a *RefusedError).
 func (r *Registry) Add(rec shard.NodeRecord, source string) error {
-	c := r.check(rec)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return ErrClosed
+	_, refused := r.add([]shard.NodeRecord{rec}, source)
+	if refused == nil {
+		return nil
 	}
-	var t txn
-	err := r.addChecked(c, source, &t)
-	r.write(&t)
-	return err
+	return refused[0]
 }
 
 // AddAll is Add for a page of records from one source, written in one
-// catalog batch. Signatures are verified before the registry is locked.
+// catalog batch.
 func (r *Registry) AddAll(recs []shard.NodeRecord, source string) (added, refused int) {
+	added, errs := r.add(recs, source)
+	if len(errs) == 1 && errs[0] == ErrClosed {
+		return 0, len(recs)
+	}
+	return added, len(errs)
+}
+
+// add checks recs and merges those that pass. The cheap checks come
+// first (fields, times, a stale Seq), so a flood of replayed records
+// costs no signature verification; signatures are verified without the
+// lock.
+func (r *Registry) add(recs []shard.NodeRecord, source string) (added int, refused []error) {
+	now, _ := r.now()
 	checked := make([]checked, len(recs))
 	for i := range recs {
-		checked[i] = r.check(recs[i])
+		checked[i] = r.precheck(recs[i], now)
+	}
+	r.mu.Lock()
+	closed := r.closed
+	for i := range checked {
+		if c := &checked[i]; c.err == nil {
+			if e := r.byID[c.rec.Node]; e != nil && c.rec.Seq <= e.rec.Seq {
+				c.err = &RefusedError{Node: c.rec.Node, Reason: Stale}
+			}
+		}
+	}
+	r.mu.Unlock()
+	if closed {
+		return 0, []error{ErrClosed}
+	}
+	for i := range checked {
+		checked[i].verify()
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return 0, len(recs)
+		return 0, []error{ErrClosed}
 	}
 	var t txn
 	for _, c := range checked {
-		if r.addChecked(c, source, &t) == nil {
-			added++
+		if err := r.addChecked(c, source, &t); err != nil {
+			refused = append(refused, err)
 		} else {
-			refused++
+			added++
 		}
 	}
 	r.write(&t)
 	return added, refused
 }
 
-// checked is a record whose fields and signature were checked.
+// checked is a record and what its checks found.
 type checked struct {
 	rec shard.NodeRecord
 	raw []byte // its JSON, to store
 	err *RefusedError
 }
 
-// check does what needs no lock: the fields, the address and the
-// signature.
-func (r *Registry) check(rec shard.NodeRecord) checked {
+// precheck checks rec's fields, address and times, not its signature.
+func (r *Registry) precheck(rec shard.NodeRecord, now int64) checked {
 	c := checked{rec: rec}
-	if err := rec.Verify(); err != nil {
+	switch err := rec.Validate(); {
+	case err != nil:
 		c.err = &RefusedError{Node: rec.Node, Reason: Malformed, Err: err}
-		if errors.Is(err, shard.ErrBadSignature) {
-			c.err.Reason = BadSignature
-		}
-		return c
-	}
-	if !dialable(rec.Address) {
+	case !dialable(rec.Address):
 		c.err = &RefusedError{Node: rec.Node, Reason: Malformed, Err: errors.New("address is not an http(s) URL")}
-		return c
+	case rec.Node == r.cfg.Self:
+		c.err = &RefusedError{Node: rec.Node, Reason: Self}
+	case rec.Time > now+int64(r.cfg.ClockWindow/time.Second):
+		c.err = &RefusedError{Node: rec.Node, Reason: Future}
+	case rec.Time <= now-int64(r.cfg.TTL/time.Second):
+		c.err = &RefusedError{Node: rec.Node, Reason: Expired}
 	}
-	raw, err := json.Marshal(rec)
-	if err != nil {
-		c.err = &RefusedError{Node: rec.Node, Reason: Malformed, Err: err}
-	}
-	c.raw = raw
 	return c
 }
 
-// timely refuses c's record if it is this node's, expired or ahead of
-// the clock window.
-func (r *Registry) timely(c *checked, now int64) *RefusedError {
-	rec := &c.rec
-	switch {
-	case c.err != nil:
-		return c.err
-	case rec.Node == r.cfg.Self:
-		return &RefusedError{Node: rec.Node, Reason: Self}
-	case rec.Time > now+int64(r.cfg.ClockWindow/time.Second):
-		return &RefusedError{Node: rec.Node, Reason: Future}
-	case rec.Time <= now-int64(r.cfg.TTL/time.Second):
-		return &RefusedError{Node: rec.Node, Reason: Expired}
+// verify checks the signature of a record that passed precheck and
+// encodes it.
+func (c *checked) verify() {
+	if c.err != nil {
+		return
 	}
-	return nil
+	if err := c.rec.Verify(); err != nil {
+		c.err = &RefusedError{Node: c.rec.Node, Reason: BadSignature, Err: err}
+		if !errors.Is(err, shard.ErrBadSignature) {
+			c.err.Reason = Malformed
+		}
+		return
+	}
+	raw, err := json.Marshal(c.rec)
+	if err != nil {
+		c.err = &RefusedError{Node: c.rec.Node, Reason: Malformed, Err: err}
+	}
+	c.raw = raw
 }
 
 func (r *Registry) refuse(e *RefusedError) error {
@@ -104,8 +126,8 @@ func (r *Registry) refuse(e *RefusedError) error {
 // addChecked merges a checked record; the caller holds mu.
 func (r *Registry) addChecked(c checked, source string, t *txn) error {
 	now, nowNano := r.now()
-	if err := r.timely(&c, now); err != nil {
-		return r.refuse(err)
+	if c.err != nil {
+		return r.refuse(c.err)
 	}
 	rec := c.rec
 	if e := r.byID[rec.Node]; e != nil {

@@ -26,7 +26,9 @@ func TestBounds(t *testing.T) {
 			func(i int) (string, string) { return addrIn(7, i), fmt.Sprint("src", i) }, 6, 3, BlockFull,
 			func(f *fixture) error { return f.r.Add(signed(100, addrIn(8, 1), 1, f.c.Now()), "src1") }},
 		{"per host name block", func(c *Config) { c.PerBlock = 2 },
-			func(i int) (string, string) { return fmt.Sprintf("https://Sybil.example:%d", 7000+i), fmt.Sprint("src", i) }, 4, 2, BlockFull,
+			func(i int) (string, string) {
+				return fmt.Sprintf("https://Sybil.example:%d", 7000+i), fmt.Sprint("src", i)
+			}, 4, 2, BlockFull,
 			func(f *fixture) error { return f.r.Add(signed(100, "https://honest.example", 1, f.c.Now()), "src1") }},
 		{"total", func(c *Config) { c.MaxNew = 4 },
 			func(i int) (string, string) { return addrIn(i, 1), fmt.Sprint("src", i) }, 7, 4, NewFull,

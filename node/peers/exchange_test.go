@@ -35,6 +35,11 @@ func TestChanges(t *testing.T) {
 	if recs, n2, more := f.r.Changes(next, 3); len(recs) != 0 || more || n2 != next {
 		t.Fatalf("nothing new: %d %v %v", len(recs), n2, more)
 	}
+	// A tried peer verified again with the same record is no change.
+	f.r.Verified(signed(3, addrIn(3, 1), 1, f.c.Now()))
+	if recs, n2, _ := f.r.Changes(next, 3); len(recs) != 0 || n2 != next {
+		t.Fatalf("the same record again: %d %v", len(recs), n2)
+	}
 	if a := testing.AllocsPerRun(100, func() { f.r.Changes(next, 100) }); a != 0 {
 		t.Fatalf("Changes with nothing new allocates %v times", a)
 	}

@@ -166,12 +166,12 @@ func (r *Registry) All() []Peer {
 
 func (r *Registry) list(a, b []*entry, now int64) []Peer {
 	out := make([]Peer, 0, len(a)+len(b))
+	byID := func(x, y *entry) int { return bytes.Compare(x.rec.Node[:], y.rec.Node[:]) }
 	for _, part := range [][]*entry{a, b} {
-		start := len(out)
-		for _, e := range part {
+		sorted := slices.SortedFunc(slices.Values(part), byID)
+		for _, e := range sorted {
 			out = append(out, r.peer(e, now))
 		}
-		slices.SortFunc(out[start:], func(x, y Peer) int { return bytes.Compare(x.Record.Node[:], y.Record.Node[:]) })
 	}
 	return out
 }
@@ -248,22 +248,31 @@ func (r *Registry) rankBlock(b *block, now int64) int {
 			e.why = whyLied
 		default:
 			e.why = placeable
-			fit = append(fit, e)
+			fit = append(fit, ranked{e: e})
 		}
 	}
 	k := r.cfg.PlaceablePerBlock
 	if k >= 0 && len(fit) > k {
-		slices.SortFunc(fit, func(x, y *entry) int {
-			if c := cmp.Compare(y.h.score(now), x.h.score(now)); c != 0 {
+		for i := range fit {
+			fit[i].score = fit[i].e.h.score(now)
+		}
+		slices.SortFunc(fit, func(x, y ranked) int {
+			if c := cmp.Compare(y.score, x.score); c != 0 {
 				return c
 			}
-			return bytes.Compare(x.rec.Node[:], y.rec.Node[:])
+			return bytes.Compare(x.e.rec.Node[:], y.e.rec.Node[:])
 		})
-		for _, e := range fit[k:] {
-			e.why = whyBlock
+		for _, x := range fit[k:] {
+			x.e.why = whyBlock
 		}
 		fit = fit[:k]
 	}
 	r.scratch = fit[:0] // holds at most PerBlock stale pointers
 	return len(fit)
+}
+
+// ranked is an entry and its history's score.
+type ranked struct {
+	e     *entry
+	score float64
 }

@@ -34,7 +34,7 @@ type Registry struct {
 	refused    [numReasons]int64
 	lastSweep  int64 // unix seconds of the last expiry sweep
 	failing    bool  // the last catalog write failed
-	scratch    []*entry
+	scratch    []ranked
 }
 
 // change is one stored change of a tried entry.

@@ -20,6 +20,10 @@ func TestRefusals(t *testing.T) {
 	unsigned.Sig = nil
 	other := signed(5, addrIn(5, 1), 1, now)
 	other.Node = id(6) // signed by 5, claims 6
+	// A replayed record is refused before its signature is checked: a
+	// flood of them costs no verification.
+	replayed := signed(2, addrIn(2, 1), 1, now)
+	replayed.Sig = nil
 	self := shard.NodeRecord{Address: addrIn(7, 1), Seq: 1, Time: now.Unix()}
 	self.Sign(selfKey)
 	for _, c := range []struct {
@@ -48,6 +52,7 @@ func TestRefusals(t *testing.T) {
 		{"future", signed(21, addrIn(21, 1), 1, now.Add(DefaultClockWindow+2*time.Second)), Future},
 		{"same seq", signed(2, addrIn(2, 1), 1, now), Stale},
 		{"lower seq", signed(2, addrIn(2, 1), 0, now), Stale},
+		{"replayed, unverified", replayed, Stale},
 		{"self", self, Self},
 	} {
 		err := f.r.Add(c.rec, "s")
@@ -70,7 +75,7 @@ func TestRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := f.r.Stats()
-	want := map[string]int64{"malformed": 12, "bad_signature": 6, "expired": 2, "future": 2, "stale": 2, "self": 2}
+	want := map[string]int64{"malformed": 12, "bad_signature": 6, "expired": 2, "future": 2, "stale": 3, "self": 2}
 	for k, n := range want {
 		if st.Refused[k] != n {
 			t.Errorf("Refused[%s] = %d, want %d (%v)", k, st.Refused[k], n, st.Refused)

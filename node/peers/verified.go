@@ -16,15 +16,16 @@ import (
 // refused (TriedFull) and its entry stays in "new" with the success
 // counted.
 func (r *Registry) Verified(rec shard.NodeRecord) error {
-	c := r.check(rec)
+	now, nowNano := r.now()
+	c := r.precheck(rec, now)
+	c.verify()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return ErrClosed
 	}
-	now, nowNano := r.now()
-	if err := r.timely(&c, now); err != nil {
-		return r.refuse(err)
+	if c.err != nil {
+		return r.refuse(c.err)
 	}
 	e := r.byID[rec.Node]
 	if e != nil && rec.Seq < e.rec.Seq {
@@ -45,12 +46,14 @@ func (r *Registry) Verified(rec shard.NodeRecord) error {
 		}
 		r.remove(v, &t)
 	}
+	changed := e == nil || !e.tried || e.moved
 	if e == nil {
 		e = &entry{rec: rec, stored: nowNano}
 		e.h.heard = now
 		r.insert(e, now)
 	} else if rec.Seq > e.rec.Seq || rec.Address != e.rec.Address {
 		r.setRecord(e, rec, nowNano)
+		changed = true
 	}
 	if _, recovered := e.h.contact(now, true); recovered && e.tried {
 		r.log.Info("peers: peer answers again", "node", rec.Node)
@@ -61,7 +64,11 @@ func (r *Registry) Verified(rec shard.NodeRecord) error {
 		err = r.promote(e, victim, now, &t)
 	}
 	r.schedule(e, now, now+int64(recheck.Seconds()))
-	r.touch(e, &t, c.raw)
+	if changed {
+		r.touch(e, &t, c.raw)
+	} else {
+		r.markDirty(e) // the same record verified again: history only
+	}
 	return err
 }
 
