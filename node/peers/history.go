@@ -39,6 +39,9 @@ const (
 	// challengeHold is how long an entry handed out by DueForChallenge
 	// is not handed out again, unless its outcome comes first.
 	challengeHold = time.Minute
+	// deadRetry is how long a new entry never reached waits between
+	// challenges, so a table full of junk costs few.
+	deadRetry = 6 * time.Hour
 	// recheck is how long a verified entry that found "tried" full waits
 	// before it is challenged again.
 	recheck = time.Hour
@@ -224,9 +227,8 @@ func (h *history) backingOff(now int64) bool { return now < h.retryAt }
 
 // The encoding of an entry's history and flags in meta.Peer.History.
 const (
-	historyV1   = 1
-	flagMoved   = 1 << 0 // a tried entry's address changed, not yet verified
-	maxHistSize = 1 + 11*10 + historyDays*6
+	historyV1 = 1
+	flagMoved = 1 << 0 // a tried entry's address changed, not yet verified
 )
 
 func (h *history) encode(moved bool) []byte {

@@ -55,6 +55,24 @@ func TestBackoff(t *testing.T) {
 		t.Fatalf("a new outage starts over: %+v", p)
 	}
 	f.r.Contact(id(99), true) // unknown: ignored
+
+	// A new entry never reached is retried every deadRetry after its
+	// third failure, not every hour.
+	f.c.Add(time.Hour)
+	f.add(50, addrIn(50, 1), "s")
+	for range terribleTries {
+		f.r.Contact(id(50), false)
+		f.c.Add(backoffMax)
+	}
+	for _, rec := range f.r.DueForChallenge(10) {
+		if rec.Node == id(50) {
+			t.Fatal("a dead entry is due again after an hour")
+		}
+	}
+	f.c.Add(deadRetry - backoffMax)
+	if due := nodes(f.r.DueForChallenge(10)); due[id(50)] == 0 {
+		t.Fatalf("a dead entry is never retried: %v", due)
+	}
 }
 
 // Uptime is over the last 30 days, with an injected clock.

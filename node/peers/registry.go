@@ -346,7 +346,8 @@ func (r *Registry) setRecord(e *entry, rec shard.NodeRecord, nowNano int64) {
 // schedule sets when e is next due for a challenge, not before hold: at
 // the end of its back-off; else, if it needs one (new, moved, expired),
 // when it was heard of, so the oldest go first; else (a healthy tried
-// entry) halfway through its record's life, for a fresh record.
+// entry) halfway through its record's life, for a fresh record. A new
+// entry never reached in terribleTries contacts waits deadRetry.
 func (r *Registry) schedule(e *entry, now, hold int64) {
 	var due int64
 	switch {
@@ -356,6 +357,10 @@ func (r *Registry) schedule(e *entry, now, hold int64) {
 		due = e.h.heard
 	default:
 		due = e.rec.Time + int64(r.cfg.TTL/time.Second)/2
+	}
+	if !e.tried && e.h.ok == 0 && e.h.tries >= terribleTries {
+		// Never reached: retried rarely until replaced or expired.
+		due = max(due, e.h.lastTry+int64(deadRetry/time.Second))
 	}
 	e.due = max(due, hold)
 	r.queue.fix(e)
