@@ -11,8 +11,9 @@
 // that is not an http(s) URL), an unsigned or forged one, one signed more
 // than Config.TTL (24 h) ago, one signed more than Config.ClockWindow
 // (10 min) ahead, one whose Seq is not above the known record's (stale),
-// and the node's own. A newer Seq of a known node replaces its record and
-// keeps its history.
+// and the node's own. The cheap checks come before the signature's, so a
+// page of replayed records costs no verification. A newer Seq of a known
+// node replaces its record and keeps its history.
 //
 // # Tables
 //
@@ -56,7 +57,8 @@
 // succeeded) for an uptime over the last 30 days, consecutive failures and
 // a back-off (30 s doubling to 1 h) during which the peer is neither
 // placeable, sampled nor challenged; it stays in its table with its
-// history and is used again once it answers. A tried peer whose record
+// history and is used again once it answers. A new entry never reached
+// in 3 contacts is challenged only every 6 hours. A tried peer whose record
 // expires (it went away) is kept 30 days more, not placeable, retried
 // with back-off until it answers with a fresh record. Lied lowers a
 // reputation in (0, 1], 1/(1+d) for d demerits halving every 4 hours. The
@@ -72,6 +74,11 @@
 // history is written by Flush, which the daemon calls every minute, and
 // Close. A restarted node loads both tables and needs no bootstrap; a
 // catalog written before (meta.Peer v1, v2) loads into "new".
+//
+// DueForChallenge hands out, oldest first, what needs a challenge: new
+// entries, tried ones whose address changed, whose record expired or
+// whose back-off ended, and healthy tried ones halfway through their
+// record's life (the challenge brings a fresh record).
 //
 // Each stored change gets the next number of a persisted counter.
 // Changes pages through the tried, unexpired records changed after a
