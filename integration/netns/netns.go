@@ -44,9 +44,11 @@
 //
 // # Requirements
 //
-// Root (or CAP_SYS_ADMIN and CAP_NET_ADMIN) and iproute2's `ip` with
-// `ip netns`. New skips the test without them, but fails it when the CI
-// environment variable is set, so CI never silently skips. Linux only.
+// Root with CAP_SYS_ADMIN and CAP_NET_ADMIN (a container needs them, e.g.
+// --privileged) and iproute2's `ip` with `ip netns`. New skips the test
+// without them (not root, no ip, or the first namespace cannot be made),
+// but fails it when the CI environment variable is set, so CI never
+// silently skips. Linux only.
 package netns
 
 import (
@@ -119,11 +121,15 @@ func New(t testing.TB, n int) *Net {
 	if n < 1 || n > MaxHosts {
 		t.Fatalf("netns: %d hosts, want 1 to %d", n, MaxHosts)
 	}
-	if err := available(); err != nil {
+	unavailable := func(err error) {
+		t.Helper()
 		if os.Getenv("CI") != "" {
 			t.Fatalf("netns: network namespaces unavailable with CI set: %v", err)
 		}
 		t.Skipf("netns: network namespaces unavailable: %v", err)
+	}
+	if err := available(); err != nil {
+		unavailable(err)
 	}
 	removeStale(t)
 
@@ -154,7 +160,11 @@ func New(t testing.TB, n int) *Net {
 	addNS := func(name string) {
 		t.Helper()
 		if out, err := ip("netns", "add", name); err != nil {
-			fail(fmt.Errorf("ip netns add %s: %w\n%s", name, err, out))
+			err = fmt.Errorf("ip netns add %s: %w\n%s", name, err, out)
+			if len(created) == 0 {
+				unavailable(err) // root without the capabilities, e.g. in a container
+			}
+			fail(err)
 		}
 		created = append(created, name)
 		// Before any interface exists, so new ones inherit the defaults.
