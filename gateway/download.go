@@ -375,7 +375,11 @@ func (f *fetch) launchWhole(trustFast bool) {
 		}
 		cands = append(cands, cand{idx, rank, p})
 	}
-	sort.SliceStable(cands, func(a, b int) bool { return cands[a].rank < cands[b].rank })
+	// The most reliable holders first, within a rank.
+	sort.SliceStable(cands, func(a, b int) bool {
+		ca, cb := cands[a], cands[b]
+		return ca.rank < cb.rank || (ca.rank == cb.rank && ca.p.Uptime > cb.p.Uptime)
+	})
 	for _, c := range cands {
 		if need <= 0 {
 			return

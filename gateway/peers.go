@@ -53,7 +53,23 @@ type PeerInfo struct {
 	// its back-off, and one seen after it refused a shard as full replaces
 	// what the gateway inferred of its room.
 	Seen time.Time
-	Peer Peer
+	// Uptime is the share of the peer's recent contacts that succeeded,
+	// in (0, 1]; 0 is unknown. It weighs placement and orders reads.
+	Uptime float64
+	// Unplaceable keeps the peer out of placement (the directory's verdict:
+	// unverified address, bad history, too many of its address block);
+	// its shards are still read.
+	Unplaceable bool
+	Peer        Peer
+}
+
+// PeerObserver is implemented by a Directory that keeps peers' history
+// (the peer registry): the gateway tells it what each answer said.
+type PeerObserver interface {
+	// Contact records an answer (ok) or a failure to answer.
+	Contact(id shard.PublicKey, ok bool)
+	// Lied records an answer that was not what was asked.
+	Lied(id shard.PublicKey)
 }
 
 // Directory tells the gateway which storage peers exist. Discovery will
@@ -89,4 +105,17 @@ func (g *Gateway) observe(ctx context.Context, p PeerInfo, stored int64, err err
 		return
 	}
 	g.health.record(p, stored, err)
+	if obs, ok := g.dir.(PeerObserver); ok {
+		// Full and busy answers tell the history nothing: the peer
+		// answered, but a new contact would end what the gateway
+		// inferred of its room (PeerInfo.Seen).
+		switch v, _ := classify(err); v {
+		case verdictLying:
+			obs.Lied(p.ID)
+		case verdictUnreachable:
+			obs.Contact(p.ID, false)
+		case verdictOK:
+			obs.Contact(p.ID, true)
+		}
+	}
 }

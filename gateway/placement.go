@@ -4,13 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"math"
-	"net"
-	"net/netip"
-	"net/url"
-	"strings"
 	"sync"
 
 	"ishtar/meta"
+	"ishtar/node/peers"
 	"ishtar/shard"
 )
 
@@ -28,7 +25,8 @@ import (
 // score, then, only when too few usable ones are left for a segment, busy
 // peers, peers with too little room and peers in back-off, in that order.
 // A peer's reputation multiplies its weight, so a peer caught lying gets
-// fewer shards but is never shut out.
+// fewer shards but is never shut out; so does its uptime, when the
+// directory knows it, so peers online more often hold more.
 
 // candidate is a peer eligible for a segment's shards.
 type candidate struct {
@@ -54,18 +52,18 @@ type placer struct {
 // newPlacer ranks the directory's peers for the shards of segment seg,
 // size bytes each: never Self unless AllowSelf.
 func (g *Gateway) newPlacer(seg meta.SegmentID, size int64) *placer {
-	peers := g.dir.Peers()
+	infos := g.dir.Peers()
 	pl := &placer{seg: seg, size: size, diversity: g.cfg.AddressDiversity, health: g.health,
 		tried: make(map[shard.PublicKey]bool), groups: make(map[string]int)}
-	seen := make(map[shard.PublicKey]bool, len(peers))
+	seen := make(map[shard.PublicKey]bool, len(infos))
 	var known float64
 	var nKnown int
-	for _, p := range peers {
-		if p.Peer == nil || p.ID.IsZero() || seen[p.ID] || (p.ID == g.cfg.Self && !g.cfg.AllowSelf) {
+	for _, p := range infos {
+		if p.Peer == nil || p.ID.IsZero() || p.Unplaceable || seen[p.ID] || (p.ID == g.cfg.Self && !g.cfg.AllowSelf) {
 			continue
 		}
 		seen[p.ID] = true
-		c := candidate{info: p, group: AddressBlock(p.Addr)}
+		c := candidate{info: p, group: peers.AddressBlock(p.Addr)}
 		if p.Free > 0 {
 			c.weight = float64(p.Free)
 			known += c.weight
@@ -83,6 +81,9 @@ func (g *Gateway) newPlacer(seg meta.SegmentID, size int64) *placer {
 			pl.cands[i].weight = avg
 		}
 		pl.cands[i].weight *= g.health.reputation(pl.cands[i].info.ID)
+		if u := pl.cands[i].info.Uptime; u > 0 {
+			pl.cands[i].weight *= u // peers online more often hold more
+		}
 	}
 	return pl
 }
@@ -145,7 +146,7 @@ func (pl *placer) pick(index int) (PeerInfo, bool) {
 func (pl *placer) next(index int, failed PeerInfo, again bool) (PeerInfo, bool) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	group := AddressBlock(failed.Addr)
+	group := peers.AddressBlock(failed.Addr)
 	pl.groups[group]--
 	i, st := pl.best(index)
 	if again && (i < 0 || st > busyNow) {
@@ -156,29 +157,4 @@ func (pl *placer) next(index int, failed PeerInfo, again bool) (PeerInfo, bool) 
 		return PeerInfo{}, false
 	}
 	return pl.take(i), true
-}
-
-// AddressBlock returns the address block of a peer's base URL: the /24 of
-// an IPv4 address, the /64 of an IPv6 one, else the lower-case host name.
-func AddressBlock(addr string) string {
-	host := addr
-	if u, err := url.Parse(addr); err == nil && u.Host != "" {
-		host = u.Hostname()
-	} else if h, _, err := net.SplitHostPort(addr); err == nil {
-		host = h
-	}
-	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
-	if err != nil {
-		return strings.ToLower(host)
-	}
-	ip = ip.Unmap()
-	bitsLen := 64
-	if ip.Is4() {
-		bitsLen = 24
-	}
-	p, err := ip.Prefix(bitsLen)
-	if err != nil {
-		return ip.String()
-	}
-	return p.String()
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"ishtar/meta"
+	"ishtar/node/peers"
 	"ishtar/shard"
 )
 
@@ -219,8 +220,8 @@ func TestPlacementDiversity(t *testing.T) {
 		addrs = append(addrs, fmt.Sprintf("http://[2001:db8:0:1::%d]:7000", 10+i))
 	}
 	addrs = append(addrs, "http://10.0.0.1:7000", "http://Node.Example:7000", "http://10.9.9.9:1")
-	peers := somePeers(len(addrs), func(i int) string { return addrs[i] }, noFree)
-	g := placementGateway(t, peers, func(c *Config) { c.AddressDiversity = true })
+	infos := somePeers(len(addrs), func(i int) string { return addrs[i] }, noFree)
+	g := placementGateway(t, infos, func(c *Config) { c.AddressDiversity = true })
 	for s := range 300 {
 		ps := place(g, segKey(s))
 		if len(ps) != 5 {
@@ -228,7 +229,7 @@ func TestPlacementDiversity(t *testing.T) {
 		}
 		groups := map[string]bool{}
 		for _, p := range ps {
-			gr := AddressBlock(p.Addr)
+			gr := peers.AddressBlock(p.Addr)
 			if groups[gr] {
 				t.Fatalf("segment %d: two shards in %s", s, gr)
 			}
@@ -236,28 +237,12 @@ func TestPlacementDiversity(t *testing.T) {
 		}
 	}
 	// Without diversity the blocks are ignored.
-	g = placementGateway(t, peers[:10], nil)
+	g = placementGateway(t, infos[:10], nil)
 	if len(place(g, segKey(0))) != 5 {
 		t.Fatal("diversity applied when off")
 	}
-	g = placementGateway(t, peers[:10], func(c *Config) { c.AddressDiversity = true })
+	g = placementGateway(t, infos[:10], func(c *Config) { c.AddressDiversity = true })
 	if n := len(place(g, segKey(0))); n != 2 {
 		t.Fatalf("two blocks gave %d peers", n)
-	}
-}
-
-func TestAddressGroup(t *testing.T) {
-	for in, want := range map[string]string{
-		"http://192.168.1.7:7000":        "192.168.1.0/24",
-		"https://192.168.1.200":          "192.168.1.0/24",
-		"http://[2001:db8::1]:80":        "2001:db8::/64",
-		"http://[::ffff:10.1.2.3]:80":    "10.1.2.0/24",
-		"http://Peer.Example.org:7000/x": "peer.example.org",
-		"10.1.2.3:9000":                  "10.1.2.0/24",
-		"":                               "",
-	} {
-		if got := AddressBlock(in); got != want {
-			t.Errorf("AddressBlock(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

@@ -120,10 +120,11 @@ type request struct {
 	bodyHash     [32]byte
 	grant        string
 	header       http.Header
+	public       bool // a public read (records): sent unsigned
 }
 
-// do sends a signed request and returns a 2xx response; any other status
-// becomes an *Error.
+// do sends a request, signed unless it is a public read, and returns a
+// 2xx response; any other status becomes an *Error.
 func (c *Client) do(ctx context.Context, rq request) (*http.Response, error) {
 	u := c.base + rq.path
 	if len(rq.query) > 0 {
@@ -142,6 +143,25 @@ func (c *Client) do(ctx context.Context, rq request) (*http.Response, error) {
 	if rq.grant != "" {
 		req.Header.Set(HeaderGrant, rq.grant)
 	}
+	if !rq.public {
+		if err := c.sign(ctx, req, rq); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("node: %s %s%s: %w", rq.method, c.base, rq.path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer drainClose(resp.Body)
+		return nil, readError(resp)
+	}
+	return resp, nil
+}
+
+// sign sets the signature headers of req.
+func (c *Client) sign(ctx context.Context, req *http.Request, rq request) error {
+	var err error
 	sr := signedRequest{
 		Method: rq.method, RequestURI: req.URL.RequestURI(), Time: c.now().Unix(),
 		BodyHash: rq.bodyHash, Grant: rq.grant,
@@ -153,22 +173,14 @@ func (c *Client) do(ctx context.Context, rq request) (*http.Response, error) {
 		sr.Target = c.peer
 		c.mu.Unlock()
 	} else if sr.Target, err = c.PeerID(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if rq.body == nil {
 		sr.BodyHash = emptyBodyHash
 	}
 	_, _ = rand.Read(sr.Nonce[:]) // never fails
 	sr.sign(req.Header, c.key)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("node: %s %s%s: %w", rq.method, c.base, rq.path, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		defer drainClose(resp.Body)
-		return nil, readError(resp)
-	}
-	return resp, nil
+	return nil
 }
 
 // readError decodes a JSON error answer.
@@ -229,7 +241,7 @@ func (c *Client) doJSON(ctx context.Context, rq request, in, out any, limit int6
 // Info fetches and verifies the peer's signed record, and pins its ID.
 func (c *Client) Info(ctx context.Context) (shard.NodeRecord, error) {
 	var rec shard.NodeRecord
-	if err := c.doJSON(ctx, request{method: http.MethodGet, path: "/v1/info"}, nil, &rec, maxAnswerBody); err != nil {
+	if err := c.doJSON(ctx, request{method: http.MethodGet, path: "/v1/info", public: true}, nil, &rec, maxAnswerBody); err != nil {
 		return rec, err
 	}
 	if err := rec.Verify(); err != nil {
@@ -247,7 +259,7 @@ func (c *Client) Hello(ctx context.Context) (shard.NodeRecord, error) {
 	_, _ = rand.Read(nonce[:]) // never fails
 	q := url.Values{"nonce": {hex.EncodeToString(nonce[:])}}
 	var h Hello
-	if err := c.doJSON(ctx, request{method: http.MethodGet, path: "/v1/hello", query: q}, nil, &h, maxAnswerBody); err != nil {
+	if err := c.doJSON(ctx, request{method: http.MethodGet, path: "/v1/hello", query: q, public: true}, nil, &h, maxAnswerBody); err != nil {
 		return h.Record, err
 	}
 	if !bytes.Equal(h.Nonce, nonce[:]) {
@@ -281,26 +293,6 @@ func (c *Client) PeerID(ctx context.Context) (shard.PublicKey, error) {
 	}
 	rec, err := c.Info(ctx)
 	return rec.Node, err
-}
-
-// Peers fetches the peer's known node records, keeping the valid ones.
-func (c *Client) Peers(ctx context.Context) ([]shard.NodeRecord, error) {
-	var recs []shard.NodeRecord
-	if err := c.doJSON(ctx, request{method: http.MethodGet, path: "/v1/peers"}, nil, &recs, maxPeersAnswer); err != nil {
-		return nil, err
-	}
-	valid := recs[:0]
-	for _, r := range recs {
-		if r.Verify() == nil {
-			valid = append(valid, r)
-		}
-	}
-	return valid, nil
-}
-
-// Announce sends signed node records (this node's own, or others').
-func (c *Client) Announce(ctx context.Context, recs ...shard.NodeRecord) error {
-	return c.doJSON(ctx, request{method: http.MethodPost, path: "/v1/peers"}, recs, nil, 0)
 }
 
 // GetRoot fetches and verifies owner's highest root record.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"ishtar/node/peers"
 	"ishtar/shard"
 )
 
@@ -52,6 +53,10 @@ type Config struct {
 	MinRate        int64 // bytes per second
 	// Limits bound what callers can make the node hold at once.
 	Limits Limits
+	// Registry, if set, is the peer registry behind peer exchange
+	// (GET and POST /v1/peers); nil: the node hands out no records and
+	// keeps none.
+	Registry *peers.Registry
 	// AllowAnonymousReads lets unsigned GETs through (info, peers, shards,
 	// proofs, roots). Signed requests are still verified.
 	AllowAnonymousReads bool

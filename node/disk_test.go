@@ -209,12 +209,8 @@ func TestLimits(t *testing.T) {
 			body: io.MultiReader(bytes.NewReader(data)), size: -1, bodyHash: id, grant: g}
 		wantCode(t, c.doJSON(ctx, chunked, nil, nil, 0), ErrLengthRequired)
 
-		recs := make([]shard.NodeRecord, 10)
-		for i := range recs {
-			recs[i] = shard.NodeRecord{Address: "http://peer", Seq: 1}
-			recs[i].Sign(newKey(t))
-		}
-		wantCode(t, c.Announce(ctx, recs...), ErrTooLarge)
+		bigJSON := request{method: http.MethodPost, path: "/v1/peers"}
+		wantCode(t, c.doJSON(ctx, bigJSON, strings.Repeat("a", 3000), nil, 0), ErrTooLarge)
 
 		huge := request{method: http.MethodGet, path: "/v1/info", header: http.Header{"X-Pad": {strings.Repeat("a", 40<<10)}}}
 		err = c.doJSON(ctx, huge, nil, nil, 0)

@@ -646,6 +646,7 @@ const (
 	opDeleteShard
 	opAnnounce
 	opPutRoot
+	opHello // a challenge: no answer was signed for its fresh nonce
 	numOps
 )
 
@@ -682,8 +683,11 @@ type answerServer struct {
 func (s *answerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
 	sr, node, sig, ok, err := parseSigned(r)
-	good := ok && err == nil && node == s.client && node.Verify(sr.canonical(node), sig) &&
-		(r.Method == http.MethodGet || sr.Target == s.peer)
+	// Public reads (records) go unsigned; everything else is signed by
+	// the client, and for the peer unless it is a read.
+	public := r.Method == http.MethodGet && (r.URL.Path == "/v1/info" || r.URL.Path == "/v1/hello" || r.URL.Path == "/v1/peers")
+	good := (public && !ok) || (!public && ok && err == nil && node == s.client && node.Verify(sr.canonical(node), sig) &&
+		(r.Method == http.MethodGet || sr.Target == s.peer))
 	s.mu.Lock()
 	a := s.answer
 	s.requests++
@@ -789,9 +793,9 @@ func FuzzClientAnswer(f *testing.F) {
 		return http.ErrUseLastResponse
 	}}
 
-	peersBody := fuzzJSON(f, []json.RawMessage{
-		fuzzJSON(f, fx.records[0]), fx.badRecords[0], fuzzJSON(f, fx.records[2]),
-	})
+	forged := toWire(fx.records[1])
+	forged.Free++
+	peersBody := fuzzJSON(f, PeerPage{Peers: []WireRecord{toWire(fx.records[0]), forged, toWire(fx.records[2])}, Next: 3})
 	// genuine: for each operation, the answer a genuine peer gives.
 	type plain struct {
 		header string
@@ -833,6 +837,10 @@ func FuzzClientAnswer(f *testing.F) {
 		f.Add(uint8(opProof), uint16(0), "", b, uint8(0))
 	}
 	f.Add(uint8(opProofFresh), uint16(0), jsonType, genuine[opProof].body, uint8(0))
+	// A genuine hello, but to an earlier challenge.
+	old := []byte("an earlier nonce")
+	f.Add(uint8(opHello), uint16(0), jsonType, fuzzJSON(f, Hello{Record: fx.records[1], Nonce: old,
+		Sig: fx.peer.Sign(helloBytes(fx.records[1], old))}), uint8(0))
 	for _, b := range fx.badRoots {
 		f.Add(uint8(opGetRoot), uint16(0), "", b, uint8(0))
 	}
@@ -893,7 +901,7 @@ func FuzzClientAnswer(f *testing.F) {
 			}
 		case opPeers:
 			var recs []shard.NodeRecord
-			recs, err = c.Peers(ctx)
+			recs, _, _, err = c.Peers(ctx, 0)
 			got, bound = recs, peersBound
 			accept = func() bool {
 				for _, r := range recs {
@@ -946,8 +954,13 @@ func FuzzClientAnswer(f *testing.F) {
 			}
 		case opDeleteShard:
 			err = c.DeleteShard(ctx, fx.id, fx.delete)
+		case opHello:
+			var rec shard.NodeRecord
+			rec, err = c.Hello(ctx)
+			got = rec
+			accept = func() bool { return false } // the nonce is fresh: nothing fuzzed answers it
 		case opAnnounce:
-			err = c.Announce(ctx, fx.records[0])
+			_, _, err = c.Announce(ctx, fx.records[0])
 		case opPutRoot:
 			err = c.PutRoot(ctx, fx.roots[0])
 		}

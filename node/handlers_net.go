@@ -11,14 +11,11 @@ import (
 	"ishtar/shard"
 )
 
-// MaxPeerRecords bounds the records of one peer-exchange request or answer.
-const MaxPeerRecords = 1000
-
 // MaxRootRecord bounds a root record as kept (its JSON form).
 const MaxRootRecord = 16 << 10
 
 // recordRefresh is how long the node's record is handed out before it is
-// signed again with the same content: well within RecordTTL.
+// signed again with the same content: well within the records' 24 h.
 const recordRefresh = time.Hour
 
 // Record returns the node's current signed record. It is signed again
@@ -59,41 +56,6 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request, c *call) err
 		return err
 	}
 	writeJSON(w, http.StatusOK, rec)
-	return nil
-}
-
-// handleGetPeers answers GET /v1/peers with the known node records that
-// have not expired.
-func (s *Server) handleGetPeers(w http.ResponseWriter, r *http.Request, c *call) error {
-	recs, err := s.livePeers(MaxPeerRecords)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, recs)
-	return nil
-}
-
-// handlePostPeers takes signed node records: POST /v1/peers. A record
-// whose signature does not verify refuses the whole request; valid
-// records are kept within the peer table's bounds (see peerTable).
-func (s *Server) handlePostPeers(w http.ResponseWriter, r *http.Request, c *call) error {
-	var recs []shard.NodeRecord
-	if err := json.Unmarshal(c.body, &recs); err != nil {
-		return errorf(ErrBadRequest, "body is not a list of node records: %v", err)
-	}
-	if len(recs) > MaxPeerRecords {
-		return errorf(ErrTooLarge, "%d records, at most %d", len(recs), MaxPeerRecords)
-	}
-	for i, rec := range recs {
-		if err := rec.Verify(); err != nil {
-			return fromShardError(err, fmt.Sprintf("record %d", i))
-		}
-	}
-	ans, err := s.acceptPeers(recs, c.block)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, ans)
 	return nil
 }
 

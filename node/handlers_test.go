@@ -231,38 +231,6 @@ func TestProof(t *testing.T) {
 	})
 }
 
-func TestPeers(t *testing.T) {
-	n := startNode(t, nodeOpts{})
-	c := n.client(t)
-	ctx := context.Background()
-	peer := newKey(t)
-	rec := func(seq uint64, addr string) shard.NodeRecord {
-		r := shard.NodeRecord{Address: addr, Capacity: 10, Seq: seq, Time: time.Now().Unix()}
-		r.Sign(peer)
-		return r
-	}
-	if err := c.Announce(ctx, rec(2, "http://two")); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Announce(ctx, rec(1, "http://one")); err != nil {
-		t.Fatal(err)
-	}
-	forged := rec(3, "http://three")
-	forged.Address = "http://evil"
-	err := c.Announce(ctx, rec(4, "http://four"), forged)
-	wantCode(t, err, ErrBadSignature)
-	got, err := c.Peers(ctx)
-	if err != nil || len(got) != 1 || got[0].Seq != 2 || got[0].Address != "http://two" || got[0].Node != peer.Public() {
-		t.Fatalf("Peers = %+v, %v", got, err)
-	}
-	if err := c.Announce(ctx, rec(5, "http://five")); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := c.Peers(ctx); len(got) != 1 || got[0].Seq != 5 {
-		t.Fatalf("after seq 5: %+v", got)
-	}
-}
-
 func TestRoots(t *testing.T) {
 	n := startNode(t, nodeOpts{})
 	c := n.client(t)

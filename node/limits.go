@@ -5,18 +5,17 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
+
+	"ishtar/node/peers"
 )
 
 // Limits bound what callers can make a node hold at once: connections,
 // uploads in flight and the bytes they reserve, and the rate of signed
 // requests. Each is bounded per caller identity (node ID, checked only
 // once its signature verifies), per address block of the caller's IP
-// address (see AddressBlock; an IP address cannot be forged on a TCP
+// address (see peers.AddressBlock; an IP address cannot be forged on a TCP
 // connection, while identities are free) and in total. A caller over a
 // bound is refused with ErrBusy and a Retry-After hint: never with
 // ErrInsufficientStorage, which means the node is full. Zero fields take
@@ -38,12 +37,6 @@ type Limits struct {
 	// Connections open at once, at the listener (see LimitListener).
 	ConnsPerBlock int // default 512
 	Conns         int // default 8192
-	// Node records kept for announcers (see peerTable): in all, whose
-	// address is in one address block, and that came first from one
-	// address block.
-	Peers          int // default 10000
-	PeersPerBlock  int // default 64
-	PeersPerSource int // default 256
 	// Tracked bounds the identities and the address blocks whose request
 	// rates are remembered; the least recently seen are forgotten first.
 	Tracked int // default 65536
@@ -62,9 +55,6 @@ func (l *Limits) defaults() {
 	setDefault(&l.BlockRate, 10000)
 	setDefault(&l.ConnsPerBlock, 512)
 	setDefault(&l.Conns, 8192)
-	setDefault(&l.Peers, 10000)
-	setDefault(&l.PeersPerBlock, 64)
-	setDefault(&l.PeersPerSource, 256)
 	setDefault(&l.Tracked, 1<<16)
 }
 
@@ -76,51 +66,13 @@ func (l *Limits) validate() error {
 		return fmt.Errorf("in-flight byte limits must be at least %d", reserveStep)
 	case l.ConnsPerBlock <= 0 || l.Conns <= 0 || l.Tracked <= 0:
 		return fmt.Errorf("connection and tracking limits must be positive")
-	case l.Peers <= 0 || l.PeersPerBlock <= 0 || l.PeersPerSource <= 0:
-		return fmt.Errorf("peer record limits must be positive")
 	}
 	return nil
 }
 
-// AddressBlock returns the address block of a peer: the /24 of an IPv4
-// address, the /64 of an IPv6 one, else the lower-case host name. addr
-// may be a base URL, a host:port or a bare host. One operator rarely
-// holds many blocks, so limits and placement count by block.
-func AddressBlock(addr string) string {
-	host := addr
-	if u, err := url.Parse(addr); err == nil && u.Host != "" {
-		host = u.Hostname()
-	} else if h, _, err := net.SplitHostPort(addr); err == nil {
-		host = h
-	}
-	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
-	if err != nil {
-		return strings.ToLower(host)
-	}
-	return ipBlock(ip)
-}
-
-func ipBlock(ip netip.Addr) string {
-	ip = ip.Unmap().WithZone("")
-	bits := 64
-	if ip.Is4() {
-		bits = 24
-	}
-	p, err := ip.Prefix(bits)
-	if err != nil {
-		return ip.String()
-	}
-	return p.String()
-}
-
-// remoteBlock is the address block of a request's remote address.
-func remoteBlock(remoteAddr string) string {
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return remoteAddr // not from a TCP listener (tests); one block per string
-	}
-	return ipBlock(ap.Addr())
-}
+// remoteBlock is the address block of a request's remote address
+// (peers.AddressBlock of its IP address).
+func remoteBlock(remoteAddr string) string { return peers.AddressBlock(remoteAddr) }
 
 // rateTable is a token bucket per key, for at most max keys; the least
 // recently used key is forgotten first (it comes back with a full bucket,

@@ -10,8 +10,8 @@ const maintainEvery = 5 * time.Minute
 
 // Maintain prunes, until ctx ends, what expires in the catalog: the
 // last-grant times older than twice the clock window (a grant that old is
-// refused by its timestamp anyway) and the node records older than
-// RecordTTL. Run it beside the server, once per node.
+// refused by its timestamp anyway). Run it beside the server, once per
+// node.
 func (s *Server) Maintain(ctx context.Context) {
 	t := time.NewTicker(maintainEvery)
 	defer t.Stop()
@@ -32,10 +32,5 @@ func (s *Server) prune(ctx context.Context) {
 		s.log.WarnContext(ctx, "pruning last-grant times", "err", err)
 	} else if n > 0 {
 		s.log.DebugContext(ctx, "pruned last-grant times", "entries", n)
-	}
-	if n, err := s.expirePeers(); err != nil {
-		s.log.WarnContext(ctx, "expiring node records", "err", err)
-	} else if n > 0 {
-		s.log.DebugContext(ctx, "expired node records", "records", n)
 	}
 }

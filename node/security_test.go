@@ -203,7 +203,8 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 				})
 				r := shard.NodeRecord{Address: "http://x", Seq: 1}
 				r.Sign(other)
-				return c.Announce(ctx, r)
+				_, _, err := c.Announce(ctx, r)
+				return err
 			}},
 		}
 		for _, tt := range tests {

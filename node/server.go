@@ -37,7 +37,6 @@ type Server struct {
 	blockRates *rateTable[string]
 	logs       *logLimiter
 	refused    refusals
-	peers      *peerTable
 
 	// locks serialize commits, renewals and deletes of one shard ID
 	// (striped by the ID's first byte).
@@ -76,7 +75,6 @@ func NewServer(cfg Config, st Store, db *meta.DB, log *slog.Logger) *Server {
 		nonces: newNonceStore(cfg.ClockWindow, cfg.MaxNonces),
 		adm:    newAdmission(),
 		logs:   newLogLimiter(cfg.Now),
-		peers:  &peerTable{},
 	}
 	s.peerRates = newRateTable[shard.PublicKey](cfg.Limits.PeerRate, cfg.Limits.Tracked)
 	s.blockRates = newRateTable[string](cfg.Limits.BlockRate, cfg.Limits.Tracked)
@@ -146,6 +144,7 @@ func (s *Server) routes() {
 	handle(http.MethodGet, "/v1/hello", kindPublic, s.handleHello)
 	handle(http.MethodGet, "/v1/peers", kindPublic, s.handleGetPeers)
 	handle(http.MethodPost, "/v1/peers", kindSigned, s.handlePostPeers)
+	handle(http.MethodGet, "/v1/registry", kindRead, s.handleRegistry)
 	handle(http.MethodPost, "/v1/shards/{id}", kindShard, s.handlePutShard)
 	handle(http.MethodGet, "/v1/shards/{id}", kindRead, s.handleGetShard)
 	handle(http.MethodDelete, "/v1/shards/{id}", kindSigned, s.handleDeleteShard)

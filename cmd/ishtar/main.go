@@ -3,6 +3,7 @@
 //	ishtar init     --data DIR            create the owner seed, node key and S3 keys
 //	ishtar serve    --data DIR [flags]    run the node, the gateway and the S3 endpoint
 //	ishtar devnet   --data DIR [flags]    run a whole network on loopback in one process
+//	ishtar peers    --data DIR            list the peers the running daemon knows
 //	ishtar upload   FILE...               store files through the local S3 endpoint
 //	ishtar download KEY [DEST]            fetch one
 //	ishtar list     [PREFIX]              list them
@@ -53,8 +54,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"init", "--data DIR [--recover PHRASE]", "create the owner seed, node key and S3 keys", runInit},
-		{"serve", "--data DIR [--listen ADDR] [--s3 ADDR] [--peer URL]...", "run the node, gateway and S3 endpoint", runServe},
+		{"serve", "--data DIR [--listen ADDR] [--s3 ADDR] [--bootstrap URL]... [--tracker [URL]]...", "run the node, gateway and S3 endpoint (or a tracker)", runServe},
 		{"devnet", "--data DIR [--nodes 6] [--s3 ADDR]", "run a whole network on loopback", runDevnet},
+		{"peers", "--data DIR [--all]", "list the peers the running daemon knows", runPeers},
 		{"upload", "[--bucket B] FILE...", "store files through the local S3 endpoint", runUpload},
 		{"download", "[--bucket B] KEY [DEST]", "fetch one object", runDownload},
 		{"list", "[--bucket B] [PREFIX]", "list objects", runList},

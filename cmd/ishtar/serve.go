@@ -44,7 +44,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		w := e.stdout
 		fmt.Fprintf(w, "Node ID:       %s\n", id.node.Public())
 		fmt.Fprintf(w, "Node endpoint: %s\n", d.NodeURL())
-		fmt.Fprintf(w, "Peers:         %d of %d reachable\n", len(d.Peers()), len(cfg.Network.Bootstrap)+len(cfg.Network.Trackers))
+		if cfg.Network.Tracker {
+			fmt.Fprintf(w, "Tracker:       collecting and handing out node records\n")
+			log.Info("serving as a tracker", "node", id.node.Public().String(), "address", d.NodeURL(), "data", cfg.Data)
+			return
+		}
+		st := d.Registry().Stats()
+		fmt.Fprintf(w, "Peers:         %d verified, %d placeable, %d heard of\n", st.Tried, st.Placeable, st.New)
 		fmt.Fprintf(w, "Access key:    %s (secret in %s)\n", id.creds.AccessKeyID, filepath.Join(cfg.Data, credentialsFile))
 		fmt.Fprintf(w, "S3 endpoint:   %s\n", d.S3URL())
 		d.WarnPlacement()

@@ -57,7 +57,9 @@ func (r *Registry) load() error {
 		}
 	}
 	slices.SortFunc(r.feed, func(a, b change) int { return cmp.Compare(a.n, b.n) })
-	r.log.Info("peers: registry loaded", "tried", len(r.tried), "new", len(r.new), "dropped", len(r.deleted))
+	if len(r.tried)+len(r.new)+len(r.deleted) > 0 {
+		r.log.Info("peers: registry loaded", "tried", len(r.tried), "new", len(r.new), "dropped", len(r.deleted))
+	}
 	return r.flushLocked()
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"ishtar/gateway"
 	"ishtar/meta"
 	"ishtar/node"
+	"ishtar/node/peers"
 	"ishtar/s3api"
 	"ishtar/shard"
 )
@@ -22,6 +24,9 @@ import (
 const (
 	CatalogDir = "catalog"
 	ShardsDir  = "shards"
+	// NodeURLFile holds, while the daemon runs, the URL its node answers
+	// at on this machine (`ishtar peers` asks it).
+	NodeURLFile = "node.url"
 )
 
 // catalogSyncPacing is the longest a catalog's WAL waits after an fsync
@@ -33,6 +38,10 @@ const catalogSyncPacing = 4 * time.Millisecond
 // DefaultShutdownGrace bounds how long in-flight requests may take to
 // finish once a shutdown begins.
 const DefaultShutdownGrace = 10 * time.Second
+
+// firstRoundTimeout bounds discovery's first round, before Run calls
+// ready.
+const firstRoundTimeout = 15 * time.Second
 
 // Identity is what a daemon acts as: its node key and, unless it is
 // storage-only, the owner's keys and the local S3 credentials.
@@ -78,7 +87,9 @@ type Daemon struct {
 	nodeHTTP *http.Server
 	handlers sync.WaitGroup // node requests being served
 
-	dir   *peerDirectory
+	reg   *peers.Registry
+	disc  *node.Discovery
+	dir   *directory
 	gw    *gateway.Gateway
 	s3h   http.Handler
 	s3ln  net.Listener
@@ -91,6 +102,9 @@ type Daemon struct {
 func Open(cfg Config, id Identity, opts Options) (_ *Daemon, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Network.Tracker {
+		cfg.StorageOnly = true // a tracker stores nothing and runs no gateway
 	}
 	if id.Node.IsZero() || (!cfg.StorageOnly && id.Owner.Signing.IsZero()) {
 		return nil, errors.New("daemon: an identity needs a node key, and an owner unless storage-only")
@@ -130,6 +144,17 @@ func (d *Daemon) openNode() error {
 	d.db = db
 	nc := d.cfg.NodeConfig(d.id.Node, "x") // the address is known once bound
 	nc.Defaults()
+	if d.cfg.Network.Tracker {
+		nc.Capacity = 0
+	}
+	pc := peers.Config{Self: d.id.Node.Public(), Now: nc.Now}
+	if !d.cfg.Gateway.AddressDiversity {
+		pc.PlaceablePerBlock = -1 // every peer of a loopback or LAN network is in one block
+	}
+	if d.reg, err = peers.Open(pc, db, log.With("component", "peers")); err != nil {
+		return err
+	}
+	nc.Registry = d.reg
 	st := d.opts.Store
 	if st == nil {
 		if st, err = node.NewDiskStore(filepath.Join(d.cfg.Data, ShardsDir), nc.LeafSize); err != nil {
@@ -154,6 +179,10 @@ func (d *Daemon) openNode() error {
 	}
 	d.node = node.NewServer(nc, st, db, log)
 	d.nodeLn = d.node.LimitListener(d.nodeLn)
+	net := d.cfg.Network
+	d.disc = node.NewDiscovery(node.DiscoveryConfig{Key: d.id.Node, Record: d.node.Record,
+		Bootstrap: net.Bootstrap, Trackers: net.Trackers, Interval: net.ExchangeInterval,
+		HTTPClient: d.opts.HTTPClient, Log: d.log.With("component", "discovery")}, d.reg)
 	d.nodeHTTP = d.node.HTTPServer()
 	inner := d.nodeHTTP.Handler
 	d.nodeHTTP.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -167,7 +196,7 @@ func (d *Daemon) openNode() error {
 // openGateway opens the gateway over the node's catalog with a directory
 // of peers, and binds the S3 listener.
 func (d *Daemon) openGateway() error {
-	d.dir = newPeerDirectory(append(d.cfg.Network.Bootstrap, d.cfg.Network.Trackers...), d.id.Node, d.opts.HTTPClient, d.opts.WrapPeer, d.log.With("component", "directory"))
+	d.dir = newDirectory(d.reg, d.id.Node, d.opts.HTTPClient, d.opts.WrapPeer)
 	gw, err := gateway.New(d.cfg.GatewayConfig(d.id.Node.Public()), d.db, d.id.Owner, d.dir, d.log.With("component", "gateway"))
 	if err != nil {
 		return err
@@ -198,9 +227,19 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	var wg sync.WaitGroup
 	var gwErr error
 	if d.gw != nil {
-		wg.Go(func() { d.dir.run(bg) })
 		wg.Go(func() { gwErr = d.gw.Run(bg) })
 	}
+	ready0 := make(chan struct{})
+	wg.Go(func() {
+		// Discovery's first round runs before ready (so that a first
+		// upload finds the peers); Run's rounds follow it.
+		select {
+		case <-ready0:
+		case <-bg.Done():
+			return
+		}
+		d.disc.Run(bg)
+	})
 	wg.Go(func() { d.node.Maintain(bg) })
 	// A crash between writing a shard and indexing it (or the other way
 	// round on delete) leaves bytes no one holds.
@@ -219,15 +258,21 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	}
 	list.add("node", d.nodeHTTP, d.nodeLn)
 	err := list.run(ctx, d.log, d.opts.ShutdownGrace, func() {
+		rctx, cancel := context.WithTimeout(ctx, firstRoundTimeout)
+		d.disc.Round(rctx)
+		cancel()
 		if d.dir != nil {
-			rctx, cancel := context.WithTimeout(ctx, refreshTimeout)
-			d.dir.refresh(rctx, false)
-			cancel()
+			d.dir.refresh()
+		}
+		close(ready0)
+		if err := os.WriteFile(filepath.Join(d.cfg.Data, NodeURLFile), []byte("http://"+dialable(d.nodeLn.Addr())+"\n"), 0o600); err != nil {
+			d.log.Warn("cannot write the node's local URL", "err", err)
 		}
 		if ready != nil {
 			ready()
 		}
 	})
+	_ = os.Remove(filepath.Join(d.cfg.Data, NodeURLFile))
 	stop()
 	wg.Wait()
 	// Handlers of an abrupt stop notice their closed connections and
@@ -249,12 +294,16 @@ func (d *Daemon) Close() error {
 	if d.db == nil {
 		return nil
 	}
+	var err error
+	if d.reg != nil {
+		err = d.reg.Close()
+	}
 	db := d.db
 	d.db = nil
-	if err := db.Close(); err != nil {
-		return fmt.Errorf("close catalog: %w", err)
+	if cerr := db.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close catalog: %w", cerr))
 	}
-	return nil
+	return err
 }
 
 // NodeID is the node's ID.
@@ -290,14 +339,19 @@ func (d *Daemon) S3Addr() string {
 	return d.s3ln.Addr().String()
 }
 
-// Peers returns the gateway's peers whose record is known (none when
-// storage-only).
+// Peers returns the gateway's verified peers (none when storage-only).
 func (d *Daemon) Peers() []gateway.PeerInfo {
 	if d.dir == nil {
 		return nil
 	}
 	return d.dir.Peers()
 }
+
+// Registry is the peer registry.
+func (d *Daemon) Registry() *peers.Registry { return d.reg }
+
+// Discovery is the node's discovery (its rounds run in Run).
+func (d *Daemon) Discovery() *node.Discovery { return d.disc }
 
 // WarnPlacement logs why uploads are bound to fail with the peers known.
 func (d *Daemon) WarnPlacement() {
