@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -184,7 +186,7 @@ func TestAdversarial(t *testing.T) {
 		nodes = append(nodes, "http://"+a)
 	}
 	t.Run("capacity hostage", func(t *testing.T) { testHostage(t, c, bucket, nodes) })
-	t.Run("node records and roots", func(t *testing.T) { testRecordFlood(t, nodes[1]) })
+	t.Run("node records and roots", func(t *testing.T) { testRecordFlood(t, d, nodes[1]) })
 	t.Run("nonce flood", func(t *testing.T) { testNonceFlood(t, c, bucket, nodes[1]) })
 	t.Run("aborted uploads", func(t *testing.T) { testAborts(t, logs, nodes) })
 	if n := logs.count("level=ERROR"); n > 0 {
@@ -246,28 +248,54 @@ func startHostage(t testing.TB, nodes []string) (stop func()) {
 
 // Item 4: a stranger announcing thousands of fresh records, or posting
 // roots for owners the node holds nothing for, made the catalog grow
-// without bound. The table keeps at most 256 records from one block.
-func testRecordFlood(t *testing.T, url string) {
+// without bound. Each identity announces its own record only; the
+// registry keeps at most 512 first heard of from one address block, and
+// hands out none it has not verified.
+func testRecordFlood(t *testing.T, d *devnetRun, url string) {
 	a := newAttacker(t, "127.0.2.1")
-	c := a.client(t, url)
-	for range 10 {
-		recs := make([]shard.NodeRecord, node.MaxPeerRecords)
-		for i := range recs {
-			recs[i] = shard.NodeRecord{Address: fmt.Sprintf("http://10.%d.%d.1:7070", i/250, i%250), Capacity: 1 << 40,
-				Free: 1 << 40, Seq: 1, Time: time.Now().Unix()}
-			recs[i].Sign(freshKey(t))
-		}
-		if err := c.Announce(t.Context(), recs...); err != nil {
-			t.Fatal(err)
-		}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := g; i < 1000; i += 8 {
+				k := freshKey(t)
+				c := node.NewClient(url, k, a.hc)
+				rec := shard.NodeRecord{Address: fmt.Sprintf("http://10.%d.%d.1:7070", i/250, i%250), Capacity: 1 << 40,
+					Free: 1 << 40, Seq: 1, Time: time.Now().Unix()}
+				rec.Sign(k)
+				if _, _, err := c.Announce(t.Context(), rec); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
 	}
-	got, err := newAttacker(t, "127.0.2.2").client(t, url).Peers(t.Context())
+	wg.Wait()
+	got, _, _, err := newAttacker(t, "127.0.2.2").client(t, url).Peers(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) > 256 {
-		t.Fatalf("the node keeps and hands out %d records from one stranger's block", len(got))
+	for _, rec := range got {
+		if strings.HasPrefix(rec.Address, "http://10.") {
+			t.Fatalf("the node hands out a stranger's unverified record %s", rec.Address)
+		}
 	}
+	// The node's own key reads its registry.
+	key, err := os.ReadFile(filepath.Join(d.dir, "node-1", "node.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nk, err := shard.PrivateKeyFromSeed(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := node.NewClient(url, nk, nil).Registry(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) > 512+len(d.state(t).Nodes) {
+		t.Fatalf("the node keeps %d records after 1000 strangers announced themselves from one block", len(all))
+	}
+	c := a.client(t, url)
 	root := shard.RootRecord{Seq: 1, Pointer: make([]byte, 1024), Time: time.Now().Unix()}
 	root.Sign(freshKey(t))
 	err = c.PutRoot(t.Context(), root)
