@@ -248,3 +248,25 @@ func TestPlaceablePerBlock(t *testing.T) {
 		}
 	}
 }
+
+// A peer that offers no space (a tracker) is verified and handed out but
+// never placeable, and takes no placeable slot of its block.
+func TestNoSpaceNotPlaceable(t *testing.T) {
+	f := open(t, func(c *Config) { c.PlaceablePerBlock = 1 })
+	rec := shard.NodeRecord{Address: addrIn(5, 1), Version: "test", Seq: 1, Time: f.c.Now().Unix()}
+	rec.Sign(key(50))
+	if err := f.r.Verified(rec); err != nil {
+		t.Fatal(err)
+	}
+	f.goodHistory(50, 30)
+	f.tried(51, addrIn(5, 2))
+	if p := f.get(50); p.Placeable || p.Why != "offers no space" || !p.Tried {
+		t.Fatalf("tracker: %+v", p)
+	}
+	if p := f.get(51); !p.Placeable {
+		t.Fatalf("the other peer of the block: %+v", p)
+	}
+	if recs, _, _ := f.r.Changes(0, 10); len(recs) != 2 {
+		t.Fatalf("handed out %d records", len(recs))
+	}
+}

@@ -46,8 +46,8 @@
 // its worst new entry). Of the tried entries of one block only the best
 // Config.PlaceablePerBlock (4) by history are placeable (negative: all,
 // for loopback and LAN networks). A tried entry is also not placeable
-// while its record is expired, its new address is unverified, it is in
-// back-off, or its reputation is low. So the registry holds about 100,000
+// while its record is expired, its new address is unverified, it offers
+// no space (a tracker), it is in back-off, or its reputation is low. So the registry holds about 100,000
 // records, in memory and in the catalog.
 //
 // # History

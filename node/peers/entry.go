@@ -55,11 +55,13 @@ const (
 	whyBackoff
 	whyLied
 	whyBlock
+	whyNoSpace
 )
 
 var whyText = [...]string{
 	"", "not verified", "address not verified", "record expired",
 	"not answering", "lied", "better peers in its address block",
+	"offers no space",
 }
 
 func (w why) String() string { return whyText[w] }

@@ -229,7 +229,7 @@ func (r *Registry) rankAll(now int64) int {
 }
 
 // rankBlock sets why of b's tried entries: those fit for placement (a
-// verified address, an unexpired record, no back-off, a reputation above
+// verified address, an unexpired record, some capacity, no back-off, a reputation above
 // liarBelow) are ranked by history and the best PlaceablePerBlock are
 // placeable. It returns how many are.
 func (r *Registry) rankBlock(b *block, now int64) int {
@@ -242,6 +242,8 @@ func (r *Registry) rankBlock(b *block, now int64) int {
 			e.why = whyMoved
 		case e.expired(now, r.cfg.TTL):
 			e.why = whyExpired
+		case e.rec.Capacity == 0:
+			e.why = whyNoSpace // a tracker
 		case e.h.backingOff(now):
 			e.why = whyBackoff
 		case e.h.reputation(now) < liarBelow:

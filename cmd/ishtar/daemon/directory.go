@@ -71,7 +71,7 @@ func (d *directory) Peers() []gateway.PeerInfo {
 		}
 		// A node that offers nothing (a tracker) takes no shards.
 		out = append(out, gateway.PeerInfo{ID: id, Addr: url, Free: p.Record.Free, Seen: p.LastSeen,
-			Uptime: p.Uptime, Unplaceable: !p.Placeable || p.Record.Capacity == 0, Peer: c.peer})
+			Uptime: p.Uptime, Unplaceable: !p.Placeable, Peer: c.peer})
 	}
 	for id := range d.clients {
 		if !live[id] {
