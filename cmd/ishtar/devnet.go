@@ -65,7 +65,7 @@ func readDevnetState(dir string) (devnetState, error) {
 }
 
 // devnetKeys are the settings devnet takes from flags, environment or file.
-var devnetKeys = []string{"data", "s3.listen", "capacity", "log.level", "log.format", "gateway.k", "gateway.n", "gateway.segment_size"}
+var devnetKeys = []string{"data", "s3.listen", "capacity", "log.level", "log.format", "gateway.k", "gateway.n", "gateway.segment_size", "network.exchange_interval"}
 
 func runDevnet(ctx context.Context, e *env, args []string) error {
 	l := newLoader("devnet", devnetKeys, e.lookupEnv)

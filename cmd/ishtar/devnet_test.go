@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runIshtar runs ishtar to completion with extra environment variables
@@ -207,4 +208,85 @@ func TestServeWithPeers(t *testing.T) {
 	checkFile(t, filepath.Join(tmp, "f.out"), content)
 	p.stop()
 	dn.stop()
+}
+
+// verifiedURLs returns the URLs of the peers `ishtar peers` lists for the
+// daemon of dir (verified ones only).
+func verifiedURLs(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	out := runIshtar(t, nil, "peers", "--data", dir)
+	urls := map[string]bool{}
+	for _, line := range strings.Split(out, "\n")[1:] {
+		if f := strings.Fields(line); len(f) >= 2 && strings.HasPrefix(f[1], "http://") {
+			urls[f[1]] = true
+		}
+	}
+	return urls
+}
+
+// Two fresh `ishtar serve` processes and a devnet, each knowing one URL,
+// find each other without restarts: A knows one devnet storage node, B
+// knows only A. Then B uploads over peers it was never told of.
+func TestServeFindEachOther(t *testing.T) {
+	tmp := t.TempDir()
+	netDir := filepath.Join(tmp, "net")
+	fast := []string{"--exchange-interval", "1s"}
+	startIshtar(t, "S3 endpoint:", append([]string{"devnet", "--data", netDir, "--s3", "127.0.0.1:0"}, fast...)...)
+	st, err := readDevnetState(netDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(bootstrap string) (*proc, string) {
+		data := initDataDir(t)
+		// All on loopback, one /24: without address diversity every peer
+		// may hold a shard of a segment.
+		if err := os.WriteFile(filepath.Join(data, configFile), []byte("[gateway]\naddress_diversity = false\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return startIshtar(t, "S3 endpoint:", serveArgs(data, append(fast, "--bootstrap", bootstrap)...)...), data
+	}
+	a, aData := serve("http://" + st.Nodes[1])
+	b, bData := serve(a.lines["Node endpoint:"])
+	aURL, bURL := a.lines["Node endpoint:"], b.lines["Node endpoint:"]
+
+	devnet := map[string]string{} // data directory -> node URL
+	for i, addr := range st.Nodes {
+		dir := netDir
+		if i > 0 {
+			dir = filepath.Join(netDir, fmt.Sprintf("node-%d", i))
+		}
+		devnet[dir] = "http://" + addr
+	}
+	// Who must know whom: A and B every node; every devnet node A and B.
+	want := map[string][]string{aData: {bURL}, bData: {aURL}}
+	for dir, u := range devnet {
+		want[aData] = append(want[aData], u)
+		want[bData] = append(want[bData], u)
+		want[dir] = []string{aURL, bURL}
+	}
+	deadline := time.Now().Add(startTimeout)
+	for dir, urls := range want {
+		for {
+			got := verifiedURLs(t, dir)
+			missing := 0
+			for _, u := range urls {
+				if !got[u] {
+					missing++
+				}
+			}
+			if missing == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d of %v not verified; it knows %v", dir, missing, urls, got)
+			}
+			// Rounds run every second; a poll costs a process start.
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	content := writeRandom(t, filepath.Join(tmp, "f.bin"), 1<<20+3)
+	ep := b.lines["S3 endpoint:"]
+	runIshtar(t, nil, "upload", "--data", bData, "--endpoint", ep, filepath.Join(tmp, "f.bin"))
+	runIshtar(t, nil, "download", "--data", bData, "--endpoint", ep, "f.bin", filepath.Join(tmp, "f.out"))
+	checkFile(t, filepath.Join(tmp, "f.out"), content)
 }
