@@ -42,6 +42,7 @@ bench:
 	$(GO) test -run '^$$' -bench PutUnderAttack -benchtime 100x ./integration/
 	GOMAXPROCS=1 $(GO) test -run '^$$' -bench Pipeline ./shard/
 	$(GO) test -run '^$$' -bench StoreShard -benchtime 10x ./node/
+	$(GO) test -run '^$$' -bench Exchange -benchmem ./node/
 
 devnet:
 	$(GO) run ./cmd/ishtar devnet --data $(DATA)

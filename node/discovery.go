@@ -63,8 +63,9 @@ type seed struct {
 	url     string
 	tracker bool
 	client  *Client
-	reached bool // reached once (a bootstrap peer is then asked like any other)
-	failed  bool // the last attempt failed (logged once)
+	node    shard.PublicKey // the node that answered at url last
+	reached bool            // reached once (a bootstrap peer is then asked like any other)
+	failed  bool            // the last attempt failed (logged once)
 }
 
 const (
@@ -183,24 +184,35 @@ func (d *Discovery) askSeed(ctx context.Context, s *seed, own shard.NodeRecord, 
 	if s.client == nil {
 		s.client = NewClient(s.url, d.cfg.Key, d.cfg.HTTPClient)
 	}
-	c := s.client
+	c, known := s.client, s.node
 	d.mu.Unlock()
-	rctx, cancel := context.WithTimeout(ctx, d.cfg.RequestTimeout)
-	rec, err := c.Hello(rctx)
-	cancel()
-	if err == nil && rec.Node == own.Node {
-		return // a seed that is this node itself
-	}
-	if err == nil {
-		asked.Store(rec.Node, true)
-		if sameURL(rec.Address, s.url) {
-			err = d.reg.Verified(rec) // the hello at its URL was the challenge
-		} else {
-			err = d.reg.Add(rec, peers.AddressBlock(s.url))
+	var rec shard.NodeRecord
+	var err error
+	if p, ok := d.reg.Get(known); ok && !known.IsZero() && p.Tried && !p.Moved && sameURL(p.Record.Address, s.url) {
+		// Verified at this URL: the registry's turns of challenges
+		// (DueForChallenge) check it again; a round only asks.
+		rec = p.Record
+	} else {
+		rctx, cancel := context.WithTimeout(ctx, d.cfg.RequestTimeout)
+		rec, err = c.Hello(rctx)
+		cancel()
+		if err == nil && rec.Node == own.Node {
+			return // a seed that is this node itself
+		}
+		if err == nil {
+			if sameURL(rec.Address, s.url) {
+				err = d.reg.Verified(rec) // the hello at its URL was the challenge
+			} else {
+				err = d.reg.Add(rec, peers.AddressBlock(s.url))
+			}
 		}
 	}
 	if err == nil {
+		asked.Store(rec.Node, true)
 		err = d.ask(ctx, c, rec.Node, peers.AddressBlock(s.url), own)
+		if known == rec.Node {
+			d.reg.Contact(rec.Node, err == nil)
+		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -210,12 +222,12 @@ func (d *Discovery) askSeed(ctx context.Context, s *seed, own shard.NodeRecord, 
 			d.log.WarnContext(ctx, "discovery: seed unreachable; retrying", "seed", s.url, "err", err)
 		}
 		s.failed = true
-		s.client = nil // its node may be another one next time
+		s.client, s.node = nil, shard.PublicKey{} // its node may be another one next time
 	default:
 		if s.failed || !s.reached {
 			d.log.InfoContext(ctx, "discovery: seed reached", "seed", s.url, "node", rec.Node.String())
 		}
-		s.failed, s.reached = false, true
+		s.failed, s.reached, s.node = false, true, rec.Node
 	}
 }
 

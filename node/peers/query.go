@@ -15,6 +15,7 @@ import (
 type Peer struct {
 	Record    shard.NodeRecord
 	Tried     bool   // its key holder answered at its address
+	Moved     bool   // since then it moved to an address not verified yet
 	Placeable bool   // fit for new shards
 	Why       string // why it is not placeable ("" if it is)
 	Source    string // the address block it was first heard of from
@@ -203,7 +204,7 @@ func (r *Registry) peer(e *entry, now int64) Peer {
 		return time.Unix(s, 0)
 	}
 	p := Peer{
-		Record: e.rec, Tried: e.tried, Source: e.source, Block: e.blk.name,
+		Record: e.rec, Tried: e.tried, Moved: e.moved, Source: e.source, Block: e.blk.name,
 		LastSeen: t(e.h.lastSeen), LastTried: t(e.h.lastTry),
 		Tries: int64(e.h.tries), Successes: int64(e.h.ok), Failures: int(e.h.failures),
 		Uptime: e.h.uptime(now), Reputation: e.h.reputation(now),
