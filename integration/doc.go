@@ -2,10 +2,12 @@
 // real-client and chaos tests, and the harness they share.
 //
 // Run starts a whole network in the test process, testplanet style: Nodes
-// node.Servers on 127.0.0.1 (real HTTP, disk stores and Pebble catalogs in
-// t.TempDir()), the owner's gateway over a static directory of the storage
-// nodes, and the S3 API on a loopback TLS listener (so aws-sdk-go-v2 sends
-// its default aws-chunked bodies with checksum trailers) and a plain one.
+// daemons of cmd/ishtar/daemon (the wiring `ishtar serve` runs: node,
+// peer registry, discovery, gateway, background loops) on 127.0.0.1 with
+// real HTTP, disk stores and Pebble catalogs in t.TempDir(). Node 0 runs
+// the owner's gateway and bootstraps from the storage nodes; the S3 API
+// is also served on a loopback TLS listener (so aws-sdk-go-v2 sends its
+// default aws-chunked bodies with checksum trailers) and a plain one.
 //
 //	integration.Run(t, integration.Config{Nodes: 6}, func(t *testing.T, n *integration.Net) {
 //		c := n.S3(t)
@@ -18,8 +20,14 @@
 // client of it are wrapped by fault decorators (FaultStore, FaultPeer),
 // honest until told otherwise.
 //
-// The multi-process tests run the built binary's `ishtar devnet` through
-// package integration/devnet; tests that need a real client binary (aws,
-// rclone, restic, s3cmd) or a child process are skipped under -short, and
-// fail rather than skip when a client is missing and CI is set.
+// The multi-process tests run the built binary's `ishtar devnet` and
+// `ishtar serve` through package integration/devnet. TestHosts runs the
+// binary on 8 or more hosts made of network namespaces (package
+// integration/netns: one /24 each on a bridge, no route out), a tracker
+// and nodes that know only the tracker, with address diversity on; it
+// needs root and `ip netns` (skipped otherwise, failing under CI).
+// TestAdversarial* attack nodes and gateways as a stranger with fresh
+// keys would. Tests that need a real client binary (aws, rclone, restic,
+// s3cmd) or a child process are skipped under -short, and fail rather
+// than skip when a client is missing and CI is set.
 package integration

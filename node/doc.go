@@ -9,16 +9,20 @@
 // RootRecord are the JSON forms of package shard (keys and IDs as hex,
 // signatures as standard base64).
 //
-//	GET    /v1/info                    200 NodeRecord, signed by this node (seq grows)
-//	GET    /v1/peers                   200 [NodeRecord, ...] (at most 1000, none
-//	                                   signed more than RecordTTL = 24 h ago)
-//	POST   /v1/peers                   body [NodeRecord, ...] (at most 1000);
-//	                                   200 {"accepted":n,"refused":m}. A record
-//	                                   whose signature fails refuses all; a
-//	                                   valid one is kept if newer (seq) than the
-//	                                   known one, signed within the last 24 h
-//	                                   and not ahead of the clock window, and
-//	                                   within the table's bounds (see Limits)
+//	GET    /v1/info                    200 NodeRecord, signed by this node; public
+//	GET    /v1/hello?nonce=N           200 Hello: the record and the node's signature
+//	                                   of the caller's nonce N (1..64 bytes as
+//	                                   lowercase hex); public (see Peer exchange)
+//	GET    /v1/peers?after=C&limit=L   200 PeerPage: verified records that changed
+//	                                   after cursor C (default 0), at most
+//	                                   min(L, MaxPeerPage = 256); public
+//	POST   /v1/peers                   body: the caller's own NodeRecord;
+//	                                   200 {"accepted":true} or {"accepted":false,
+//	                                   "reason":"stale"} (kept or not within the
+//	                                   registry's bounds); 403 for anyone else's
+//	                                   record, 401 bad_signature for a forged one
+//	GET    /v1/registry                200 [peers.Peer, ...]: every entry with its
+//	                                   history; to the node's own key only
 //	POST   /v1/shards/{id}             body: the shard (Content-Length required,
 //	                                   <= MaxShardSize); Ishtar-Grant (op store);
 //	                                   200 Receipt signed by this node. The Client
@@ -66,9 +70,11 @@
 //
 // # Signed requests
 //
-// Every request is signed by the calling node's ed25519 key (anonymous GETs
-// are accepted only with Config.AllowAnonymousReads, off by default). The
-// headers are
+// Every request is signed by the calling node's ed25519 key, except the
+// public reads (GET /v1/info, /v1/hello and /v1/peers: every record they
+// answer is signed by its own node, and a newcomer or an operator with
+// curl must be able to read them) and, with Config.AllowAnonymousReads
+// (off by default), the other GETs. The headers are
 //
 //	Ishtar-Node:      caller's node ID (64 hex)
 //	Ishtar-Time:      unix seconds, decimal
@@ -102,9 +108,10 @@
 // Whatever a caller can make a node hold is bounded per caller identity,
 // per address block of the caller's IP address (the /24 of IPv4, the /64
 // of IPv6) and in total, and expires (Config.Limits): connections at the
-// listener (LimitListener), signed requests a second (per block before any
-// signature is checked, per identity after), shard uploads in flight and
-// the capacity they reserve, node records kept, log lines written. A
+// listener (LimitListener), requests a second (per block before any
+// signature is checked, public reads included; per identity after), shard
+// uploads in flight and the capacity they reserve, node records kept (by
+// the registry, see Peer exchange), log lines written. A
 // caller over a bound gets 503 busy with a Retry-After; the limits never
 // answer 507, which means full.
 //
@@ -114,6 +121,76 @@
 // it. The Client names the peer it pinned (WithPeerID, or the record of
 // its first Info, which it asks for before anything but a read). Owner
 // grants bind the operation, not the node: the request binds the node.
+//
+// # Peer exchange
+//
+// A node's record (shard.NodeRecord: node ID, advertised URL, capacity
+// and free bytes, software version, a sequence number and the time it was
+// signed) is signed by the node itself, re-signed with a higher seq when a
+// field changes and at least hourly, and lasts 24 h after it was signed
+// (peers.DefaultTTL): a node that stops refreshing it drops out of every
+// table within a day. Peer knowledge lives in a peers.Registry (see that
+// package for its bounds, history and persistence): records heard of sit
+// in its "new" table until a challenge at their address succeeds, then
+// move to "tried"; only tried records are handed out and placeable.
+//
+// The challenge is GET /v1/hello?nonce=N at the record's advertised URL:
+// the answer (Hello) carries the node's current record and its signature,
+// under the tag "ishtar/hello/v1\x00", of the nonce (4-byte length,
+// bytes), the node ID and the record's own signature. Whoever answers at
+// an address with a valid Hello for a fresh nonce holds the key, so no
+// node can advertise an address it does not answer at, or someone else's.
+//
+// GET /v1/peers is incremental. The registry numbers its changes; a page
+// answers, in change order, the tried, unexpired records whose entry
+// changed after the asker's cursor:
+//
+//	{"peers":[{"id":"<64 hex>","url":"http://203.0.113.5:7070",
+//	           "capacity":10737418240,"free":8589934592,"version":"0.1.0",
+//	           "seq":7,"time":1796380800,"expires":"2026-12-05T12:00:00Z",
+//	           "sig":"<base64>"}, ...],
+//	 "next":1234,"more":false}
+//
+// "time" and "sig" are the signed record (its signature covers every
+// field but "expires", which is "time" plus 24 h for readers). The asker
+// keeps "next" per peer and asks after it next time; "more" says another
+// page is ready now. With nothing new the answer is an empty page, and a
+// round with nothing new costs about 260 bytes both ways, HTTP headers
+// included (BenchmarkExchangeNothingNew). A cursor the node never gave
+// (its catalog was reset) starts over from 0. The asker verifies every
+// record before it keeps it and drops the ones that fail.
+//
+// POST /v1/peers takes only the signer's own record: a node announces
+// itself, and records of others travel only through GET /v1/peers, each
+// signed by its node. The record is kept as heard of, counted against the
+// caller's address block, and is handed out only after this node's own
+// challenge at its address.
+//
+// Discovery (a Discovery per node, run by the daemon) works in rounds
+// every network.exchange_interval (30 s by default, with +-20% jitter):
+//
+//   - each tracker (--tracker URL), and each bootstrap peer (--bootstrap
+//     URL) until reached once, is challenged at its URL (unless already
+//     verified there), asked for the records changed since the last round
+//     (up to 4 pages) and sent this node's record when its seq changed;
+//   - up to 3 random verified peers are asked the same way;
+//   - up to 32 records heard of (and verified ones as their turn comes,
+//     peers.Registry.DueForChallenge) are challenged at their addresses;
+//   - every contact's outcome goes to the registry's liveness history,
+//     which backs off peers that stop answering, keeps them with their
+//     history, and uses them again once they answer.
+//
+// A tracker (`ishtar serve --tracker`) is a node that offers no capacity
+// and runs no gateway: it only collects records, challenges them and hands
+// them out. Its own record has capacity 0, so it is never placeable.
+//
+// Floods: a record that is unsigned, forged, expired, signed more than the
+// clock window ahead, oversized or older (seq) than the one held is
+// refused and counted (peers.Stats.Refused); "new" holds at most 512
+// entries first heard of from one address block and 64 per advertised
+// address block, "tried" evicts by history, so fresh records of one actor
+// never push out peers with a good history; and at most 4 tried peers per
+// address block are placeable (address diversity).
 //
 // # Owner grants
 //

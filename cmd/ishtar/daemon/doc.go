@@ -1,9 +1,12 @@
 // Package daemon is Ishtar's composition root. From one Config and an
 // Identity it builds a whole daemon: the catalog, the node (the peer
 // protocol server over its shard store, behind connection limits), the
-// peer directory, the gateway and its S3 endpoint, and every background
-// loop (the gateway's release queue, the directory's refreshes, the
-// node's maintenance and its sweep of unheld shards). Run serves until
+// peer registry (node/peers, kept in the catalog) and the node's
+// discovery (bootstrap, trackers, peer exchange), the gateway with a
+// directory of the registry's verified peers and its S3 endpoint, and
+// every background loop (discovery's rounds, the gateway's release queue,
+// the node's maintenance and its sweep of unheld shards). A tracker
+// (Network.Tracker) is a node alone: no capacity, gateway or S3. Run serves until
 // its context ends and shuts everything down in order.
 //
 // `ishtar serve` runs one daemon; `ishtar devnet` runs several in one
