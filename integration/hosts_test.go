@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,30 +26,16 @@ import (
 	"ishtar/node/peers"
 )
 
-// networkReady switches on the parts of TestHosts that need the network
-// layer of issue 9, still being built: trackers, --bootstrap, peer
-// exchange and tables kept on disk, the paged GET /v1/peers and `ishtar
-// peers`. (The flags are parsed already; what stands behind them is
-// still the static directory of the URLs given.) While it is false the
-// test runs the variant that works today: the gateway host's serve
-// process is given every storage host's URL with --peer (an alias of
-// --bootstrap), and the steps that only the network can pass (5, and the
-// tables of 1 and 6) are skipped. Set it to true once the network works
-// (to try it before, run the test with ISHTAR_TEST_NETWORK=1); every
-// assumption about its interface is in this block of declarations.
-const networkReady = true
-
-// useNetwork reports whether TestHosts runs its network variant.
-func useNetwork() bool { return networkReady || os.Getenv("ISHTAR_TEST_NETWORK") == "1" }
-
-// The network layer's interface, as this test assumes it.
+// How TestHosts drives the network layer: trackers, --bootstrap, peer
+// exchange with tables kept on disk, the paged GET /v1/peers and `ishtar
+// peers`.
 var (
 	// trackerModeArgs make `ishtar serve` a tracker-only node: it serves
 	// the peer protocol and collects node records, stores nothing, runs
-	// no gateway. It may print no "S3 endpoint:" line, so the test waits
-	// for its GET /v1/info to answer instead (startTracker).
+	// no gateway and no S3 endpoint, so the test waits for its GET
+	// /v1/info to answer instead of an "S3 endpoint:" line (startTracker).
 	trackerModeArgs = []string{"--tracker-mode"}
-	// networkEnv speeds peer exchange up.
+	// networkEnv speeds peer exchange up (network.exchange_interval).
 	networkEnv = []string{"ISHTAR_NETWORK_EXCHANGE_INTERVAL=1s"}
 )
 
@@ -61,11 +46,11 @@ func trackerArgs(url string) []string { return []string{"--tracker", url} }
 // bootstrapArgs make a node join through the peer at url, any node.
 func bootstrapArgs(url string) []string { return []string{"--bootstrap", url} }
 
-// peersPath is the node's table of known peers: GET, unsigned, answers
-// JSON {"peers":[{"id":"<64 hex>","url":"http://…","capacity":…,
-// "free":…,"seq":…,"expires":"RFC3339",…}],"next":"CURSOR","more":bool};
-// the next page is GET peersPath?cursor=CURSOR. (Today's answer, a bare
-// array of NodeRecords with "address" for "url", is read too.)
+// peersPath is the node's table of known peers: GET, public (unsigned),
+// answers JSON {"peers":[{"id":"<64 hex>","url":"http://…","capacity":…,
+// "free":…,"version":…,"seq":…,"time":…,"expires":"RFC3339","sig":…}],
+// "next":N,"more":bool} (node.PeerPage); the next page is GET
+// peersPath?after=N, the first ?after=0.
 const (
 	peersPath   = "/v1/peers"
 	peersCursor = "after"
@@ -101,7 +86,6 @@ type hostNode struct {
 	args []string
 	env  []string
 	logs *lineLog // every line its processes printed
-	mark int      // where the current process's lines start in logs
 	*devnet.Process
 }
 
@@ -113,7 +97,6 @@ func (hn *hostNode) start(t *testing.T) error {
 	if hn.logs == nil {
 		hn.logs = &lineLog{}
 	}
-	hn.mark = hn.logs.Len()
 	p, err := devnet.StartServe(t.Context(), devnet.Options{
 		Bin: ishtarBin(t), Dir: hn.dir, S3: hostS3, Env: hn.env, Log: hn.logs, Wrap: hn.h.Wrap(),
 		StartTimeout: time.Minute,
@@ -164,29 +147,19 @@ func (l *lineLog) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
-func (l *lineLog) String() string { return l.Since(0) }
-
-// Len returns how many bytes were written.
-func (l *lineLog) Len() int {
+func (l *lineLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.buf.Len()
-}
-
-// Since returns what was written from byte mark on.
-func (l *lineLog) Since(mark int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()[mark:]
+	return l.buf.String()
 }
 
 // hostsNet is TestHosts' network of processes.
 type hostsNet struct {
 	net     *netns.Net
-	tracker *trackerProc // network variant only
+	tracker *trackerProc // the tracker-only node, killed in step 5
 	gw      *hostNode    // the gateway host's node, whose S3 endpoint the test uses
 	storage []*hostNode  // firstStorage..lastStorage
-	joiner  *hostNode    // network variant only, started in step 5
+	joiner  *hostNode    // started in step 5
 }
 
 // nodes returns the processes that store (and the gateway's).
@@ -277,62 +250,50 @@ type hostObject struct {
 
 // TestHosts runs Ishtar on real hosts: ten network namespaces, each with
 // its own address in its own /24, on one bridge (package netns), every
-// process `ishtar serve` of the built binary on its host. Issue 9, item 6.
+// process `ishtar serve` of the built binary on its host.
 //
-//  1. every node learns every other (networkReady: from the tracker,
-//     each node's GET /v1/peers; today: every host reaches every other
-//     node, and the gateway reaches every peer it was given);
+//  1. every node, knowing only the tracker, learns every other: every
+//     host reaches every other node, and each node's GET /v1/peers (and
+//     the tracker's) lists every other node, as does `ishtar peers`;
 //  2. uploads through the gateway host's S3 endpoint put each object's
 //     n shards on n distinct hosts (the storage nodes' used space);
 //  3. with two hosts' links cut, every object reads byte-exact, and an
 //     upload still succeeds without them;
 //  4. once the links are back, new uploads put shards on them again;
-//  5. networkReady only: with the tracker killed, a new host joins
-//     through another peer (--bootstrap) and everyone learns of it;
+//  5. with the tracker killed, a new host joins through another peer
+//     (--bootstrap) and everyone learns of it;
 //  6. after every process restarts (SIGTERM, same data directories),
-//     every node knows the others again without the tracker
-//     (networkReady), nothing stored is lost, every object reads back.
+//     every node knows the others again without the tracker (from the
+//     tables kept on disk), nothing stored is lost, every object reads
+//     back.
 func TestHosts(t *testing.T) {
 	needProcesses(t)
-	network := useNetwork()
 	ishtarBin(t) // build before the clock starts
 	began := time.Now()
 	n := netns.New(t, hostCount)
-	t.Logf("%d hosts ready in %v: namespaces %s*, host i at 198.18.i.2/24; network variant: %v",
-		hostCount, time.Since(began).Round(time.Millisecond), n.Prefix(), network)
+	t.Logf("%d hosts ready in %v: namespaces %s*, host i at 198.18.i.2/24",
+		hostCount, time.Since(began).Round(time.Millisecond), n.Prefix())
 
 	all := initNodes(t, n.Hosts())
 	hn := &hostsNet{net: n, gw: all[gatewayHost], storage: all[firstStorage : lastStorage+1]}
 	for _, x := range append([]*hostNode{hn.gw, all[joinerHost]}, hn.storage...) {
 		x.args = []string{"--capacity", "1GiB"}
 	}
-	if network {
-		hn.tracker = startTracker(t, all[trackerHost])
-		hn.joiner = all[joinerHost]
-		for _, x := range append([]*hostNode{hn.gw, hn.joiner}, hn.storage...) {
-			x.env = networkEnv
-		}
-		for _, x := range append([]*hostNode{hn.gw}, hn.storage...) {
-			x.args = append(x.args, trackerArgs(hn.tracker.url())...)
-		}
-		startNodes(t, append([]*hostNode{hn.gw}, hn.storage...)...)
-	} else {
-		startNodes(t, hn.storage...)
-		for _, s := range hn.storage {
-			hn.gw.args = append(hn.gw.args, "--peer", s.url())
-		}
-		startNodes(t, hn.gw)
+	hn.tracker = startTracker(t, all[trackerHost])
+	hn.joiner = all[joinerHost]
+	for _, x := range append([]*hostNode{hn.gw, hn.joiner}, hn.storage...) {
+		x.env = networkEnv
 	}
-	t.Logf("%d serve processes up after %v", len(hn.nodes())+btoi(network), time.Since(began).Round(time.Millisecond))
+	for _, x := range append([]*hostNode{hn.gw}, hn.storage...) {
+		x.args = append(x.args, trackerArgs(hn.tracker.url())...)
+	}
+	startNodes(t, append([]*hostNode{hn.gw}, hn.storage...)...)
+	t.Logf("%d serve processes up after %v", len(hn.nodes())+1, time.Since(began).Round(time.Millisecond))
 
-	// 1. Everyone knows everyone.
+	// 1. Everyone knows everyone, through the tracker.
 	checkReachable(t, hn)
-	if network {
-		waitTables(t, n.Host(trackerHost), hn.nodes(), time.Minute, hn.tracker.hostNode)
-		checkPeersCommand(t, hn.gw, hn.nodes())
-	} else {
-		waitGatewayReached(t, hn.gw, hn.storage)
-	}
+	waitTables(t, n.Host(trackerHost), hn.nodes(), time.Minute, hn.tracker.hostNode)
+	checkPeersCommand(t, hn.gw, hn.nodes())
 	t.Logf("1. every node known after %v", time.Since(began).Round(time.Millisecond))
 
 	// 2. Shards land on distinct hosts.
@@ -416,17 +377,14 @@ func TestHosts(t *testing.T) {
 	t.Logf("4. restored hosts used again after %d uploads, %v", back, time.Since(began).Round(time.Millisecond))
 
 	// 5. The tracker dies; a new host joins through another peer.
-	if network {
-		hn.tracker.kill(t)
-		hn.joiner.args = append(hn.joiner.args, bootstrapArgs(hn.storage[0].url())...)
-		startNodes(t, hn.joiner)
-		waitTables(t, n.Host(joinerHost), hn.nodes(), time.Minute)
-		t.Logf("5. %s joined through %s after %v", hn.joiner.h.IP, hn.storage[0].h.IP, time.Since(began).Round(time.Millisecond))
-	} else {
-		t.Log("5. skipped: joining through --bootstrap needs networkReady")
-	}
+	hn.tracker.kill(t)
+	hn.joiner.args = append(hn.joiner.args, bootstrapArgs(hn.storage[0].url())...)
+	startNodes(t, hn.joiner)
+	waitTables(t, n.Host(joinerHost), hn.nodes(), time.Minute)
+	t.Logf("5. %s joined through %s after %v", hn.joiner.h.IP, hn.storage[0].h.IP, time.Since(began).Round(time.Millisecond))
 
-	// 6. Every process restarts on its data directory.
+	// 6. Every process restarts on its data directory; the tracker stays
+	// dead, so the nodes find each other from the tables on disk.
 	nodes := hn.nodes()
 	used := make([]int64, len(nodes))
 	for i, x := range nodes {
@@ -436,7 +394,7 @@ func TestHosts(t *testing.T) {
 	for _, h := range n.Hosts() {
 		h.Transport().CloseIdleConnections() // to processes gone
 	}
-	startNodes(t, hn.storers()...) // the gateway's peers first, as at the start
+	startNodes(t, hn.storers()...) // the gateway's peers first
 	startNodes(t, hn.gw)
 	for i, x := range nodes {
 		if u := x.used(t); u != used[i] {
@@ -444,11 +402,7 @@ func TestHosts(t *testing.T) {
 		}
 	}
 	checkReachable(t, hn)
-	if network {
-		waitTables(t, n.Host(gatewayHost), nodes, time.Minute)
-	} else {
-		waitGatewayReached(t, hn.gw, hn.storage)
-	}
+	waitTables(t, n.Host(gatewayHost), nodes, time.Minute)
 	c = NewS3Client(hn.gw.Endpoint, hn.gw.AccessKey, hn.gw.SecretKey, gwHost.HTTPClient(clientTimeout))
 	for _, o := range objs {
 		got, _ := getObject(t, c, bucket, o.key, "")
@@ -471,13 +425,6 @@ func TestHosts(t *testing.T) {
 			}
 		}
 	}
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func ips(nodes []*hostNode) []string {
@@ -551,34 +498,6 @@ func checkReachable(t *testing.T, hn *hostsNet) {
 	}
 }
 
-// waitGatewayReached waits until the gateway's log says it reached every
-// storage peer it was given (the static directory of --peer).
-func waitGatewayReached(t *testing.T, gw *hostNode, storage []*hostNode) {
-	t.Helper()
-	waitFor(t, "the gateway reaches every peer", time.Minute, func() error {
-		reached := make(map[string]bool)
-		for _, line := range strings.Split(gw.logs.Since(gw.mark), "\n") {
-			if strings.Contains(line, `msg="peer reached"`) {
-				for _, f := range strings.Fields(line) {
-					if u, ok := strings.CutPrefix(f, "peer="); ok {
-						reached[u] = true
-					}
-				}
-			}
-		}
-		var missing []string
-		for _, s := range storage {
-			if !reached[s.url()] {
-				missing = append(missing, s.url())
-			}
-		}
-		if len(missing) > 0 {
-			return fmt.Errorf("not reached: %v", missing)
-		}
-		return nil
-	})
-}
-
 // trackerProc is the tracker-only node.
 type trackerProc struct {
 	*hostNode
@@ -649,11 +568,11 @@ func (tr *trackerProc) kill(t *testing.T) {
 
 // peerEntry is one record of GET /v1/peers (see peersPath).
 type peerEntry struct {
-	ID      string `json:"id"`
-	URL     string `json:"url"`
-	Address string `json:"address"` // the NodeRecord's name for it
+	ID  string `json:"id"`
+	URL string `json:"url"`
 }
 
+// peersPage is one page of GET /v1/peers.
 type peersPage struct {
 	Peers []peerEntry `json:"peers"`
 	Next  uint64      `json:"next"`
@@ -684,16 +603,11 @@ func listPeers(ctx context.Context, hc *http.Client, base string) (map[string]st
 			return nil, fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
 		}
 		var page peersPage
-		if trimmed := strings.TrimSpace(string(body)); strings.HasPrefix(trimmed, "[") {
-			err = json.Unmarshal(body, &page.Peers) // today's bare array
-		} else {
-			err = json.Unmarshal(body, &page)
-		}
-		if err != nil {
+		if err := json.Unmarshal(body, &page); err != nil {
 			return nil, fmt.Errorf("GET %s: %w: %.200s", u, err, body)
 		}
 		for _, p := range page.Peers {
-			out[strings.ToLower(p.ID)] = cmp.Or(p.URL, p.Address)
+			out[strings.ToLower(p.ID)] = p.URL
 		}
 		if !page.More {
 			return out, nil
