@@ -10,7 +10,7 @@ import (
 // TestAdversarial running against every node (160 stalled largest-shard
 // uploads per node from a stranger's address block), as puts/s:
 //
-//	go test -run '^$' -bench PutUnderAttack -benchtime 40x ./integration/
+//	go test -run '^$' -bench PutUnderAttack -benchtime 100x ./integration/
 func BenchmarkPutUnderAttack(b *testing.B) {
 	d := startDevnet(b)
 	c := NewS3Client(d.Endpoint, d.AccessKey, d.SecretKey, nil)
