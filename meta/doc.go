@@ -20,6 +20,24 @@
 // Update is visible to readers as soon as it is applied, slightly before it
 // is durable; Update returns only once it is durable.
 //
+// # Held shards and the lease index
+//
+// A held shard's record ('s') lists its holdings, one per owner, each with
+// its lease expiry. The lease index ('e') has one empty-valued entry per
+// holding, keyed by expiry (unix seconds, big-endian with the sign bit
+// flipped, so keys sort by expiry), shard and owner. PutHeldShard and
+// DeleteHeldShard keep it in step with the record they write, in the same
+// batch, so every writer of a record keeps it consistent; a node lists
+// the lapsed leases with LapsedLeases, a short prefix scan, and checks
+// each against the record before acting.
+//
+// # Schema
+//
+// The counter "meta/schema" is the layout's version; Open brings an older
+// catalog up to date (migrate.go), one step per version, each recording
+// its version in its last batch: schema 1 added the owners' totals,
+// schema 2 the lease index (built a page of records per batch).
+//
 // # Adding an entity
 //
 //  1. pick an unused prefix byte in keys.go and write its key function;

@@ -1,9 +1,12 @@
 package meta
 
+import "encoding/binary"
+
 // Key prefixes, one byte per entity. Never reuse a byte once data with it
 // may exist on disk.
 const (
 	prefixCounter   byte = 'c' // c | name                  -> counter
+	prefixLease     byte = 'e' // e | expiry(8) | shard(32) | owner(32) -> (empty): lease index
 	prefixLastGrant byte = 'g' // g | shard(32) | owner(32) -> last grant time
 	prefixOwnerHeld byte = 'h' // h | owner(32)             -> what is held for the owner
 	prefixInline    byte = 'i' // i | shard(32)             -> inline shard bytes
@@ -36,6 +39,20 @@ func lastGrantKey(shard, owner [32]byte) []byte {
 	copy(k[33:], owner[:])
 	return k
 }
+
+// leaseKey is the lease index entry of owner's holding of shard, expiring
+// at expiry (unix seconds): the expiry big-endian with its sign bit
+// flipped, so that keys sort by expiry, negative ones first.
+func leaseKey(expiry int64, shard, owner [32]byte) []byte {
+	k := make([]byte, leaseKeyLen)
+	k[0] = prefixLease
+	binary.BigEndian.PutUint64(k[1:], uint64(expiry)^(1<<63))
+	copy(k[9:], shard[:])
+	copy(k[41:], owner[:])
+	return k
+}
+
+const leaseKeyLen = 1 + 8 + 32 + 32
 
 func counterKey(name string) []byte {
 	k := make([]byte, 1+len(name))

@@ -6,7 +6,7 @@ import "fmt"
 // older catalog up to schemaVersion.
 const (
 	counterSchema = "meta/schema"
-	schemaVersion = 1
+	schemaVersion = 2
 )
 
 // migrate brings the catalog's layout up to date: each step runs once, in
@@ -24,7 +24,48 @@ func (db *DB) migrate() error {
 			return fmt.Errorf("meta: migrate to schema 1: %w", err)
 		}
 	}
+	if v < 2 {
+		if err := db.addLeaseIndex(); err != nil {
+			return fmt.Errorf("meta: migrate to schema 2: %w", err)
+		}
+	}
 	return nil
+}
+
+// addLeaseIndex (schema 2) writes the lease index entry of every holding
+// of the held shards, which catalogs written before it lack. It works a
+// page of records per batch, so a catalog of millions of holdings never
+// makes one huge batch; the last one records the version. Interrupted, it
+// starts over on the next Open: the entries it writes are the same.
+func (db *DB) addLeaseIndex() error {
+	const page = 4096
+	var after []byte
+	for {
+		n := 0
+		err := db.Update(func(b *Batch) error {
+			return scanRaw(db.pdb, []byte{prefixShard}, after, page, func(k, v []byte) error {
+				n++
+				after = append(after[:0], k...)
+				h, err := decodeHeldShard(k, v)
+				if err != nil {
+					return err
+				}
+				for _, hd := range h.Holders {
+					if err := b.Set(leaseKey(hd.LeaseExpiry, h.ID, hd.Owner), nil); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}, NoSync())
+		if err != nil {
+			return err
+		}
+		if n < page {
+			break
+		}
+	}
+	return db.Update(func(b *Batch) error { return b.Set(counterKey(counterSchema), encodeInt(2)) })
 }
 
 // addOwnerTotals (schema 1) computes every owner's totals from the held

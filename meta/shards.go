@@ -125,16 +125,52 @@ func (db *DB) HeldShards(after [32]byte, limit int) ([]HeldShard, error) {
 	return scan(db.pdb, []byte{prefixShard}, afterKey32(prefixShard, after), limit, decodeHeldShard)
 }
 
-// PutHeldShard writes h. A record without holders is a caller bug.
+// PutHeldShard writes h, and keeps the lease index (see LapsedLeases) in
+// step with the record it replaces: the entries of holdings gone or
+// whose lease changed are deleted, the new ones written, in this batch.
+// A record without holders is a caller bug.
 func (b *Batch) PutHeldShard(h HeldShard) error {
 	if len(h.Holders) == 0 {
 		panic("meta: PutHeldShard without holders")
 	}
+	old, err := b.HeldShard(h.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	for _, hd := range old.Holders {
+		if n, ok := h.Holding(hd.Owner); !ok || n.LeaseExpiry != hd.LeaseExpiry {
+			if err := b.Delete(leaseKey(hd.LeaseExpiry, h.ID, hd.Owner)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, hd := range h.Holders {
+		if o, ok := old.Holding(hd.Owner); !ok || o.LeaseExpiry != hd.LeaseExpiry {
+			if err := b.Set(leaseKey(hd.LeaseExpiry, h.ID, hd.Owner), nil); err != nil {
+				return err
+			}
+		}
+	}
 	return b.Set(shardKey(h.ID), encodeHeldShard(h))
 }
 
-// DeleteHeldShard removes the record of shard id.
-func (b *Batch) DeleteHeldShard(id [32]byte) error { return b.Delete(shardKey(id)) }
+// DeleteHeldShard removes the record of shard id and its holdings' lease
+// index entries.
+func (b *Batch) DeleteHeldShard(id [32]byte) error {
+	old, err := b.HeldShard(id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, hd := range old.Holders {
+		if err := b.Delete(leaseKey(hd.LeaseExpiry, id, hd.Owner)); err != nil {
+			return err
+		}
+	}
+	return b.Delete(shardKey(id))
+}
 
 // LastGrant returns the Time of the newest grant accepted from owner for
 // shard (0 if none). It outlives the Holding, so a replayed old grant cannot
