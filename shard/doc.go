@@ -90,8 +90,8 @@
 //
 // # Signed messages
 //
-// NodeRecord, Grant, Receipt and RootRecord travel as JSON (keys and IDs
-// as hex, Sig and Pointer as standard base64). The ed25519 signature Sig
+// NodeRecord, Grant, Receipt, RootRecord and RenewBatch travel as JSON
+// (keys and IDs as hex, Sig and Pointer as standard base64). The ed25519 signature Sig
 // covers a canonical encoding of every other field, in declaration order,
 // after a domain tag: integers as fixed-width big-endian (int64 as its
 // two's complement uint64, GrantOp as one byte), keys and IDs as their 32
@@ -101,10 +101,15 @@
 //	Grant       "ishtar/grant/v1\x00"       Op Shard Size Owner LeaseExpiry Time
 //	Receipt     "ishtar/receipt/v1\x00"     Shard Size Owner Node Holder LeaseExpiry Time
 //	RootRecord  "ishtar/root-record/v1\x00" Owner Seq Pointer Time
+//	RenewBatch  "ishtar/renew-batch/v1\x00" Owner Node LeaseExpiry Time Shards
+//
+// where RenewBatch's Shards are a uint32 count then the IDs' 32 bytes
+// each.
 //
 // Verify first checks the fields (ErrMalformed: signer key present,
 // Address <= 256 bytes, Version <= 64, Pointer <= 64 KiB, no negative
-// sizes, known GrantOp), then the signature against the named signer:
-// Node for NodeRecord and Receipt, Owner for Grant and RootRecord
-// (ErrBadSignature).
+// sizes, known GrantOp; in a RenewBatch a node key and 1 to
+// MaxRenewBatch (4096) shard IDs, none zero, strictly ascending), then
+// the signature against the named signer: Node for NodeRecord and
+// Receipt, Owner for Grant, RootRecord and RenewBatch (ErrBadSignature).
 package shard

@@ -22,6 +22,7 @@ const (
 	tagGrant      = "ishtar/grant/v1\x00"
 	tagReceipt    = "ishtar/receipt/v1\x00"
 	tagRootRecord = "ishtar/root-record/v1\x00"
+	tagRenewBatch = "ishtar/renew-batch/v1\x00"
 )
 
 // canon builds a canonical encoding: fixed-width big-endian integers,
@@ -273,4 +274,67 @@ func (r RootRecord) Verify() error {
 		return err
 	}
 	return checkSig("root record", r.Owner, r.signedBytes(), r.Sig)
+}
+
+// MaxRenewBatch bounds the shard IDs of one RenewBatch: its JSON form
+// (about 67 bytes an ID) stays well under a node's 1 MiB body limit.
+const MaxRenewBatch = 4096
+
+// RenewBatch is the owner's permission to extend, on one node, the leases
+// of many shards at once to LeaseExpiry. Node binds it to the node it is
+// for, so that it cannot be replayed to another; Shards are sorted and
+// unique, so that a batch has one encoding.
+type RenewBatch struct {
+	Owner       PublicKey `json:"owner"`
+	Node        PublicKey `json:"node"`
+	LeaseExpiry int64     `json:"lease_expiry"` // unix seconds
+	Time        int64     `json:"time"`         // unix nanoseconds
+	Shards      []ID      `json:"shards"`       // sorted, unique, 1..MaxRenewBatch
+	Sig         []byte    `json:"sig"`
+}
+
+func (r *RenewBatch) signedBytes() []byte {
+	c := newCanon(tagRenewBatch, 84+32*len(r.Shards)).
+		key(r.Owner).key(r.Node).i64(r.LeaseExpiry).i64(r.Time)
+	c = binary.BigEndian.AppendUint32(c, uint32(len(r.Shards)))
+	for _, id := range r.Shards {
+		c = c.key(id)
+	}
+	return c
+}
+
+// Validate checks the fields (not the signature): owner and node keys,
+// 1 to MaxRenewBatch shard IDs, none zero, in strictly ascending order.
+// Errors wrap ErrMalformed.
+func (r *RenewBatch) Validate() error {
+	const what = "renew batch"
+	switch {
+	case r.Owner.IsZero() || r.Node.IsZero():
+		return malformed(what, "no owner or node key")
+	case len(r.Shards) == 0 || len(r.Shards) > MaxRenewBatch:
+		return malformed(what, "%d shard IDs (1 to %d)", len(r.Shards), MaxRenewBatch)
+	case r.Shards[0].IsZero():
+		return malformed(what, "zero shard id")
+	}
+	for i := 1; i < len(r.Shards); i++ {
+		if string(r.Shards[i-1][:]) >= string(r.Shards[i][:]) {
+			return malformed(what, "shard IDs not sorted and unique at %d", i)
+		}
+	}
+	return nil
+}
+
+// Sign sets Owner to k's public key and Sig to k's signature.
+func (r *RenewBatch) Sign(k PrivateKey) {
+	r.Owner = k.Public()
+	r.Sig = k.Sign(r.signedBytes())
+}
+
+// Verify checks the fields (ErrMalformed) and Owner's signature
+// (ErrBadSignature).
+func (r RenewBatch) Verify() error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	return checkSig("renew batch", r.Owner, r.signedBytes(), r.Sig)
 }

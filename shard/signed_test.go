@@ -40,6 +40,8 @@ func testMessages() []struct {
 		{&Grant{Op: OpStore, Shard: id, Size: 5 << 20, LeaseExpiry: 1800000000, Time: 1700000000123456789}, "Owner"},
 		{&Receipt{Shard: id, Size: 5 << 20, Owner: PublicKey(bytesOf(0xb2, 32)), Holder: PublicKey(bytesOf(0xc3, 32)), LeaseExpiry: 1800000000, Time: 1700000001}, "Node"},
 		{&RootRecord{Seq: 42, Pointer: []byte("sealed catalog pointer"), Time: 1700000002}, "Owner"},
+		{&RenewBatch{Node: PublicKey(bytesOf(0xc3, 32)), LeaseExpiry: 1800000000, Time: 1700000003123456789,
+			Shards: []ID{id, ID(bytesOf(0xb2, 32))}}, "Owner"},
 	}
 }
 
@@ -55,6 +57,11 @@ func mutate(f reflect.Value) {
 	case reflect.Array:
 		f.Index(0).SetUint(f.Index(0).Uint() ^ 1)
 	case reflect.Slice:
+		if f.Type().Elem().Kind() == reflect.Array { // shard IDs: stay sorted
+			e := f.Index(0).Index(0)
+			e.SetUint(e.Uint() ^ 1)
+			return
+		}
 		f.SetBytes(append(f.Bytes(), 0))
 	default:
 		panic("unhandled kind " + f.Kind().String())
@@ -138,6 +145,12 @@ func TestSignedMalformed(t *testing.T) {
 		"receipt no owner":     &Receipt{Shard: id},
 		"receipt neg size":     &Receipt{Shard: id, Owner: key.Public(), Size: -1},
 		"root long pointer":    &RootRecord{Pointer: make([]byte, MaxPointerLen+1)},
+		"renew no node":        &RenewBatch{Shards: []ID{id}},
+		"renew no shards":      &RenewBatch{Node: key.Public()},
+		"renew too many":       &RenewBatch{Node: key.Public(), Shards: ascendingIDs(MaxRenewBatch + 1)},
+		"renew zero id":        &RenewBatch{Node: key.Public(), Shards: []ID{{}, id}},
+		"renew unsorted":       &RenewBatch{Node: key.Public(), Shards: []ID{id, {1}}},
+		"renew duplicate":      &RenewBatch{Node: key.Public(), Shards: []ID{id, id}},
 	}
 	for name, m := range cases {
 		m.Sign(key) // signed, but still malformed
@@ -146,7 +159,8 @@ func TestSignedMalformed(t *testing.T) {
 		}
 	}
 	// No signer at all.
-	for _, m := range []signedMsg{&NodeRecord{}, &Grant{Op: OpStore, Shard: id}, &Receipt{Shard: id, Owner: key.Public()}, &RootRecord{}} {
+	for _, m := range []signedMsg{&NodeRecord{}, &Grant{Op: OpStore, Shard: id}, &Receipt{Shard: id, Owner: key.Public()}, &RootRecord{},
+		&RenewBatch{Node: key.Public(), Shards: []ID{id}}} {
 		if err := m.Verify(); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%T without signer: Verify = %v, want ErrMalformed", m, err)
 		}
@@ -163,5 +177,30 @@ func TestReceiptDelegated(t *testing.T) {
 		if r.Delegated() != c.want {
 			t.Errorf("holder %s: Delegated = %v", c.holder, !c.want)
 		}
+	}
+}
+
+// ascendingIDs returns n sorted, unique, non-zero shard IDs.
+func ascendingIDs(n int) []ID {
+	ids := make([]ID, n)
+	for i := range ids {
+		ids[i] = ID{1, byte(i >> 8), byte(i)}
+	}
+	return ids
+}
+
+// A full batch is valid, and its JSON form fits a node's 1 MiB body limit.
+func TestRenewBatchFull(t *testing.T) {
+	r := RenewBatch{Node: testKey(t, 2).Public(), LeaseExpiry: 1800000000, Time: 1700000003123456789, Shards: ascendingIDs(MaxRenewBatch)}
+	r.Sign(testKey(t, 1))
+	if err := r.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 300<<10 {
+		t.Fatalf("full batch is %d bytes of JSON", len(b))
 	}
 }
