@@ -150,6 +150,7 @@ func (s *Server) routes() {
 	handle(http.MethodDelete, "/v1/shards/{id}", kindSigned, s.handleDeleteShard)
 	handle(http.MethodGet, "/v1/shards/{id}/proof", kindRead, s.handleProof)
 	handle(http.MethodPost, "/v1/shards/{id}/renew", kindSigned, s.handleRenew)
+	handle(http.MethodPost, "/v1/renew", kindSigned, s.handleRenewBatch)
 	handle(http.MethodGet, "/v1/roots/{owner}", kindRead, s.handleGetRoot)
 	handle(http.MethodPost, "/v1/roots/{owner}", kindSigned, s.handlePostRoot)
 	s.router = r
