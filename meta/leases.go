@@ -67,3 +67,11 @@ type stopScan struct{}
 func (stopScan) Error() string { return "meta: scan stopped" }
 
 var errStopScan error = stopScan{}
+
+// DropLease deletes the lease index entry l alone. The entries of a
+// record's holdings follow the record (PutHeldShard, DeleteHeldShard);
+// this is for an entry that a sweep found, so that it never finds it
+// again whatever the record says.
+func (b *Batch) DropLease(l Lease) error {
+	return b.Delete(leaseKey(l.Expiry, l.Shard, l.Owner))
+}

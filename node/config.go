@@ -16,6 +16,12 @@ const (
 	MaxInline        = 1 << 20
 )
 
+// Bounds of Config.LeaseGrace.
+const (
+	DefaultLeaseGrace = 7 * 24 * time.Hour
+	MaxLeaseGrace     = 400 * 24 * time.Hour
+)
+
 // Config configures a Server. Zero fields take the values of Defaults.
 type Config struct {
 	Key      shard.PrivateKey // the node key; its public key is the node ID
@@ -38,6 +44,11 @@ type Config struct {
 	MaxHeaderBytes int
 	// MaxLease bounds how far in the future a lease may expire.
 	MaxLease time.Duration
+	// LeaseGrace is how long a holding is kept after its lease expired
+	// (default 7 days): within it the owner may still renew it; past it
+	// Server.Maintain deletes the holding, and the shard's bytes with its
+	// last holding. (Setting: node.lease_grace.)
+	LeaseGrace time.Duration
 	// LeafSize is the Merkle leaf size of shard IDs.
 	LeafSize int
 	// InlineMax is the largest shard kept in the catalog rather than in
@@ -74,6 +85,7 @@ func (c *Config) Defaults() {
 	setDefault(&c.MaxJSONBody, 1<<20)
 	setDefault(&c.MaxHeaderBytes, 16<<10)
 	setDefault(&c.MaxLease, 400*24*time.Hour)
+	setDefault(&c.LeaseGrace, DefaultLeaseGrace)
 	setDefault(&c.LeafSize, shard.DefaultBlockSize)
 	setDefault(&c.InlineMax, DefaultInlineMax)
 	setDefault(&c.RequestTimeout, 30*time.Second)
@@ -105,6 +117,8 @@ func (c *Config) Validate() error {
 		err = fmt.Errorf("negative capacity %d", c.Capacity)
 	case c.ClockWindow <= 0 || c.MaxNonces <= 0 || c.MaxLease <= 0:
 		err = errors.New("clock window, nonce bound and lease bound must be positive")
+	case c.LeaseGrace < time.Minute || c.LeaseGrace > MaxLeaseGrace:
+		err = fmt.Errorf("lease grace %v outside [1m, %v]", c.LeaseGrace, MaxLeaseGrace)
 	case c.MaxShardSize <= 0 || c.MaxJSONBody <= 0 || c.MaxHeaderBytes <= 0:
 		err = errors.New("size limits must be positive")
 	case c.LeafSize <= 0:

@@ -5,8 +5,8 @@
 //
 // Plain HTTP/1.1 (or HTTP/2), all paths under /v1/. Shard IDs and owner
 // and node IDs in paths are 64 lowercase hex digits. JSON bodies are at
-// most Config.MaxJSONBody (1 MiB); NodeRecord, Grant, Receipt and
-// RootRecord are the JSON forms of package shard (keys and IDs as hex,
+// most Config.MaxJSONBody (1 MiB); NodeRecord, Grant, Receipt,
+// RootRecord and RenewBatch are the JSON forms of package shard (keys and IDs as hex,
 // signatures as standard base64).
 //
 //	GET    /v1/info                    200 NodeRecord, signed by this node; public
@@ -32,6 +32,10 @@
 //	GET    /v1/shards/{id}/proof?leaf=I&nonce=N
 //	                                   200 Audit (N: 1..64 bytes as lowercase hex)
 //	POST   /v1/shards/{id}/renew       Ishtar-Grant (op renew); 200 Receipt
+//	POST   /v1/renew                   body RenewBatch (the owner's, for this
+//	                                   node, at most 4096 shards); 200
+//	                                   RenewAnswer {"renewed":[id,...],
+//	                                   "not_held":[id,...]} (see Owner grants)
 //	DELETE /v1/shards/{id}             Ishtar-Grant (op delete); 204
 //	GET    /v1/roots/{owner}           200 RootRecord
 //	POST   /v1/roots/{owner}           body RootRecord (at most 16 KiB as JSON);
@@ -56,9 +60,11 @@
 //	409 conflict            root seq not above the held one
 //	409 stale_grant         grant time not after the owner's last accepted grant
 //	411 length_required     shard upload without Content-Length
-//	413 too_large           body or shard over its limit
+//	413 too_large           body or shard over its limit; renew batch of
+//	                        more than 4096 shards
 //	416 range_not_satisfiable
-//	421 misdirected         signed for another node, or (not a GET) for none
+//	421 misdirected         signed for another node, or (not a GET) for none;
+//	                        renew batch for another node
 //	422 corrupt             shard bytes do not hash to the ID, or wrong length
 //	503 busy                over a limit of the caller's identity or address
 //	                        block, or of the node as a whole (requests a
@@ -212,6 +218,41 @@
 // own lease; only an owner holding a reference can renew or release it,
 // and the bytes are deleted with the last reference.
 //
+// Batch renew: POST /v1/renew renews many of one owner's leases on one
+// node with one request. Its body is the owner's shard.RenewBatch
+//
+//	{"owner":"<64 hex>","node":"<64 hex>","lease_expiry":1800000000,
+//	 "time":1796380800123456789,"shards":["<64 hex>",...],"sig":"<base64>"}
+//
+// signed under "ishtar/renew-batch/v1\x00" (see package shard), sent in a
+// signed request like any other (any node may send it, e.g. the owner's
+// gateway node). The node refuses it if it does not verify (401
+// bad_signature; 400 bad_request when malformed: shard IDs must be
+// sorted, unique, and 1 to 4096 of them, 413 too_large beyond), names
+// another node (421 misdirected), its Time (unix nanoseconds) is outside
+// the clock window (401 clock_skew), or its LeaseExpiry is beyond
+// Config.MaxLease (400 bad_request). Then, in one meta batch, each
+// shard the owner holds a reference to has that lease extended to
+// LeaseExpiry (never shortened), and the answer lists every shard of
+// the batch once, in order, as renewed or not held:
+//
+//	{"renewed":["<64 hex>",...],"not_held":["<64 hex>",...]}
+//
+// A renew never stores anything: a shard the owner no longer holds here
+// (deleted, or expired, see Storage) is not held, and the owner must store
+// it again (the gateway counts it lost). The Client (RenewBatch) checks
+// that the answer splits the batch exactly. A batch does not touch the
+// per-shard grant times.
+//
+// Replay rule for batches: the node keeps no state for them. A batch binds
+// its node (Node), so it cannot act on another one, and is accepted only
+// within the clock window of its Time, any number of times: applying it
+// again sets leases that are already at least its LeaseExpiry, which
+// changes nothing, and it renews only holdings that exist, so it cannot
+// bring a deleted or expired one back. The most a replay can do is extend
+// a holding that the owner deleted and stored again within that window to
+// the expiry the owner signed for it minutes before.
+//
 // # Storage
 //
 // A store is refused at once (507) if the shards committed leave no room
@@ -228,6 +269,17 @@
 // (Server.Maintain): such a grant is refused by its timestamp anyway. Receipts'
 // Time is unix nanoseconds; their Holder is the node itself (delegation
 // will name another).
+//
+// Leases expire. A holding whose lease lapsed more than Config.LeaseGrace
+// ago (7 days by default; setting node.lease_grace) is deleted by
+// Server.Maintain (every 5 minutes, ExpireLeases), as a delete would: the
+// owner's totals lose it, the owner's root goes with its last holding,
+// and the shard's bytes with the shard's last holding, so the capacity
+// (and the Free of the node's record) grows back. Until then the owner
+// may still renew it. The sweep finds lapsed leases through meta's lease
+// index and works through them 256 at a time, each page in one meta batch
+// under its shards' locks, so a million lapsed holdings never hold the
+// node up for longer than one page; it logs at info what it removed.
 //
 // Where the bytes live is the Store's business, not the protocol's: the
 // Server gives every store, read, proof and release to one Store. Small

@@ -5,13 +5,14 @@ import (
 	"time"
 )
 
-// maintainEvery is how often Maintain prunes.
+// maintainEvery is how often Maintain prunes and expires leases.
 const maintainEvery = 5 * time.Minute
 
 // Maintain prunes, until ctx ends, what expires in the catalog: the
 // last-grant times older than twice the clock window (a grant that old is
-// refused by its timestamp anyway). Run it beside the server, once per
-// node.
+// refused by its timestamp anyway), and the holdings whose lease lapsed
+// more than Config.LeaseGrace ago, with the shards' bytes and their last
+// holding (ExpireLeases). Run it beside the server, once per node.
 func (s *Server) Maintain(ctx context.Context) {
 	t := time.NewTicker(maintainEvery)
 	defer t.Stop()
@@ -32,5 +33,12 @@ func (s *Server) prune(ctx context.Context) {
 		s.log.WarnContext(ctx, "pruning last-grant times", "err", err)
 	} else if n > 0 {
 		s.log.DebugContext(ctx, "pruned last-grant times", "entries", n)
+	}
+	ex, err := s.ExpireLeases(ctx)
+	if ex.Holdings > 0 {
+		s.log.InfoContext(ctx, "expired lapsed leases", "holdings", ex.Holdings, "shards", ex.Shards, "freed", ex.Freed)
+	}
+	if err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "expiring lapsed leases", "err", err)
 	}
 }

@@ -1,0 +1,198 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"ishtar/meta"
+	"ishtar/shard"
+)
+
+// A holding whose lease lapsed more than the grace ago is deleted, with
+// the shard's bytes when it was the last; one renewed in time, or still
+// in its grace, stays; a shard held by two owners loses only the lapsed
+// owner's holding; the owner's root goes with its last holding; and the
+// node's free space grows back by all of it.
+func TestLeaseExpiry(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m storageMode) {
+		clock := newTestClock()
+		n := startNode(t, nodeOpts{inlineMax: m.inlineMax, cfg: func(c *Config) { c.Now = clock.Now }})
+		var logs syncBuffer
+		n.srv.log = slog.New(slog.NewJSONHandler(&logs, nil))
+		c := n.client(t, WithClientClock(clock.Now))
+		ctx := context.Background()
+		a, b, gone := newKey(t), newKey(t), newKey(t)
+		start := clock.Now()
+		day := start.Add(24 * time.Hour)
+		grace := n.srv.cfg.LeaseGrace
+		if grace != 7*24*time.Hour {
+			t.Fatalf("default lease grace %v", grace)
+		}
+
+		lapsedB, lapsed := testShard(2300, 1000) // a's, lapses
+		keptB, kept := testShard(2301, 1000)     // a's, renewed by a batch
+		sharedB, shared := testShard(2302, 700)  // a's lapses, b's lasts
+		lateB, late := testShard(2303, 300)      // a's, renewed within the grace
+		goneB, goneID := testShard(2304, 400)    // the only shard of an owner with a root
+		putLease(t, c, clock, a, lapsedB, lapsed, day)
+		putLease(t, c, clock, a, keptB, kept, day)
+		putLease(t, c, clock, a, sharedB, shared, day)
+		putLease(t, c, clock, b, sharedB, shared, start.Add(60*24*time.Hour))
+		putLease(t, c, clock, a, lateB, late, day)
+		putLease(t, c, clock, gone, goneB, goneID, day)
+		root := shard.RootRecord{Seq: 1, Pointer: []byte("sealed"), Time: start.Unix()}
+		root.Sign(gone)
+		if err := c.PutRoot(ctx, root); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.RenewBatch(ctx, renewBatch(a, n, clock, start.Add(30*24*time.Hour), kept)); err != nil {
+			t.Fatal(err)
+		}
+		n.checkLeaseIndex(t)
+		rootRec, err := n.db.Root(gone.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec0, err := n.srv.Record()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := n.state(t)
+
+		// Lapsed, but within the grace: nothing goes; a renews one.
+		clock.advance(24*time.Hour + grace - time.Hour)
+		if ex, err := n.srv.ExpireLeases(ctx); err != nil || ex != (Expired{}) {
+			t.Fatalf("within the grace: %+v, %v", ex, err)
+		}
+		if _, err := c.RenewBatch(ctx, renewBatch(a, n, clock, clock.Now().Add(30*24*time.Hour), late)); err != nil {
+			t.Fatal(err)
+		}
+
+		clock.advance(2 * time.Hour)
+		n.srv.prune(ctx) // Maintain's pass
+		for _, id := range []shard.ID{lapsed, goneID} {
+			if _, err := n.db.HeldShard(id); !errors.Is(err, meta.ErrNotFound) {
+				t.Fatalf("expired shard still indexed: %v", err)
+			}
+			if loc := n.location(t, id); loc != "" {
+				t.Fatalf("expired shard's bytes still kept %s", loc)
+			}
+		}
+		for _, id := range []shard.ID{kept, late} {
+			if n.lease(t, id, a) == 0 {
+				t.Fatal("a renewed holding expired")
+			}
+			size := 1000
+			if id == late {
+				size = 300
+			}
+			n.wantPlaced(t, m, id, size)
+		}
+		if n.lease(t, shared, a) != 0 || n.lease(t, shared, b) == 0 {
+			t.Fatal("shared shard: wrong holdings left")
+		}
+		n.wantPlaced(t, m, shared, 700)
+		if _, err := n.db.Root(gone.Public()); !errors.Is(err, meta.ErrNotFound) {
+			t.Fatalf("root of an owner with no holding left: %v", err)
+		}
+		if o, err := n.db.OwnerHeld(a.Public()); err != nil || o.Shards != 2 || o.Bytes != 1300+2*ho {
+			t.Fatalf("owner a's totals %+v, %v", o, err)
+		}
+		n.checkLeaseIndex(t)
+		after := n.state(t)
+		freed := before.used - after.used
+		if freed != 1000+400+3*ho+int64(len(rootRec.Record)) {
+			t.Fatalf("used bytes fell by %d", freed)
+		}
+		rec1, err := n.srv.Record()
+		if err != nil || rec1.Free != rec0.Free+freed {
+			t.Fatalf("free %d then %d (%v), want %d more", rec0.Free, rec1.Free, err, freed)
+		}
+		var line map[string]any
+		for _, l := range logs.lines(t) {
+			if l["msg"] == "expired lapsed leases" {
+				line = l
+			}
+		}
+		if line == nil || line["level"] != "INFO" || line["holdings"] != 3.0 || line["shards"] != 2.0 || line["freed"] != float64(freed) {
+			t.Fatalf("info line of the sweep: %v", line)
+		}
+		// Nothing more to do.
+		if ex, err := n.srv.ExpireLeases(ctx); err != nil || ex != (Expired{}) {
+			t.Fatalf("second sweep: %+v, %v", ex, err)
+		}
+		// Not held any more: the renew says so and does not resurrect.
+		ans, err := c.RenewBatch(ctx, renewBatch(a, n, clock, clock.Now().Add(24*time.Hour), lapsed, shared))
+		if err != nil || len(ans.Renewed) != 0 || len(ans.NotHeld) != 2 {
+			t.Fatalf("renew of expired holdings: %+v, %v", ans, err)
+		}
+	})
+}
+
+// A sweep works through many lapsed holdings a page at a time, all in one
+// call, and reports them.
+func TestLeaseExpiryPages(t *testing.T) {
+	clock := newTestClock()
+	n := startNode(t, nodeOpts{cfg: func(c *Config) { c.Now = clock.Now }})
+	c := n.client(t, WithClientClock(clock.Now))
+	owner := newKey(t)
+	const shards = 2*expirePage + 17
+	for i := range shards {
+		b, id := testShard(uint64(3000+i), 64)
+		putLease(t, c, clock, owner, b, id, clock.Now().Add(time.Hour))
+	}
+	b, id := testShard(2999, 64)
+	putLease(t, c, clock, owner, b, id, clock.Now().Add(30*24*time.Hour))
+	clock.advance(time.Hour + n.srv.cfg.LeaseGrace + time.Second)
+	ex, err := n.srv.ExpireLeases(context.Background())
+	if err != nil || ex.Holdings != shards || ex.Shards != shards || ex.Freed != shards*(64+ho) {
+		t.Fatalf("sweep: %+v, %v", ex, err)
+	}
+	st := n.state(t)
+	if len(st.held) != 1 || st.held[0].ID != id || len(st.shards) != 1 {
+		t.Fatalf("left %d records, %d shards", len(st.held), len(st.shards))
+	}
+	n.checkLeaseIndex(t)
+}
+
+// A stale index entry (no such holding, or a renewed one's old expiry) is
+// dropped by the sweep without touching the holding.
+func TestLeaseExpiryStaleEntries(t *testing.T) {
+	clock := newTestClock()
+	n := startNode(t, nodeOpts{cfg: func(c *Config) { c.Now = clock.Now }})
+	c := n.client(t, WithClientClock(clock.Now))
+	owner := newKey(t)
+	b, id := testShard(2400, 64)
+	putLease(t, c, clock, owner, b, id, clock.Now().Add(30*24*time.Hour))
+	err := n.db.Update(func(bt *meta.Batch) error {
+		for _, l := range []meta.Lease{{Expiry: 5, Shard: id, Owner: owner.Public()}, {Expiry: 6, Shard: shard.ID{9}, Owner: owner.Public()}} {
+			if err := bt.Set(leaseKeyForTest(l), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := n.srv.ExpireLeases(context.Background())
+	if err != nil || ex != (Expired{}) {
+		t.Fatalf("sweep: %+v, %v", ex, err)
+	}
+	n.checkLeaseIndex(t)
+	if n.lease(t, id, owner) == 0 {
+		t.Fatal("holding gone")
+	}
+}
+
+// leaseKeyForTest is meta's lease index key, as documented in meta/doc.go.
+func leaseKeyForTest(l meta.Lease) []byte {
+	k := []byte{'e'}
+	k = append(k, byte(uint64(l.Expiry)>>56^0x80), byte(l.Expiry>>48), byte(l.Expiry>>40), byte(l.Expiry>>32),
+		byte(l.Expiry>>24), byte(l.Expiry>>16), byte(l.Expiry>>8), byte(l.Expiry))
+	k = append(k, l.Shard[:]...)
+	return append(k, l.Owner[:]...)
+}
