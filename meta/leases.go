@@ -28,14 +28,21 @@ func decodeLeaseKey(k []byte) (Lease, error) {
 }
 
 // LapsedLeases lists, in expiry order, up to limit (at least 1) lease
-// index entries whose Expiry is before before (unix seconds). The caller
-// checks each against the held shard's record in the batch that acts on
-// it: a lease may have been renewed meanwhile.
-func (db *DB) LapsedLeases(before int64, limit int) ([]Lease, error) {
+// index entries whose Expiry is before before (unix seconds), after the
+// entry after (nil: from the first). A caller working through them a page
+// at a time passes the last entry of the previous page, so that it never
+// steps again over the entries it deleted. The caller checks each entry
+// against the held shard's record in the batch that acts on it: a lease
+// may have been renewed meanwhile.
+func (db *DB) LapsedLeases(after *Lease, before int64, limit int) ([]Lease, error) {
 	limit = max(limit, 1)
 	end := leaseKey(before, [32]byte{}, [32]byte{})
+	var a []byte
+	if after != nil {
+		a = leaseKey(after.Expiry, after.Shard, after.Owner)
+	}
 	var out []Lease
-	err := scanRaw(db.pdb, []byte{prefixLease}, nil, limit, func(k, _ []byte) error {
+	err := scanRaw(db.pdb, []byte{prefixLease}, a, limit, func(k, _ []byte) error {
 		if string(k) >= string(end) {
 			return errStopScan
 		}

@@ -49,12 +49,15 @@ func TestLeaseIndex(t *testing.T) {
 	})
 	wantLeases(t, db, Lease{50, s2, a}, Lease{100, s1, a}, Lease{300, s1, b})
 
-	lapsed, err := db.LapsedLeases(100, 10)
+	lapsed, err := db.LapsedLeases(nil, 100, 10)
 	if err != nil || !slices.Equal(lapsed, []Lease{{50, s2, a}}) {
 		t.Fatalf("lapsed before 100: %+v, %v", lapsed, err)
 	}
-	if lapsed, err = db.LapsedLeases(1000, 2); err != nil || len(lapsed) != 2 || lapsed[1] != (Lease{100, s1, a}) {
+	if lapsed, err = db.LapsedLeases(nil, 1000, 2); err != nil || len(lapsed) != 2 || lapsed[1] != (Lease{100, s1, a}) {
 		t.Fatalf("lapsed before 1000, limit 2: %+v, %v", lapsed, err)
+	}
+	if lapsed, err = db.LapsedLeases(&lapsed[1], 1000, 2); err != nil || !slices.Equal(lapsed, []Lease{{300, s1, b}}) {
+		t.Fatalf("lapsed before 1000 after the first page: %+v, %v", lapsed, err)
 	}
 
 	put(t, db, func(bt *Batch) error {

@@ -35,8 +35,9 @@ func (e *Expired) add(o Expired) {
 func (s *Server) ExpireLeases(ctx context.Context) (Expired, error) {
 	var total Expired
 	cutoff := s.cfg.Now().Add(-s.cfg.LeaseGrace).Unix()
+	var after *meta.Lease // the page's entries are deleted: never scan them again
 	for ctx.Err() == nil {
-		leases, err := s.db.LapsedLeases(cutoff, expirePage)
+		leases, err := s.db.LapsedLeases(after, cutoff, expirePage)
 		if err != nil || len(leases) == 0 {
 			return total, err
 		}
@@ -45,6 +46,7 @@ func (s *Server) ExpireLeases(ctx context.Context) (Expired, error) {
 		if err != nil || len(leases) < expirePage {
 			return total, err
 		}
+		after = &leases[len(leases)-1]
 	}
 	return total, ctx.Err()
 }
