@@ -239,7 +239,8 @@
 //	{"renewed":["<64 hex>",...],"not_held":["<64 hex>",...]}
 //
 // A renew never stores anything: a shard the owner no longer holds here
-// (deleted, or expired, see Storage) is not held, and the owner must store
+// (deleted, or expired: lapsed more than the grace ago, see Storage,
+// whether the sweep has removed it yet or not) is not held, and the owner must store
 // it again (the gateway counts it lost). The Client (RenewBatch) checks
 // that the answer splits the batch exactly. A batch does not touch the
 // per-shard grant times.

@@ -72,6 +72,11 @@ func TestLeaseExpiry(t *testing.T) {
 		}
 
 		clock.advance(2 * time.Hour)
+		// Past the grace, a holding is not held, swept or not yet.
+		ans, err := c.RenewBatch(ctx, renewBatch(a, n, clock, clock.Now().Add(24*time.Hour), lapsed))
+		if err != nil || len(ans.Renewed) != 0 || len(ans.NotHeld) != 1 {
+			t.Fatalf("renew past the grace: %+v, %v", ans, err)
+		}
 		n.srv.prune(ctx) // Maintain's pass
 		for _, id := range []shard.ID{lapsed, goneID} {
 			if _, err := n.db.HeldShard(id); !errors.Is(err, meta.ErrNotFound) {
@@ -125,7 +130,7 @@ func TestLeaseExpiry(t *testing.T) {
 			t.Fatalf("second sweep: %+v, %v", ex, err)
 		}
 		// Not held any more: the renew says so and does not resurrect.
-		ans, err := c.RenewBatch(ctx, renewBatch(a, n, clock, clock.Now().Add(24*time.Hour), lapsed, shared))
+		ans, err = c.RenewBatch(ctx, renewBatch(a, n, clock, clock.Now().Add(24*time.Hour), lapsed, shared))
 		if err != nil || len(ans.Renewed) != 0 || len(ans.NotHeld) != 2 {
 			t.Fatalf("renew of expired holdings: %+v, %v", ans, err)
 		}

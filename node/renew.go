@@ -54,7 +54,7 @@ func (s *Server) handleRenewBatch(w http.ResponseWriter, r *http.Request, c *cal
 	if rb.LeaseExpiry > now.Add(s.cfg.MaxLease).Unix() {
 		return errorf(ErrBadRequest, "lease expiry beyond the maximum of %v", s.cfg.MaxLease)
 	}
-	ans, err := s.renewBatch(rb)
+	ans, err := s.renewBatch(rb, now.Add(-s.cfg.LeaseGrace).Unix())
 	if err != nil {
 		return err
 	}
@@ -64,9 +64,11 @@ func (s *Server) handleRenewBatch(w http.ResponseWriter, r *http.Request, c *cal
 
 // renewBatch applies a verified batch in one meta batch: each holding of
 // the owner named is extended to the batch's expiry unless it already
-// lasts longer. It needs no shard lock: the record is read and written in
+// lasts longer. A holding whose lease lapsed before gone (unix seconds:
+// more than LeaseGrace ago) is not held, whether the sweep has removed it
+// yet or not. It needs no shard lock: the record is read and written in
 // one Update, and nothing is released.
-func (s *Server) renewBatch(rb shard.RenewBatch) (RenewAnswer, error) {
+func (s *Server) renewBatch(rb shard.RenewBatch, gone int64) (RenewAnswer, error) {
 	var ans RenewAnswer
 	err := s.db.Update(func(b *meta.Batch) error {
 		ans = RenewAnswer{Renewed: make([]shard.ID, 0, len(rb.Shards)), NotHeld: []shard.ID{}}
@@ -80,7 +82,7 @@ func (s *Server) renewBatch(rb shard.RenewBatch) (RenewAnswer, error) {
 				return err
 			}
 			hd, ok := rec.Holding(rb.Owner)
-			if !ok {
+			if !ok || hd.LeaseExpiry < gone {
 				ans.NotHeld = append(ans.NotHeld, id)
 				continue
 			}
