@@ -139,6 +139,7 @@ var settings = []setting{
 	durSetting("node.clock_window", "", "", func(c *Config) *time.Duration { return &c.Node.ClockWindow }),
 	sizeSetting("node.max_shard_size", "", "", func(c *Config) *int64 { return &c.Node.MaxShardSize }),
 	durSetting("node.max_lease", "", "", func(c *Config) *time.Duration { return &c.Node.MaxLease }),
+	durSetting("node.lease_grace", "", "", func(c *Config) *time.Duration { return &c.Node.LeaseGrace }),
 	durSetting("node.request_timeout", "", "", func(c *Config) *time.Duration { return &c.Node.RequestTimeout }),
 	sizeSetting("node.min_rate", "", "", func(c *Config) *int64 { return &c.Node.MinRate }),
 	boolSetting("node.allow_anonymous_reads", "", "", func(c *Config) *bool { return &c.Node.AllowAnonymousReads }),
