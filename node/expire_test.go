@@ -1,9 +1,12 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -200,4 +203,150 @@ func leaseKeyForTest(l meta.Lease) []byte {
 		byte(l.Expiry>>24), byte(l.Expiry>>16), byte(l.Expiry>>8), byte(l.Expiry))
 	k = append(k, l.Shard[:]...)
 	return append(k, l.Owner[:]...)
+}
+
+func TestLeaseGraceConfig(t *testing.T) {
+	for _, tc := range []struct {
+		grace time.Duration
+		ok    bool
+	}{{0, true}, {time.Minute, true}, {MaxLeaseGrace, true}, {-time.Hour, false}, {time.Second, false}, {MaxLeaseGrace + 1, false}} {
+		c := Config{Key: newKey(t), Address: "http://a", LeaseGrace: tc.grace}
+		c.Defaults()
+		if err := c.Validate(); (err == nil) != tc.ok {
+			t.Errorf("lease grace %v: %v", tc.grace, err)
+		}
+		if tc.grace == 0 && c.LeaseGrace != DefaultLeaseGrace {
+			t.Errorf("default lease grace %v", c.LeaseGrace)
+		}
+	}
+}
+
+// Sweeps race stores of the same shards and batch renewals: afterwards
+// the records, the lease index, the totals, the used bytes and the files
+// agree, and no holding stored or renewed in time was lost.
+func TestLeaseExpiryRaces(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m storageMode) {
+		storeDir := t.TempDir()
+		st, err := NewDiskStore(storeDir, testLeafSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock := newTestClock()
+		n := startNode(t, nodeOpts{st: st, inlineMax: m.inlineMax, cfg: func(c *Config) { c.Now = clock.Now }})
+		c := n.client(t, WithClientClock(clock.Now))
+		ctx := context.Background()
+		a, b := newKey(t), newKey(t)
+		grace := n.srv.cfg.LeaseGrace
+		type sh struct {
+			data []byte
+			id   shard.ID
+		}
+		var restored, dropped, renewed []sh
+		for i := range 30 {
+			data, id := testShard(uint64(4000+i), 500+i)
+			s := sh{data, id}
+			switch i % 3 {
+			case 0: // past the grace, stored again during the race
+				putLease(t, c, clock, a, data, id, clock.Now().Add(time.Hour))
+				restored = append(restored, s)
+			case 1: // past the grace, gone
+				putLease(t, c, clock, a, data, id, clock.Now().Add(time.Hour))
+				dropped = append(dropped, s)
+			case 2: // within the grace, renewed during the race
+				putLease(t, c, clock, a, data, id, clock.Now().Add(3*time.Hour))
+				renewed = append(renewed, s)
+			}
+			putLease(t, c, clock, b, data, id, clock.Now().Add(time.Hour)) // b's always lapse
+		}
+		clock.advance(grace + 2*time.Hour)
+
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		stop := make(chan struct{})
+		wg.Go(func() {
+			for {
+				if _, err := n.srv.ExpireLeases(ctx); err != nil {
+					errs <- err
+					return
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		})
+		var work sync.WaitGroup
+		work.Go(func() {
+			for _, s := range restored {
+				g := shard.Grant{Op: shard.OpStore, Shard: s.id, Size: int64(len(s.data)),
+					LeaseExpiry: clock.Now().Add(24 * time.Hour).Unix(), Time: clock.Now().UnixNano() + grantTime()%1000}
+				g.Sign(a)
+				if _, err := c.PutShard(ctx, s.id, bytes.NewReader(s.data), int64(len(s.data)), g); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+		work.Go(func() {
+			c := n.client(t, WithClientClock(clock.Now))
+			for _, s := range renewed {
+				if _, err := c.RenewBatch(ctx, renewBatch(a, n, clock, clock.Now().Add(24*time.Hour), s.id)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+		work.Wait()
+		close(stop)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if _, err := n.srv.ExpireLeases(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		for _, s := range append(slices.Clone(restored), renewed...) {
+			if n.lease(t, s.id, a) <= clock.Now().Unix() {
+				t.Fatalf("holding stored or renewed in time lost")
+			}
+			n.wantPlaced(t, m, s.id, len(s.data))
+		}
+		for _, s := range dropped {
+			if loc := n.location(t, s.id); loc != "" {
+				t.Fatalf("expired shard kept %s", loc)
+			}
+		}
+		n.checkLeaseIndex(t)
+		now := n.state(t)
+		var want int64
+		var ids []shard.ID
+		owned := map[shard.PublicKey]meta.OwnerHeld{}
+		for _, h := range now.held {
+			want += h.Size + int64(len(h.Holders))*ho
+			ids = append(ids, h.ID)
+			for _, hd := range h.Holders {
+				o := owned[hd.Owner]
+				o.Shards++
+				o.Bytes += h.Size + ho
+				owned[hd.Owner] = o
+				if hd.Owner != a.Public() {
+					t.Fatal("a lapsed holding of b survived")
+				}
+			}
+		}
+		if now.used != want || !slices.Equal(now.shards, ids) || len(now.held) != len(restored)+len(renewed) {
+			t.Fatalf("used %d (want %d), %d shards stored, %d held", now.used, want, len(now.shards), len(now.held))
+		}
+		for owner, o := range owned {
+			if got, err := n.db.OwnerHeld(owner); err != nil || got.Shards != o.Shards || got.Bytes != o.Bytes {
+				t.Fatalf("totals %+v, %v; want %+v", got, err, o)
+			}
+		}
+		if o, err := n.db.OwnerHeld(b.Public()); err != nil || o.Shards != 0 {
+			t.Fatalf("b's totals %+v, %v", o, err)
+		}
+	})
 }
