@@ -6,8 +6,8 @@
 // Plain HTTP/1.1 (or HTTP/2), all paths under /v1/. Shard IDs and owner
 // and node IDs in paths are 64 lowercase hex digits. JSON bodies are at
 // most Config.MaxJSONBody (1 MiB); NodeRecord, Grant, Receipt,
-// RootRecord and RenewBatch are the JSON forms of package shard (keys and IDs as hex,
-// signatures as standard base64).
+// RootRecord and RenewBatch are the JSON forms of package shard (keys and
+// IDs as hex, signatures as standard base64).
 //
 //	GET    /v1/info                    200 NodeRecord, signed by this node; public
 //	GET    /v1/hello?nonce=N           200 Hello: the record and the node's signature
@@ -126,7 +126,8 @@
 // a request it received to another node, whose nonce cache has not seen
 // it. The Client names the peer it pinned (WithPeerID, or the record of
 // its first Info, which it asks for before anything but a read). Owner
-// grants bind the operation, not the node: the request binds the node.
+// grants bind the operation, not the node: the request binds the node. A
+// RenewBatch names its node itself (see Owner grants).
 //
 // # Peer exchange
 //
@@ -240,8 +241,8 @@
 //
 // A renew never stores anything: a shard the owner no longer holds here
 // (deleted, or expired: lapsed more than the grace ago, see Storage,
-// whether the sweep has removed it yet or not) is not held, and the owner must store
-// it again (the gateway counts it lost). The Client (RenewBatch) checks
+// whether the sweep has removed it yet or not) is not held, and the owner
+// must store it again (the gateway counts it lost). The Client (RenewBatch) checks
 // that the answer splits the batch exactly. A batch does not touch the
 // per-shard grant times.
 //
@@ -250,9 +251,10 @@
 // within the clock window of its Time, any number of times: applying it
 // again sets leases that are already at least its LeaseExpiry, which
 // changes nothing, and it renews only holdings that exist, so it cannot
-// bring a deleted or expired one back. The most a replay can do is extend
-// a holding that the owner deleted and stored again within that window to
-// the expiry the owner signed for it minutes before.
+// bring a deleted or expired one back. The most a replay can do: when the
+// owner deletes a shard and stores it again with a shorter lease within
+// the window, raise that lease to the expiry the owner signed for the
+// shard minutes before.
 //
 // # Storage
 //
