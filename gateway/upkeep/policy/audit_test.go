@@ -64,7 +64,7 @@ func TestChooseAuditsDue(t *testing.T) {
 	shards[8].Holder = peerID(8)
 	shards[7].Holder = peerID(7)
 	away := peers[peerID(7)]
-	away.Reachable, away.LastSeen = false, now.Add(-time.Minute)
+	away.Reachable, away.OfflineSince = false, now.Add(-time.Minute)
 	peers[peerID(7)] = away
 	sus := peers[peerID(8)]
 	sus.Reputation = 0.5

@@ -22,7 +22,7 @@ func benchFleet(overdue time.Duration) (now time.Time, segs []SegmentState, shar
 			offlinePeer(peers, i, now)
 		case i%50 == 1:
 			ps := peers[peerID(i)]
-			ps.Reachable, ps.LastSeen = false, now.Add(-time.Minute)
+			ps.Reachable, ps.OfflineSince = false, now.Add(-time.Minute)
 			peers[peerID(i)] = ps
 		}
 	}

@@ -1,11 +1,6 @@
 package policy
 
-import (
-	"math/bits"
-	"time"
-)
-
-func popcount(x uint64) int { return bits.OnesCount64(x) }
+import "time"
 
 // Budget is a token bucket of bytes, carried by the caller from one call
 // to the next: the policy has no clock, the caller says how much time

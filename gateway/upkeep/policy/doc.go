@@ -9,8 +9,8 @@
 // wall clock (now and elapsed are arguments), no global randomness (a
 // *rand.Rand is passed in), budgets carried by the caller (Budget). The
 // same inputs give the same outputs, so a simulator can drive this code
-// over thousands of nodes and millions of shards, and the costs are a few
-// nanoseconds per shard with no allocation per shard.
+// over thousands of nodes and millions of shards, at tens of nanoseconds
+// and no allocation per shard.
 //
 // # What counts as lost
 //
@@ -21,9 +21,10 @@
 //   - Lost, audit failed: FailuresToLose (2) consecutive audits failed;
 //   - Lost, lease expired: its lease lapsed, the holder may delete it;
 //   - Lost, peer gone: the registry no longer knows the holder;
-//   - Lost, offline: its holder has been unreachable for OfflineGrace (1 h)
-//     or more;
-//   - Away: its holder has been unreachable for less than OfflineGrace. It
+//   - Lost, offline: its holder has been seen down (PeerState.OfflineSince:
+//     the first failed contact since its last success) for OfflineGrace
+//     (1 h) or more;
+//   - Away: its holder has been down for less than OfflineGrace. It
 //     counts as healthy: it causes no repair, it is not audited (an audit
 //     could not reach it) and its lease is renewed when it is back;
 //   - Healthy otherwise.
@@ -101,6 +102,25 @@
 // stored (Write): with fewer than N it is degraded, and repair places the
 // rest. MinAcks is at least K (fewer could not be read back); K+1 keeps
 // one loss of margin from the first moment.
+//
+// # What the caller provides
+//
+// Every call takes now; budget-limited calls also take the Budget they
+// returned last time and the time elapsed since (a zero Budget is empty:
+// a loop may start with elapsed = BurstWindow). ChooseAudits takes a
+// *rand.Rand the caller keeps (seeded from crypto/rand in the gateway,
+// from a seed in a simulator). The catalog gives, per shard, its ID,
+// index, holder, size, lease expiry, last audit (the store time for a new
+// shard), consecutive audit failures, whether it was declared not held,
+// and a pending re-check; the caller stores the ShardState AuditResult
+// returns. The registry and the gateway's contacts give, per holder,
+// whether it is reachable, since when it has been down (first failure
+// after the last success), its reputation, block and placeability; a
+// holder missing from the map is gone. The caller carries out decisions:
+// audits (with a fresh nonce), repairs (reading any K readable shards,
+// placing on RepairTargets or its own placement, then dropping lost
+// records and releasing what they held), renewals (one shard.RenewBatch
+// each), reputation drops (the registry's Lied) and commits.
 //
 // # Valid configurations
 //

@@ -23,7 +23,7 @@ func Example() {
 	seg := policy.SegmentState{ID: policy.SegmentID{1}, ShardSize: 1 << 20}
 	for i := range 5 {
 		id := policy.PeerID{byte(i + 1)}
-		peers[id] = policy.PeerState{ID: id, Reachable: true, LastSeen: now, Reputation: 1, Placeable: true}
+		peers[id] = policy.PeerState{ID: id, Reachable: true, Reputation: 1, Placeable: true}
 		seg.Shards = append(seg.Shards, policy.ShardState{
 			ID: [32]byte{byte(i + 1)}, Index: i, Holder: id, Size: 1 << 20,
 			LeaseExpiry: stored.Add(90 * 24 * time.Hour), LastAudit: stored,
@@ -31,7 +31,7 @@ func Example() {
 	}
 	// The holder of shard 4 has been unreachable for two hours.
 	gone := peers[policy.PeerID{5}]
-	gone.Reachable, gone.LastSeen = false, now.Add(-2*time.Hour)
+	gone.Reachable, gone.OfflineSince = false, now.Add(-2*time.Hour)
 	peers[gone.ID] = gone
 
 	var auditBudget, repairBudget policy.Budget // kept between rounds

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"math/bits"
 	"time"
 
 	"ishtar/shard"
@@ -18,12 +19,15 @@ type PeerState struct {
 	ID PeerID
 	// Block is its address block (peers.AddressBlock), for RepairTargets.
 	Block string
-	// Reachable: the peer answers now (not in back-off, last contact
-	// succeeded).
+	// Reachable: the peer answers now (its last contact succeeded, it is
+	// not in back-off).
 	Reachable bool
-	// LastSeen is its last successful contact; a peer not Reachable has
-	// been offline since then.
-	LastSeen time.Time
+	// OfflineSince, for a peer not Reachable, is its first failed contact
+	// since its last success: it has been seen down since then. (Not the
+	// registry's LastSeen, its last success, which may be hours before
+	// anyone tried again: a peer rarely contacted would be lost at its
+	// first failure.) Zero, for a peer not Reachable: down since now.
+	OfflineSince time.Time
 	// Reputation in (0, 1]: 1 for a peer never caught lying.
 	Reputation float64
 	// Placeable: fit for new shards (peers.Peer.Placeable).
@@ -129,7 +133,7 @@ type ShardHealth struct {
 // that shard (an admission, two failed audits, a lapsed lease) or its
 // holder's long absence, never on what the peer did elsewhere. A low
 // reputation makes its shards audited sooner (ChooseAudits), so real
-// loss shows within hours without a repair storm for each demerit.
+// loss shows within days without a repair storm for each demerit.
 func (p Policy) Shard(now time.Time, s ShardState, peer PeerState, known bool) ShardHealth {
 	cls := classGone
 	if known {
@@ -155,7 +159,7 @@ func (p Policy) classify(now time.Time, ps *PeerState) peerClass {
 		return classSuspect
 	case ps.Reachable:
 		return classUp
-	case now.Sub(ps.LastSeen) >= p.c.OfflineGrace:
+	case !ps.OfflineSince.IsZero() && now.Sub(ps.OfflineSince) >= p.c.OfflineGrace:
 		return classOffline
 	}
 	return classAway
@@ -271,6 +275,8 @@ func (s *indexSet) add(i int)          { s[i>>6] |= 1 << (i & 63) }
 func (s *indexSet) has(i int) bool     { return s[i>>6]&(1<<(i&63)) != 0 }
 func (s *indexSet) or(t *indexSet)     { s[0] |= t[0]; s[1] |= t[1]; s[2] |= t[2]; s[3] |= t[3] }
 func (s *indexSet) andNot(t *indexSet) { s[0] &^= t[0]; s[1] &^= t[1]; s[2] &^= t[2]; s[3] &^= t[3] }
+func popcount(x uint64) int            { return bits.OnesCount64(x) }
+
 func (s *indexSet) count() int {
 	return popcount(s[0]) + popcount(s[1]) + popcount(s[2]) + popcount(s[3])
 }

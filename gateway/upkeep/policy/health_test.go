@@ -11,7 +11,7 @@ func TestShardHealth(t *testing.T) {
 	up := upPeer(1)
 	down := func(d time.Duration) PeerState {
 		ps := upPeer(1)
-		ps.Reachable, ps.LastSeen = false, now.Add(-d)
+		ps.Reachable, ps.OfflineSince = false, now.Add(-d)
 		return ps
 	}
 	base := ShardState{ID: shardID(1), Holder: peerID(1), Size: 100, LeaseExpiry: now.Add(time.Hour), LastAudit: t0}
@@ -30,6 +30,7 @@ func TestShardHealth(t *testing.T) {
 		{"offline at grace", base, down(time.Hour), true, ShardHealth{Lost, Offline}},
 		{"offline long", base, down(30 * 24 * time.Hour), true, ShardHealth{Lost, Offline}},
 		{"peer gone", base, PeerState{}, false, ShardHealth{Lost, PeerGone}},
+		{"down since unknown: away", base, PeerState{Reputation: 1}, true, ShardHealth{Away, NotLost}},
 		{"not held", with(func(s *ShardState) { s.NotHeld = true }), up, true, ShardHealth{Lost, NotHeld}},
 		{"one audit failure", with(func(s *ShardState) { s.AuditFailures = 1; s.RecheckAt = now }), up, true, ShardHealth{Healthy, NotLost}},
 		{"two audit failures", with(func(s *ShardState) { s.AuditFailures = 2 }), up, true, ShardHealth{Lost, AuditFailed}},
@@ -97,9 +98,9 @@ func TestSegmentHealth(t *testing.T) {
 				ps := peers[peerID(i)]
 				switch f {
 				case away:
-					ps.Reachable, ps.LastSeen = false, now.Add(-time.Minute)
+					ps.Reachable, ps.OfflineSince = false, now.Add(-time.Minute)
 				case offline:
-					ps.Reachable, ps.LastSeen = false, now.Add(-2*time.Hour)
+					ps.Reachable, ps.OfflineSince = false, now.Add(-2*time.Hour)
 				}
 				peers[peerID(i)] = ps
 				if f == gone {

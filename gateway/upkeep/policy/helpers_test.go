@@ -38,7 +38,7 @@ func segID(n int) SegmentID {
 }
 
 func upPeer(n int) PeerState {
-	return PeerState{ID: peerID(n), Block: blockOf(n), Reachable: true, LastSeen: t0, Reputation: 1, Placeable: true}
+	return PeerState{ID: peerID(n), Block: blockOf(n), Reachable: true, Reputation: 1, Placeable: true}
 }
 
 func blockOf(n int) string { return "10.0." + string(rune('a'+n%26)) + ".0/24" }

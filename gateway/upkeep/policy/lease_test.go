@@ -44,7 +44,7 @@ func TestRenewalsDue(t *testing.T) {
 	now := t0.Add(70 * day)
 	peers := peersUp(0, 4)
 	away := peers[peerID(2)]
-	away.Reachable, away.LastSeen = false, now.Add(-time.Minute)
+	away.Reachable, away.OfflineSince = false, now.Add(-time.Minute)
 	peers[peerID(2)] = away
 	var shards []ShardState
 	add := func(id, holder int, expiry time.Time, f func(*ShardState)) {

@@ -10,7 +10,7 @@ import (
 // shards listed in lost (segment, index) are offline past the grace.
 func offlinePeer(peers map[PeerID]PeerState, n int, now time.Time) {
 	ps := peers[peerID(n)]
-	ps.Reachable, ps.LastSeen = false, now.Add(-2*time.Hour)
+	ps.Reachable, ps.OfflineSince = false, now.Add(-2*time.Hour)
 	peers[peerID(n)] = ps
 }
 
@@ -31,14 +31,14 @@ func TestPlanRepairsOrderAndReport(t *testing.T) {
 	offlinePeer(peers, 33, now)
 	offlinePeer(peers, 34, now)
 	ps := peers[peerID(32)]
-	ps.Reachable, ps.LastSeen = false, now.Add(-time.Minute)
+	ps.Reachable, ps.OfflineSince = false, now.Add(-time.Minute)
 	peers[peerID(32)] = ps
 	for _, n := range []int{42, 43, 44} {
 		offlinePeer(peers, n, now)
 	}
 	offlinePeer(peers, 50, now)
 	ps = peers[peerID(51)]
-	ps.Reachable, ps.LastSeen = false, now.Add(-time.Minute)
+	ps.Reachable, ps.OfflineSince = false, now.Add(-time.Minute)
 	peers[peerID(51)] = ps
 
 	plan, b, rep := p.PlanRepairs(now, segs, peers, Budget{Tokens: 1e9}, 0)
@@ -128,40 +128,76 @@ func TestRepairTargets(t *testing.T) {
 	p := mustNew(t, Defaults())
 	now := t0
 	peers := peersUp(0, 40)
-	seg := segment(1, 0, 5, 100) // holders 0..4, blocks a..e
-	offlinePeer(peers, 4, now)   // lost: its block is free again, itself excluded
-	cand := func(n int, f func(*PeerState)) PeerState {
+	seg := segment(1, 0, 5, 100) // holders 0..4, in blocks a..e
+	offlinePeer(peers, 4, now)   // shard 4 lost: block e is free again, peer 4 is not
+	cand := func(n int, block string, placeable bool) PeerState {
 		ps := upPeer(n)
-		if f != nil {
-			f(&ps)
-		}
+		ps.Block, ps.Placeable = block, placeable
 		return ps
 	}
 	self := peerID(30)
 	cands := []PeerState{
-		cand(30, nil), // self
-		cand(1, nil),  // a holder
-		cand(4, nil),  // the holder that lost one
-		cand(26, nil), // block a, as holder 0
-		cand(5, func(ps *PeerState) { ps.Placeable = false }),
-		cand(30+4, nil), // block e, free since 4 is lost: ok (34%26=8: block i)
-		cand(6, nil),    // block g: ok
-		cand(32, nil),   // block g again: skipped with distinct blocks
-		cand(7, nil),
+		cand(30, "z", true), // self
+		cand(1, "y", true),  // holds shard 1
+		cand(4, "x", true),  // held shard 4, lost it
+		cand(31, blockOf(0), true),
+		cand(32, "w", false),
+		cand(33, blockOf(4), true), // the lost holder's block
+		cand(34, "v", true),
+		cand(35, "v", true), // block v again
+		cand(36, "u", true),
 	}
-	got := p.RepairTargets(now, seg, peers, cands, self, true, 2)
-	if want := []PeerID{peerID(34), peerID(6)}; !slices.Equal(got, want) {
-		t.Fatalf("distinct blocks: %v, want %v", got, want)
+	for _, tc := range []struct {
+		distinct bool
+		need     int
+		want     []PeerID
+	}{
+		{true, 2, []PeerID{peerID(33), peerID(34)}},
+		{true, 10, []PeerID{peerID(33), peerID(34), peerID(36)}},
+		{false, 10, []PeerID{peerID(31), peerID(33), peerID(34), peerID(35), peerID(36)}},
+		{true, 0, nil},
+	} {
+		got := p.RepairTargets(now, seg, peers, cands, self, tc.distinct, tc.need)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("distinct %v, need %d: %v, want %v", tc.distinct, tc.need, got, tc.want)
+		}
 	}
-	got = p.RepairTargets(now, seg, peers, cands, self, true, 10)
-	if want := []PeerID{peerID(34), peerID(6), peerID(7)}; !slices.Equal(got, want) {
-		t.Fatalf("distinct blocks, want 10: %v, want %v", got, want)
+}
+
+func TestPlanRepairsInputOrder(t *testing.T) {
+	// The plan depends on the segments, not on their order.
+	p := mustNew(t, Defaults())
+	now := t0.Add(time.Hour)
+	peers := peersUp(0, 50)
+	for _, n := range []int{3, 7, 11, 19, 23} {
+		offlinePeer(peers, n, now)
 	}
-	got = p.RepairTargets(now, seg, peers, cands, self, false, 10)
-	if want := []PeerID{peerID(26), peerID(34), peerID(6), peerID(32), peerID(7)}; !slices.Equal(got, want) {
-		t.Fatalf("any blocks: %v, want %v", got, want)
+	var segs []SegmentState
+	for i := range 40 {
+		seg := segment(i, 0, 5, 1000)
+		for j := range seg.Shards {
+			seg.Shards[j].Holder = peerID((i*7 + j*3) % 50)
+		}
+		segs = append(segs, seg)
 	}
-	if got := p.RepairTargets(now, seg, peers, cands, self, true, 0); got != nil {
-		t.Fatalf("need 0: %v", got)
+	ids := func(plan []Repair) (out []SegmentID) {
+		for _, r := range plan {
+			out = append(out, r.Segment)
+		}
+		return out
+	}
+	want, _, _ := p.PlanRepairs(now, segs, peers, Budget{Tokens: 20000}, 0)
+	if len(want) == 0 {
+		t.Fatal("nothing to repair")
+	}
+	slices.Reverse(segs)
+	got, _, _ := p.PlanRepairs(now, segs, peers, Budget{Tokens: 20000}, 0)
+	if !slices.Equal(ids(got), ids(want)) {
+		t.Fatalf("reversed input: %v, want %v", ids(got), ids(want))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Margin < got[i-1].Margin {
+			t.Fatalf("margin %d after %d", got[i].Margin, got[i-1].Margin)
+		}
 	}
 }

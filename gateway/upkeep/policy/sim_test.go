@@ -43,9 +43,9 @@ func newNetwork(p Policy, segs, peersN int, seed uint64) *network {
 func (n *network) setPeer(id int, up bool) {
 	ps := n.peers[peerID(id)]
 	if up {
-		ps.Reachable, ps.LastSeen = true, n.now
+		ps.Reachable, ps.OfflineSince = true, time.Time{}
 	} else if ps.Reachable {
-		ps.Reachable, ps.LastSeen = false, n.now
+		ps.Reachable, ps.OfflineSince = false, n.now
 	}
 	n.peers[peerID(id)] = ps
 }
@@ -53,12 +53,6 @@ func (n *network) setPeer(id int, up bool) {
 // step advances the clock by d and runs one upkeep round.
 func (n *network) step(d time.Duration) {
 	n.now = n.now.Add(d)
-	for id, ps := range n.peers {
-		if ps.Reachable {
-			ps.LastSeen = n.now
-			n.peers[id] = ps
-		}
-	}
 	// Audits: everything chosen passes.
 	var all []ShardState
 	var where [][2]int
