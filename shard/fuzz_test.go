@@ -156,7 +156,7 @@ func FuzzSignedJSON(f *testing.F) {
 		if json.Unmarshal(b, &vs) == nil {
 			for _, v := range vs {
 				if bytes.HasSuffix([]byte(v.Name), []byte(" json")) {
-					for kind := range uint8(4) {
+					for kind := range uint8(5) {
 						f.Add(kind, []byte(v.Value))
 					}
 				}
@@ -171,7 +171,8 @@ func FuzzSignedJSON(f *testing.F) {
 				func() signedMsg { return &Grant{} },
 				func() signedMsg { return &Receipt{} },
 				func() signedMsg { return &RootRecord{} },
-			}[kind%4]()
+				func() signedMsg { return &RenewBatch{} },
+			}[kind%5]()
 		}
 		m := newMsg()
 		if json.Unmarshal(b, m) != nil {
