@@ -47,7 +47,8 @@ type Config struct {
 	// LeaseGrace is how long a holding is kept after its lease expired
 	// (default 7 days): within it the owner may still renew it; past it
 	// Server.Maintain deletes the holding, and the shard's bytes with its
-	// last holding. (Setting: node.lease_grace.)
+	// last holding; at least 1 s (tests), Maintain then runs every
+	// quarter of it. (Setting: node.lease_grace.)
 	LeaseGrace time.Duration
 	// LeafSize is the Merkle leaf size of shard IDs.
 	LeafSize int
@@ -117,8 +118,8 @@ func (c *Config) Validate() error {
 		err = fmt.Errorf("negative capacity %d", c.Capacity)
 	case c.ClockWindow <= 0 || c.MaxNonces <= 0 || c.MaxLease <= 0:
 		err = errors.New("clock window, nonce bound and lease bound must be positive")
-	case c.LeaseGrace < time.Minute || c.LeaseGrace > MaxLeaseGrace:
-		err = fmt.Errorf("lease grace %v outside [1m, %v]", c.LeaseGrace, MaxLeaseGrace)
+	case c.LeaseGrace < time.Second || c.LeaseGrace > MaxLeaseGrace:
+		err = fmt.Errorf("lease grace %v outside [1s, %v]", c.LeaseGrace, MaxLeaseGrace)
 	case c.MaxShardSize <= 0 || c.MaxJSONBody <= 0 || c.MaxHeaderBytes <= 0:
 		err = errors.New("size limits must be positive")
 	case c.LeafSize <= 0:

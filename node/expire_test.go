@@ -209,7 +209,7 @@ func TestLeaseGraceConfig(t *testing.T) {
 	for _, tc := range []struct {
 		grace time.Duration
 		ok    bool
-	}{{0, true}, {time.Minute, true}, {MaxLeaseGrace, true}, {-time.Hour, false}, {time.Second, false}, {MaxLeaseGrace + 1, false}} {
+	}{{0, true}, {time.Minute, true}, {MaxLeaseGrace, true}, {-time.Hour, false}, {time.Second, true}, {time.Second - 1, false}, {MaxLeaseGrace + 1, false}} {
 		c := Config{Key: newKey(t), Address: "http://a", LeaseGrace: tc.grace}
 		c.Defaults()
 		if err := c.Validate(); (err == nil) != tc.ok {

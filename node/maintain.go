@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// maintainEvery is how often Maintain prunes and expires leases.
+// maintainEvery is how often Maintain prunes and expires leases, or a
+// quarter of Config.LeaseGrace if that is shorter (tests run in seconds).
 const maintainEvery = 5 * time.Minute
 
 // Maintain prunes, until ctx ends, what expires in the catalog: the
@@ -14,7 +15,7 @@ const maintainEvery = 5 * time.Minute
 // more than Config.LeaseGrace ago, with the shards' bytes and their last
 // holding (ExpireLeases). Run it beside the server, once per node.
 func (s *Server) Maintain(ctx context.Context) {
-	t := time.NewTicker(maintainEvery)
+	t := time.NewTicker(min(maintainEvery, max(s.cfg.LeaseGrace/4, 250*time.Millisecond)))
 	defer t.Stop()
 	for {
 		s.prune(ctx)
