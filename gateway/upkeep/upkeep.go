@@ -1,0 +1,264 @@
+// Package upkeep keeps the owner's stored data alive: it carries out the
+// decisions of package policy against the catalog and the peers. So far
+// it renews leases (RenewLeases): every shard's lease is renewed, in one
+// owner-signed batch per node, once less than policy.Config.RenewBefore
+// of it remains, so that nodes, which delete shards whose lease lapsed
+// more than a grace ago, keep the owner's data as long as the owner's
+// daemon runs now and then. Audits and repair build on it.
+package upkeep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"ishtar/gateway/upkeep/policy"
+	"ishtar/meta"
+	"ishtar/node"
+	"ishtar/shard"
+)
+
+// Renewer renews leases on one node (node.Client does).
+type Renewer interface {
+	RenewBatch(ctx context.Context, batch shard.RenewBatch) (node.RenewAnswer, error)
+}
+
+// Peers is how upkeep sees and reaches the owner's peers.
+type Peers interface {
+	// States returns the state of every peer known at now (a holder
+	// missing from it counts as gone).
+	States(now time.Time) map[policy.PeerID]policy.PeerState
+	// Renewer returns a client of peer id, or nil if it is unknown.
+	Renewer(id policy.PeerID) Renewer
+}
+
+// Config configures an Upkeep. Zero fields take the defaults noted.
+type Config struct {
+	Policy policy.Config
+	// Interval is the time between passes (with jitter); default 10 min.
+	Interval time.Duration
+	// RequestTimeout bounds one request to a node; default 30 s.
+	RequestTimeout time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Stats are what upkeep did since it started.
+type Stats struct {
+	Passes        int64
+	LeasesRenewed int64 // shards whose lease a node renewed
+	NotHeld       int64 // shards a node said it does not hold (lost)
+	RenewFailures int64 // batches that failed (the node is retried next pass)
+}
+
+// Upkeep renews the owner's leases (see the package doc).
+type Upkeep struct {
+	cfg   Config
+	pol   policy.Policy
+	db    *meta.DB
+	owner shard.PrivateKey
+	peers Peers
+	log   *slog.Logger
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// chunk bounds the due shards gathered before their batches are sent.
+const chunk = 1 << 16
+
+// segmentsPage is how many segments a pass reads at a time.
+const segmentsPage = 256
+
+// New returns an Upkeep of the owner's segments in db.
+func New(cfg Config, db *meta.DB, owner shard.PrivateKey, peers Peers, log *slog.Logger) (*Upkeep, error) {
+	if cfg.Interval <= 0 {
+		cfg.Interval = 10 * time.Minute
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pol, err := policy.New(cfg.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("upkeep: %w", err)
+	}
+	if owner.IsZero() {
+		return nil, errors.New("upkeep: no owner key")
+	}
+	return &Upkeep{cfg: cfg, pol: pol, db: db, owner: owner, peers: peers, log: log}, nil
+}
+
+// Stats returns what upkeep did so far.
+func (u *Upkeep) Stats() Stats {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.stats
+}
+
+// Run runs a pass at once, then one every Interval with jitter, until ctx
+// ends.
+func (u *Upkeep) Run(ctx context.Context) {
+	for {
+		if _, err := u.RenewLeases(ctx); err != nil && ctx.Err() == nil {
+			u.log.WarnContext(ctx, "upkeep: renewing leases", "err", err)
+		}
+		wait := time.Duration(float64(u.cfg.Interval) * (0.8 + 0.4*rand.Float64()))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// due is a shard whose lease needs renewal, and where it is recorded.
+type due struct {
+	state policy.ShardState
+	seg   meta.SegmentID
+}
+
+// RenewLeases runs one pass over every segment: the leases that need
+// renewal (policy.RenewalsDue) are renewed, a batch per node, and the new
+// expiries recorded. It returns what this pass did; a batch that fails is
+// counted and retried next pass, not an error. Shards a node says it does
+// not hold are counted (repair will take them).
+func (u *Upkeep) RenewLeases(ctx context.Context) (Stats, error) {
+	var pass Stats
+	pass.Passes = 1
+	var pending []due
+	var after meta.SegmentID
+	for {
+		segs, err := u.db.Segments(after, segmentsPage)
+		if err != nil {
+			return pass, err
+		}
+		now := u.cfg.Now()
+		for _, s := range segs {
+			for i, sh := range s.Shards {
+				if !sh.Stored() {
+					continue
+				}
+				st := policy.ShardState{ID: shard.ID(sh.ID), Index: i, Holder: shard.PublicKey(sh.Node), LeaseExpiry: time.Unix(sh.LeaseExpiry, 0)}
+				if u.pol.NeedsRenewal(now, st) {
+					pending = append(pending, due{state: st, seg: s.ID})
+				}
+			}
+		}
+		if len(pending) >= chunk || len(segs) < segmentsPage {
+			if err := u.renew(ctx, pending, &pass); err != nil {
+				return pass, err
+			}
+			pending = pending[:0]
+		}
+		if len(segs) < segmentsPage {
+			break
+		}
+		after = segs[len(segs)-1].ID
+	}
+	u.mu.Lock()
+	u.stats.Passes++
+	u.stats.LeasesRenewed += pass.LeasesRenewed
+	u.stats.NotHeld += pass.NotHeld
+	u.stats.RenewFailures += pass.RenewFailures
+	u.mu.Unlock()
+	if pass.LeasesRenewed > 0 || pass.NotHeld > 0 || pass.RenewFailures > 0 {
+		u.log.InfoContext(ctx, "upkeep: leases renewed", "shards", pass.LeasesRenewed, "not_held", pass.NotHeld, "failed_batches", pass.RenewFailures)
+	}
+	return pass, ctx.Err()
+}
+
+// renew sends the batches of the due shards and records their new
+// expiries.
+func (u *Upkeep) renew(ctx context.Context, pending []due, pass *Stats) error {
+	if len(pending) == 0 {
+		return nil
+	}
+	now := u.cfg.Now()
+	states := make([]policy.ShardState, len(pending))
+	where := make(map[shard.ID][]meta.SegmentID, len(pending))
+	for i, d := range pending {
+		states[i] = d.state
+		where[d.state.ID] = append(where[d.state.ID], d.seg)
+	}
+	for _, r := range u.pol.RenewalsDue(now, states, u.peers.States(now)) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c := u.peers.Renewer(r.Holder)
+		if c == nil {
+			pass.RenewFailures++
+			continue
+		}
+		b := shard.RenewBatch{Node: r.Holder, LeaseExpiry: r.Expiry.Unix(), Time: now.UnixNano(), Shards: r.Shards}
+		b.Sign(u.owner)
+		rctx, cancel := context.WithTimeout(ctx, u.cfg.RequestTimeout)
+		ans, err := c.RenewBatch(rctx, b)
+		cancel()
+		if err != nil {
+			pass.RenewFailures++
+			u.log.DebugContext(ctx, "upkeep: renew batch failed", "node", r.Holder.String(), "shards", len(r.Shards), "err", err)
+			continue
+		}
+		if err := u.record(r.Holder, b.LeaseExpiry, ans.Renewed, where); err != nil {
+			return err
+		}
+		pass.LeasesRenewed += int64(len(ans.Renewed))
+		pass.NotHeld += int64(len(ans.NotHeld))
+		if len(ans.NotHeld) > 0 {
+			u.log.WarnContext(ctx, "upkeep: a node does not hold shards it acknowledged", "node", r.Holder.String(), "shards", len(ans.NotHeld))
+		}
+	}
+	return nil
+}
+
+// record sets the lease expiry of the renewed shards held by holder in
+// their segments, in one catalog update; segments deleted meanwhile are
+// skipped, and an expiry never goes down.
+func (u *Upkeep) record(holder policy.PeerID, expiry int64, renewed []shard.ID, where map[shard.ID][]meta.SegmentID) error {
+	bySeg := make(map[meta.SegmentID]map[shard.ID]bool)
+	for _, id := range renewed {
+		for _, s := range where[id] {
+			if bySeg[s] == nil {
+				bySeg[s] = make(map[shard.ID]bool)
+			}
+			bySeg[s][id] = true
+		}
+	}
+	if len(bySeg) == 0 {
+		return nil
+	}
+	return u.db.Update(func(b *meta.Batch) error {
+		for sid, ids := range bySeg {
+			seg, err := b.Segment(sid)
+			if errors.Is(err, meta.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			changed := false
+			for i := range seg.Shards {
+				sh := &seg.Shards[i]
+				if ids[shard.ID(sh.ID)] && shard.PublicKey(sh.Node) == holder && sh.LeaseExpiry < expiry {
+					sh.LeaseExpiry, changed = expiry, true
+				}
+			}
+			if changed {
+				if err := b.PutSegment(seg); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
