@@ -21,8 +21,10 @@
 //	                                   "reason":"stale"} (kept or not within the
 //	                                   registry's bounds); 403 for anyone else's
 //	                                   record, 401 bad_signature for a forged one
-//	GET    /v1/registry                200 [peers.Peer, ...]: every entry with its
-//	                                   history; to the node's own key only
+//	GET    /v1/registry                200 RegistryView: every entry with its
+//	                                   history, and the registry's counts
+//	                                   (records refused by reason); to the
+//	                                   node's own key only
 //	POST   /v1/shards/{id}             body: the shard (Content-Length required,
 //	                                   <= MaxShardSize); Ishtar-Grant (op store);
 //	                                   200 Receipt signed by this node. The Client

@@ -121,17 +121,25 @@ func (s *Server) handlePostPeers(w http.ResponseWriter, r *http.Request, c *call
 	return nil
 }
 
+// RegistryView is the answer to GET /v1/registry: every entry of the
+// registry with its history, and its counts (records refused by reason
+// among them).
+type RegistryView struct {
+	Peers []peers.Peer `json:"peers"`
+	Stats peers.Stats  `json:"stats"`
+}
+
 // handleRegistry answers GET /v1/registry, to the node's own key only
-// (`ishtar peers`): every entry of the registry with its history.
+// (`ishtar peers`).
 func (s *Server) handleRegistry(w http.ResponseWriter, r *http.Request, c *call) error {
 	if c.peer != s.self {
 		return errorf(ErrForbidden, "the registry is for this node's own key")
 	}
-	all := []peers.Peer{}
+	v := RegistryView{Peers: []peers.Peer{}}
 	if s.cfg.Registry != nil {
-		all = s.cfg.Registry.All()
+		v.Peers, v.Stats = s.cfg.Registry.All(), s.cfg.Registry.Stats()
 	}
-	writeJSON(w, http.StatusOK, all)
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -168,10 +176,10 @@ func (c *Client) Announce(ctx context.Context, rec shard.NodeRecord) (accepted b
 
 // Registry asks the node for its whole registry; only its own key may
 // (the Client must sign with the node's key).
-func (c *Client) Registry(ctx context.Context) ([]peers.Peer, error) {
-	var all []peers.Peer
-	if err := c.doJSON(ctx, request{method: http.MethodGet, path: "/v1/registry"}, nil, &all, maxPeersAnswer); err != nil {
-		return nil, fmt.Errorf("node: registry of %s: %w", c.base, err)
+func (c *Client) Registry(ctx context.Context) (RegistryView, error) {
+	var v RegistryView
+	if err := c.doJSON(ctx, request{method: http.MethodGet, path: "/v1/registry"}, nil, &v, maxPeersAnswer); err != nil {
+		return v, fmt.Errorf("node: registry of %s: %w", c.base, err)
 	}
-	return all, nil
+	return v, nil
 }

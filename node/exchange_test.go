@@ -129,8 +129,16 @@ func TestRegistryIsPrivate(t *testing.T) {
 	}
 	_, err := n.client(t).Registry(ctx)
 	wantCode(t, err, ErrForbidden)
-	all, err := NewClient(n.ts.URL, n.key, nil).Registry(ctx)
-	if err != nil || len(all) != 1 || all[0].Record.Node != k.Public() || all[0].Tried {
-		t.Fatalf("Registry = %+v, %v", all, err)
+	forged := signedRecord(t, newKey(t), "http://198.51.100.10:7070", 1, time.Now())
+	forged.Free++
+	if err := reg.Add(forged, "198.51.100.0/24"); err == nil {
+		t.Fatal("a forged record was kept")
+	}
+	v, err := NewClient(n.ts.URL, n.key, nil).Registry(ctx)
+	if err != nil || len(v.Peers) != 1 || v.Peers[0].Record.Node != k.Public() || v.Peers[0].Tried {
+		t.Fatalf("Registry = %+v, %v", v, err)
+	}
+	if v.Stats.New != 1 || v.Stats.Refused["bad_signature"] != 1 {
+		t.Fatalf("Registry stats = %+v", v.Stats)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,11 +49,14 @@ func runPeers(ctx context.Context, e *env, args []string) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	list, err := node.NewClient(strings.TrimSpace(string(b)), key, nil).Registry(rctx)
+	v, err := node.NewClient(strings.TrimSpace(string(b)), key, nil).Registry(rctx)
 	if err != nil {
 		return fmt.Errorf("peers: %w", err)
 	}
-	return printPeers(e, list, *all)
+	if err := printPeers(e, v.Peers, *all); err != nil {
+		return err
+	}
+	return printRefused(e, v.Stats.Refused)
 }
 
 // printPeers writes the table of peers: verified ones first, by uptime.
@@ -94,5 +98,21 @@ func printPeers(e *env, list []peers.Peer, all bool) error {
 		return err
 	}
 	_, err := fmt.Fprintf(e.stdout, "%d peers shown of %d known\n", shown, len(list))
+	return err
+}
+
+// printRefused writes the records the registry refused since the node
+// started, by reason, if any.
+func printRefused(e *env, refused map[string]int64) error {
+	var parts []string
+	for _, r := range slices.Sorted(maps.Keys(refused)) {
+		if refused[r] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", r, refused[r]))
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	_, err := fmt.Fprintf(e.stdout, "records refused since start: %s\n", strings.Join(parts, ", "))
 	return err
 }
