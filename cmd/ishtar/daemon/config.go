@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"ishtar/gateway"
+	"ishtar/gateway/upkeep/policy"
 	"ishtar/node"
 	"ishtar/s3api"
 	"ishtar/shard"
@@ -33,6 +34,7 @@ type Config struct {
 
 	Node    node.Config
 	Gateway gateway.Config // Self is this node; Capacity 0 means Capacity above
+	Upkeep  Upkeep
 	S3      s3api.Config
 }
 
@@ -66,6 +68,7 @@ func (c *Config) Defaults() {
 	c.Gateway.AddressDiversity = true
 	c.S3.Region = "us-east-1"
 	c.Network.ExchangeInterval = 30 * time.Second
+	c.Upkeep.Interval = 10 * time.Minute
 }
 
 // Validate reports the first invalid setting, by its TOML name.
@@ -107,6 +110,12 @@ func (c *Config) Validate() error {
 	gc := c.GatewayConfig(shard.PublicKey{})
 	if err := gc.Validate(); err != nil {
 		return err // "gateway: config: ..." names the part
+	}
+	if c.Upkeep.Interval < time.Second {
+		return bad("gateway.upkeep_interval", fmt.Errorf("%v is under a second", c.Upkeep.Interval))
+	}
+	if _, err := policy.New(c.PolicyConfig()); err != nil {
+		return fmt.Errorf("gateway: upkeep: %w", err)
 	}
 	// The node config is checked as it will run; its key and address are
 	// only known later, so stand-ins take their place here.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ishtar/gateway"
+	"ishtar/gateway/upkeep"
 	"ishtar/meta"
 	"ishtar/node"
 	"ishtar/node/peers"
@@ -91,6 +92,7 @@ type Daemon struct {
 	disc  *node.Discovery
 	dir   *directory
 	gw    *gateway.Gateway
+	up    *upkeep.Upkeep
 	s3h   http.Handler
 	s3ln  net.Listener
 	s3url string
@@ -202,6 +204,13 @@ func (d *Daemon) openGateway() error {
 		return err
 	}
 	d.gw = gw
+	gc := d.cfg.GatewayConfig(d.id.Node.Public())
+	d.up, err = upkeep.New(upkeep.Config{Policy: d.cfg.PolicyConfig(), Interval: d.cfg.Upkeep.Interval, RequestTimeout: gc.RequestTimeout},
+		d.db, d.id.Owner.Signing, newUpkeepPeers(d.reg, d.id.Node, "http://"+dialable(d.nodeLn.Addr()), d.opts.HTTPClient),
+		d.log.With("component", "upkeep"))
+	if err != nil {
+		return err
+	}
 	d.s3h = s3api.NewHandler(gw, d.id.S3, d.cfg.S3, d.log.With("component", "s3"))
 	if d.s3ln, err = Listen(d.cfg.S3Listen, "s3"); err != nil {
 		return err
@@ -241,6 +250,16 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		d.disc.Run(bg)
 	})
 	wg.Go(func() { d.node.Maintain(bg) })
+	if d.up != nil {
+		wg.Go(func() {
+			select { // after discovery's first round: the holders are known
+			case <-ready0:
+			case <-bg.Done():
+				return
+			}
+			d.up.Run(bg)
+		})
+	}
 	// A crash between writing a shard and indexing it (or the other way
 	// round on delete) leaves bytes no one holds.
 	wg.Go(func() {
@@ -346,6 +365,9 @@ func (d *Daemon) Peers() []gateway.PeerInfo {
 	}
 	return d.dir.Peers()
 }
+
+// Upkeep is what renews the owner's leases, nil when storage-only.
+func (d *Daemon) Upkeep() *upkeep.Upkeep { return d.up }
 
 // Registry is the peer registry.
 func (d *Daemon) Registry() *peers.Registry { return d.reg }

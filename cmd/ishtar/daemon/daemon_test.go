@@ -1,14 +1,21 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"io"
 	"sync"
 	"testing"
 	"time"
 
+	"ishtar/s3api"
 	"ishtar/shard"
 )
+
+// stops stops the daemons started by startDaemon (used by one test at a
+// time: no test here runs in parallel).
+var stops = map[*Daemon]func(){}
 
 // startDaemon runs a storage-only daemon (or a tracker) on loopback until
 // the test ends and returns it once ready. Its rounds of discovery after
@@ -16,32 +23,47 @@ import (
 // the test's to run: the exchange interval is an hour.
 func startDaemon(t *testing.T, tracker bool, trackers ...string) *Daemon {
 	t.Helper()
+	return startDaemonWith(t, func(cfg *Config, _ *Identity) {
+		cfg.Network.Trackers = trackers
+		cfg.Network.Tracker = tracker
+	})
+}
+
+// startDaemonWith is startDaemon with its configuration and identity
+// (a storage-only node) adjusted by mod.
+func startDaemonWith(t *testing.T, mod func(*Config, *Identity)) *Daemon {
+	t.Helper()
 	var cfg Config
 	cfg.Defaults()
 	cfg.Data = t.TempDir()
 	cfg.Listen, cfg.S3Listen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.StorageOnly = true
 	cfg.Gateway.AddressDiversity = false // every node is in 127.0.0.0/24
-	cfg.Network.Trackers = trackers
-	cfg.Network.Tracker = tracker
 	cfg.Network.ExchangeInterval = time.Hour
 	key, err := shard.GeneratePrivateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := Open(cfg, Identity{Node: key}, Options{ShutdownGrace: -1})
+	id := Identity{Node: key}
+	mod(&cfg, &id)
+	d, err := Open(cfg, id, Options{ShutdownGrace: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan struct{}), make(chan error, 1)
 	go func() { done <- d.Run(ctx, func() { close(ready) }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon %s: %v", d.NodeURL(), err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("daemon %s: %v", d.NodeURL(), err)
+			}
+		})
+	}
+	stops[d] = stop
+	t.Cleanup(stop)
 	select {
 	case <-ready:
 	case err := <-done:
@@ -108,5 +130,102 @@ func TestTrackerConvergence(t *testing.T) {
 		if p, _ := d.Registry().Get(tr.NodeID()); p.Placeable {
 			t.Errorf("%s: the tracker is placeable", d.NodeURL())
 		}
+	}
+}
+
+// Leases are renewed while the owner's daemon runs, so the shards outlive
+// many lease periods; once it stops, the nodes delete them after the
+// lease and its grace, and their space is free again.
+func TestLeasesRenewedThenLapse(t *testing.T) {
+	const lease, grace = 3 * time.Second, 2 * time.Second
+	var storage []*Daemon
+	var urls []string
+	for range 3 {
+		d := startDaemonWith(t, func(c *Config, _ *Identity) { c.Node.LeaseGrace = grace })
+		storage = append(storage, d)
+		urls = append(urls, d.NodeURL())
+	}
+	seed, err := shard.NewSeed(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := startDaemonWith(t, func(c *Config, id *Identity) {
+		c.StorageOnly = false
+		c.Gateway.Params.K, c.Gateway.Params.N = 2, 3
+		c.Gateway.Lease = lease
+		c.Upkeep.Interval = time.Second
+		c.Network.Bootstrap = urls
+		id.Owner = seed.Keys()
+	})
+	ctx := context.Background()
+	g := gw.Gateway()
+	if err := g.CreateBucket(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 200<<10+7)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	noChecksum := func() s3api.Checksum { return s3api.Checksum{} }
+	if _, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: "k", Body: bytes.NewReader(data),
+		Size: int64(len(data)), Checksum: noChecksum}); err != nil {
+		t.Fatal(err)
+	}
+	stored := time.Now()
+	used := func() (n int64) {
+		for _, d := range storage {
+			rec, err := d.Node().Record()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += rec.Capacity - rec.Free
+		}
+		return n
+	}
+	held := used()
+	if held == 0 {
+		t.Fatal("the storage nodes hold nothing")
+	}
+	// Three renewals of each of the 3 shards: well past the first lease
+	// and its grace.
+	deadline := time.Now().Add(30 * time.Second)
+	for gw.Upkeep().Stats().LeasesRenewed < 9 {
+		if time.Now().After(deadline) {
+			t.Fatalf("upkeep after 30 s: %+v", gw.Upkeep().Stats())
+		}
+		time.Sleep(100 * time.Millisecond) // polling the counter
+	}
+	if since := time.Since(stored); since < lease+grace {
+		t.Fatalf("three renewals within %v", since)
+	}
+	obj, err := g.GetObject(ctx, "b", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := obj.Open(ctx, 0, obj.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes (%v), want %d", len(got), err, len(data))
+	}
+	if u := used(); u != held {
+		t.Fatalf("the nodes hold %d bytes, %d before the renewals", u, held)
+	}
+	if st := gw.Upkeep().Stats(); st.NotHeld != 0 {
+		t.Fatalf("upkeep: %+v", st)
+	}
+
+	// The owner's daemon stops: within a lease and its grace (and a
+	// sweep), the nodes delete everything.
+	stops[gw]()
+	deadline = time.Now().Add(lease + grace + 20*time.Second)
+	for used() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the nodes still hold %d bytes %v after the owner left", used(), time.Since(stored))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

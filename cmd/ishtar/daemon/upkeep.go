@@ -1,0 +1,91 @@
+package daemon
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"ishtar/gateway/upkeep"
+	"ishtar/gateway/upkeep/policy"
+	"ishtar/node"
+	"ishtar/node/peers"
+	"ishtar/shard"
+)
+
+// Upkeep configures what keeps the owner's data alive (package
+// gateway/upkeep): so far, lease renewal; the lease length is
+// Gateway.Lease.
+type Upkeep struct {
+	// Interval is the time between passes (with jitter); default 10 min.
+	Interval time.Duration
+}
+
+// PolicyConfig is the upkeep policy of c: the code and lease of the
+// gateway, the rest the policy's defaults. Leases are renewed once less
+// than a third of one remains.
+func (c *Config) PolicyConfig() policy.Config {
+	gc := c.GatewayConfig(shard.PublicKey{})
+	pc := policy.DefaultsFor(gc.Params.K, gc.Params.N)
+	pc.LeafSize = gc.Params.BlockSize
+	pc.Lease, pc.RenewBefore = gc.Lease, gc.Lease/3
+	// The policy needs a holder away for the grace to be renewable still:
+	// short (test) leases get a shorter grace.
+	pc.OfflineGrace = min(pc.OfflineGrace, pc.RenewBefore/2)
+	return pc
+}
+
+// upkeepPeers is upkeep's view of the peers: the registry's entries, and
+// this node itself (a holder when gateway.allow_self is on), with a client
+// of each pinned to its key.
+type upkeepPeers struct {
+	reg     *peers.Registry
+	key     shard.PrivateKey
+	selfURL string
+	hc      *http.Client
+
+	mu      sync.Mutex
+	clients map[shard.PublicKey]*node.Client
+}
+
+func newUpkeepPeers(reg *peers.Registry, key shard.PrivateKey, selfURL string, hc *http.Client) *upkeepPeers {
+	return &upkeepPeers{reg: reg, key: key, selfURL: selfURL, hc: hc, clients: make(map[shard.PublicKey]*node.Client)}
+}
+
+// States maps every known peer to its state. A peer in back-off is not
+// reachable; when it went away is not known yet (zero: away, never lost
+// by absence alone).
+func (p *upkeepPeers) States(time.Time) map[policy.PeerID]policy.PeerState {
+	all := p.reg.All()
+	m := make(map[policy.PeerID]policy.PeerState, len(all))
+	for _, e := range all {
+		m[e.Record.Node] = policy.PeerState{ID: e.Record.Node, Block: e.Block, Reachable: e.Failures == 0,
+			Reputation: e.Reputation, Placeable: e.Placeable}
+	}
+	self := p.key.Public()
+	m[self] = policy.PeerState{ID: self, Reachable: true, Reputation: 1}
+	return m
+}
+
+// Renewer returns a client of the peer at its registered address.
+func (p *upkeepPeers) Renewer(id policy.PeerID) upkeep.Renewer {
+	addr := p.selfURL
+	if id != p.key.Public() {
+		e, ok := p.reg.Get(id)
+		if !ok {
+			return nil
+		}
+		addr = strings.TrimRight(e.Record.Address, "/")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.clients[id]
+	if c == nil || c.BaseURL() != addr {
+		if len(p.clients) >= 4096 {
+			clear(p.clients) // clients are cheap to make
+		}
+		c = node.NewClient(addr, p.key, p.hc, node.WithPeerID(id))
+		p.clients[id] = c
+	}
+	return c
+}
