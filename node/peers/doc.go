@@ -53,7 +53,8 @@
 // # History
 //
 // Each entry keeps, in bounded memory: contacts tried and succeeded, the
-// last success and the last contact, 30 day-buckets of (tried,
+// last success and the last contact, the first failure since the last
+// success (Peer.DownSince: how long it has been away), 30 day-buckets of (tried,
 // succeeded) for an uptime over the last 30 days, consecutive failures and
 // a back-off (30 s doubling to 1 h) during which the peer is neither
 // placeable, sampled nor challenged; it stays in its table with its

@@ -67,6 +67,9 @@ type history struct {
 	lastTry  int64            // last contact
 	retryAt  int64            // end of the back-off
 	demerAt  int64
+	// downSince is the first failed contact since the last success (0:
+	// answering, or unknown for a history stored before it was kept).
+	downSince int64
 }
 
 func unixDay(t int64) int32 {
@@ -90,12 +93,15 @@ func (h *history) contact(now int64, ok bool) (startedFailing, recovered bool) {
 		recovered = h.failures > 0
 		h.ok = satAdd(h.ok)
 		h.lastSeen = now
-		h.failures, h.retryAt = 0, 0
+		h.failures, h.retryAt, h.downSince = 0, 0, 0
 		return false, recovered
 	}
 	if now < h.retryAt {
 		// Failures of contacts made meanwhile tell nothing new.
 		return false, false
+	}
+	if h.failures == 0 {
+		h.downSince = now
 	}
 	if h.failures < math.MaxUint16 {
 		h.failures++
@@ -250,7 +256,8 @@ func (h *history) encode(moved bool) []byte {
 		b = binary.AppendUvarint(b, uint64(d.tries))
 		b = binary.AppendUvarint(b, uint64(d.ok))
 	}
-	return b
+	// Added after the first release: a reader without it stops above.
+	return binary.AppendVarint(b, h.downSince)
 }
 
 var errHistory = errors.New("peers: corrupt history")
@@ -282,6 +289,11 @@ func decodeHistory(b []byte) (h history, moved bool, err error) {
 	}
 	if r.bad {
 		return history{}, false, errHistory
+	}
+	if len(r.b) > 0 { // absent from histories stored before it was kept
+		if v := r.varint(); !r.bad && h.failures > 0 && v > 0 && v <= h.lastTry {
+			h.downSince = v
+		}
 	}
 	return h, flags&flagMoved != 0, nil
 }

@@ -1,6 +1,7 @@
 package peers
 
 import (
+	"encoding/binary"
 	"math"
 	"testing"
 	"time"
@@ -183,4 +184,50 @@ func FuzzDecodeHistory(f *testing.F) {
 		}
 		_ = h.score(1_800_000_000) + h.uptime(0) + h.reputation(h.demerAt)
 	})
+}
+
+// DownSince is the first failure since the last success: later failures
+// (in back-off or not) leave it, a success clears it.
+func TestDownSince(t *testing.T) {
+	f := open(t, nil)
+	f.tried(2, addrIn(2, 1))
+	if p := f.get(2); !p.DownSince.IsZero() {
+		t.Fatalf("answering, DownSince %v", p.DownSince)
+	}
+	first := f.c.Now()
+	f.r.Contact(id(2), false)
+	for range 5 {
+		f.c.Add(2 * time.Hour)
+		f.r.Contact(id(2), false)
+	}
+	if p := f.get(2); !p.DownSince.Equal(first) || p.Failures != 6 {
+		t.Fatalf("after failures: DownSince %v (want %v), failures %d", p.DownSince, first, p.Failures)
+	}
+	f.r.Contact(id(2), true)
+	if p := f.get(2); !p.DownSince.IsZero() {
+		t.Fatalf("after a success: DownSince %v", p.DownSince)
+	}
+	f.c.Add(time.Minute)
+	again := f.c.Now()
+	f.r.Contact(id(2), false)
+	if p := f.get(2); !p.DownSince.Equal(again) {
+		t.Fatalf("failing again: DownSince %v, want %v", p.DownSince, again)
+	}
+}
+
+// A history stored before DownSince was kept decodes with none.
+func TestHistoryWithoutDownSince(t *testing.T) {
+	var h history
+	h.contact(1_000_000, true)
+	h.contact(1_000_100, false)
+	b := h.encode(false)
+	old := b[:len(b)-binary.PutVarint(make([]byte, binary.MaxVarintLen64), h.downSince)]
+	got, _, err := decodeHistory(old)
+	if err != nil || got.downSince != 0 || got.failures != 1 {
+		t.Fatalf("old history: %+v, %v", got, err)
+	}
+	got, _, err = decodeHistory(b)
+	if err != nil || got.downSince != 1_000_100 {
+		t.Fatalf("new history: %+v, %v", got, err)
+	}
 }

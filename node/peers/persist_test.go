@@ -53,11 +53,14 @@ func TestRestart(t *testing.T) {
 	if len(after) != len(before) {
 		t.Fatalf("%d entries, want %d", len(after), len(before))
 	}
+	if p := before[id(5)]; p.DownSince.IsZero() {
+		t.Fatalf("a failing peer has no DownSince: %+v", p)
+	}
 	for _, p := range after {
 		b := before[p.Record.Node]
 		if p.Tried != b.Tried || p.Placeable != b.Placeable || p.Why != b.Why || p.Source != b.Source ||
 			p.Tries != b.Tries || p.Successes != b.Successes || p.Failures != b.Failures ||
-			!p.RetryAt.Equal(b.RetryAt) || !p.LastSeen.Equal(b.LastSeen) || p.Uptime != b.Uptime ||
+			!p.RetryAt.Equal(b.RetryAt) || !p.LastSeen.Equal(b.LastSeen) || !p.DownSince.Equal(b.DownSince) || p.Uptime != b.Uptime ||
 			p.Reputation != b.Reputation || p.Record.Seq != b.Record.Seq || string(p.Record.Sig) != string(b.Record.Sig) {
 			t.Errorf("restored %+v\n want %+v", p, b)
 		}

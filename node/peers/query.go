@@ -23,6 +23,9 @@ type Peer struct {
 	LastSeen  time.Time
 	LastTried time.Time
 	RetryAt   time.Time // end of its back-off (zero: none)
+	// DownSince is its first failed contact since it last answered (zero
+	// while it answers, or when not known).
+	DownSince time.Time
 	Tries     int64
 	Successes int64
 	Failures  int     // back-offs since its last success
@@ -205,7 +208,7 @@ func (r *Registry) peer(e *entry, now int64) Peer {
 	}
 	p := Peer{
 		Record: e.rec, Tried: e.tried, Moved: e.moved, Source: e.source, Block: e.blk.name,
-		LastSeen: t(e.h.lastSeen), LastTried: t(e.h.lastTry),
+		LastSeen: t(e.h.lastSeen), LastTried: t(e.h.lastTry), DownSince: t(e.h.downSince),
 		Tries: int64(e.h.tries), Successes: int64(e.h.ok), Failures: int(e.h.failures),
 		Uptime: e.h.uptime(now), Reputation: e.h.reputation(now),
 	}

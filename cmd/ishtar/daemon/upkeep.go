@@ -52,15 +52,15 @@ func newUpkeepPeers(reg *peers.Registry, key shard.PrivateKey, selfURL string, h
 	return &upkeepPeers{reg: reg, key: key, selfURL: selfURL, hc: hc, clients: make(map[shard.PublicKey]*node.Client)}
 }
 
-// States maps every known peer to its state. A peer in back-off is not
-// reachable; when it went away is not known yet (zero: away, never lost
-// by absence alone).
+// States maps every known peer to its state: one failing since its last
+// success is unreachable since its first failure (zero when not known:
+// away, never lost by absence alone).
 func (p *upkeepPeers) States(time.Time) map[policy.PeerID]policy.PeerState {
 	all := p.reg.All()
 	m := make(map[policy.PeerID]policy.PeerState, len(all))
 	for _, e := range all {
 		m[e.Record.Node] = policy.PeerState{ID: e.Record.Node, Block: e.Block, Reachable: e.Failures == 0,
-			Reputation: e.Reputation, Placeable: e.Placeable}
+			OfflineSince: e.DownSince, Reputation: e.Reputation, Placeable: e.Placeable}
 	}
 	self := p.key.Public()
 	m[self] = policy.PeerState{ID: self, Reachable: true, Reputation: 1}
