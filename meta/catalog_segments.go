@@ -32,15 +32,29 @@ type SegmentShard struct {
 	LeaseExpiry int64
 	Time        int64
 	Sig         []byte
+	Health      ShardHealth
+}
+
+// ShardHealth is what upkeep learned of a stored shard: its audits and,
+// once it is lost, why (zero for a shard never audited).
+type ShardHealth struct {
+	LastAudit     int64 // unix seconds of the last audit (or of the store)
+	AuditFailures int   // consecutive failed audits
+	RecheckAt     int64 // unix seconds: a failed audit is checked again then (0: none)
+	Lost          uint8 // why the shard is lost (upkeep's reason code; 0: not lost)
 }
 
 // Stored reports whether the shard was acknowledged by a node.
 func (s SegmentShard) Stored() bool { return s.Node != [32]byte{} }
 
-const segmentV1 = 1
+// Segment record versions: 2 adds each shard's ShardHealth.
+const (
+	segmentV1 = 1
+	segmentV2 = 2
+)
 
 func encodeSegment(s Segment) []byte {
-	e := newEncoder(segmentV1, 180+len(s.Shards)*180)
+	e := newEncoder(segmentV2, 180+len(s.Shards)*190)
 	e.b = append(e.b, s.Object[:]...)
 	e.uvarint(s.Number)
 	e.b = append(e.b, s.Salt[:]...)
@@ -59,6 +73,10 @@ func encodeSegment(s Segment) []byte {
 		e.varint(sh.LeaseExpiry)
 		e.varint(sh.Time)
 		e.bytes(sh.Sig)
+		e.varint(sh.Health.LastAudit)
+		e.uvarint(uint64(sh.Health.AuditFailures))
+		e.varint(sh.Health.RecheckAt)
+		e.u8(sh.Health.Lost)
 	}
 	return e.b
 }
@@ -79,7 +97,7 @@ func decodeSegment(key, v []byte) (Segment, error) {
 		return s, fmt.Errorf("%w: segment key length %d", ErrCorrupt, len(key))
 	}
 	copy(s.ID[:], key[1:])
-	d := newDecoder(v, "segment", segmentV1)
+	d := newDecoder(v, "segment", segmentV2)
 	s.Object = d.fixed16()
 	s.Number = d.uvarint()
 	s.Salt = d.fixed16()
@@ -93,8 +111,12 @@ func decodeSegment(key, v []byte) (Segment, error) {
 	n := d.count(99)
 	s.Shards = make([]SegmentShard, 0, n)
 	for range n {
-		s.Shards = append(s.Shards, SegmentShard{ID: d.fixed32(), Node: d.fixed32(), Holder: d.fixed32(),
-			LeaseExpiry: d.varint(), Time: d.varint(), Sig: d.bytes()})
+		sh := SegmentShard{ID: d.fixed32(), Node: d.fixed32(), Holder: d.fixed32(),
+			LeaseExpiry: d.varint(), Time: d.varint(), Sig: d.bytes()}
+		if d.version >= segmentV2 {
+			sh.Health = ShardHealth{LastAudit: d.varint(), AuditFailures: int(min(d.uvarint(), 255)), RecheckAt: d.varint(), Lost: d.u8()}
+		}
+		s.Shards = append(s.Shards, sh)
 	}
 	return s, d.err
 }

@@ -96,7 +96,7 @@ func TestSegmentsUploadsParts(t *testing.T) {
 	s := Segment{ID: SegmentID{9, 1}, Object: [16]byte{1}, Number: 1<<32 | 3, Salt: [16]byte{2},
 		WrappedKey: []byte("wrapped"), PlainSize: 10, SealedSize: 26, K: 3, N: 5, BlockSize: 64 << 10, Refs: 2,
 		Shards: []SegmentShard{{ID: [32]byte{1}, Node: [32]byte{2}, Holder: [32]byte{3}, LeaseExpiry: 4, Time: 5,
-			Sig: []byte("sig")}, {ID: [32]byte{6}}}}
+			Sig: []byte("sig"), Health: ShardHealth{LastAudit: 6, AuditFailures: 1, RecheckAt: 7, Lost: 2}}, {ID: [32]byte{6}}}}
 	u := Upload{Bucket: "bk", ID: UploadID{7}, Key: "k", Initiated: 8, Meta: ObjectMeta{CacheControl: "no"},
 		ChecksumAlgorithm: "SHA256"}
 	parts := []Part{
@@ -180,6 +180,47 @@ func TestJournalAndReleases(t *testing.T) {
 	}
 	if got, _ := db.Releases([32]byte{}, [32]byte{}, 0); len(got) != 2 {
 		t.Fatalf("Releases after delete = %+v", got)
+	}
+}
+
+// A segment stored before shards had a health (version 1) decodes with a
+// zero one.
+func TestSegmentV1(t *testing.T) {
+	s := Segment{ID: SegmentID{5}, K: 2, N: 3, Refs: 1, Shards: []SegmentShard{
+		{ID: [32]byte{1}, Node: [32]byte{2}, LeaseExpiry: 9, Sig: []byte("s")}, {ID: [32]byte{3}}}}
+	e := newEncoder(segmentV1, 0)
+	e.b = append(e.b, s.Object[:]...)
+	e.uvarint(s.Number)
+	e.b = append(e.b, s.Salt[:]...)
+	e.bytes(s.WrappedKey)
+	e.varint(s.PlainSize)
+	e.varint(s.SealedSize)
+	e.uvarint(uint64(s.K))
+	e.uvarint(uint64(s.N))
+	e.uvarint(uint64(s.BlockSize))
+	e.varint(s.Refs)
+	e.uvarint(uint64(len(s.Shards)))
+	for _, sh := range s.Shards {
+		e.fixed32(sh.ID)
+		e.fixed32(sh.Node)
+		e.fixed32(sh.Holder)
+		e.varint(sh.LeaseExpiry)
+		e.varint(sh.Time)
+		e.bytes(sh.Sig)
+	}
+	got, err := decodeSegment(segmentKey(s.ID), e.b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != s.ID || got.K != 2 || got.N != 3 || got.Refs != 1 || len(got.Shards) != 2 {
+		t.Fatalf("v1 segment decoded as %+v", got)
+	}
+	for i, sh := range got.Shards {
+		want := s.Shards[i]
+		if sh.ID != want.ID || sh.Node != want.Node || sh.LeaseExpiry != want.LeaseExpiry ||
+			string(sh.Sig) != string(want.Sig) || sh.Health != (ShardHealth{}) {
+			t.Fatalf("v1 shard %d decoded as %+v, want %+v", i, sh, want)
+		}
 	}
 }
 
