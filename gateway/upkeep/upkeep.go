@@ -1,10 +1,15 @@
 // Package upkeep keeps the owner's stored data alive: it carries out the
-// decisions of package policy against the catalog and the peers. So far
-// it renews leases (RenewLeases): every shard's lease is renewed, in one
-// owner-signed batch per node, once less than policy.Config.RenewBefore
-// of it remains, so that nodes, which delete shards whose lease lapsed
-// more than a grace ago, keep the owner's data as long as the owner's
-// daemon runs now and then. Audits and repair build on it.
+// decisions of package policy against the catalog and the peers.
+//
+// RenewLeases renews every shard's lease, in one owner-signed batch per
+// node, once less than policy.Config.RenewBefore of it remains, so that
+// nodes, which delete shards whose lease lapsed more than a grace ago,
+// keep the owner's data as long as the owner's daemon runs now and then.
+//
+// Audit challenges holders for random Merkle leaves of the shards due,
+// with fresh nonces, within an audit byte budget, going round the catalog
+// pass after pass; each shard's health (last audit, failures, re-check,
+// lost) is kept in its segment record. Repair builds on it.
 package upkeep
 
 import (
@@ -22,9 +27,13 @@ import (
 	"ishtar/shard"
 )
 
-// Renewer renews leases on one node (node.Client does).
-type Renewer interface {
+// NodeClient is what upkeep asks of one node (node.Client does it).
+type NodeClient interface {
+	// RenewBatch renews leases on the node.
 	RenewBatch(ctx context.Context, batch shard.RenewBatch) (node.RenewAnswer, error)
+	// Proof answers an audit: a leaf of a shard and its Merkle proof,
+	// signed by the node, checked against the challenge.
+	Proof(ctx context.Context, id shard.ID, leaf uint64, nonce []byte) (node.Audit, error)
 }
 
 // Peers is how upkeep sees and reaches the owner's peers.
@@ -32,8 +41,10 @@ type Peers interface {
 	// States returns the state of every peer known at now (a holder
 	// missing from it counts as gone).
 	States(now time.Time) map[policy.PeerID]policy.PeerState
-	// Renewer returns a client of peer id, or nil if it is unknown.
-	Renewer(id policy.PeerID) Renewer
+	// Client returns a client of peer id, or nil if it is unknown.
+	Client(id policy.PeerID) NodeClient
+	// Penalize lowers the peer's reputation: it failed audits.
+	Penalize(id policy.PeerID)
 }
 
 // Config configures an Upkeep. Zero fields take the defaults noted.
@@ -53,6 +64,9 @@ type Stats struct {
 	LeasesRenewed int64 // shards whose lease a node renewed
 	NotHeld       int64 // shards a node said it does not hold (lost)
 	RenewFailures int64 // batches that failed (the node is retried next pass)
+	AuditsPassed  int64
+	AuditsFailed  int64 // bad, missing or late proofs, and shards not held
+	ShardsLost    int64 // shards found lost by audits
 }
 
 // Upkeep renews the owner's leases (see the package doc).
@@ -66,6 +80,9 @@ type Upkeep struct {
 
 	mu    sync.Mutex
 	stats Stats
+
+	auditMu sync.Mutex // one audit pass at a time
+	audit   auditState
 }
 
 // chunk bounds the due shards gathered before their batches are sent.
@@ -95,7 +112,8 @@ func New(cfg Config, db *meta.DB, owner shard.PrivateKey, peers Peers, log *slog
 	if owner.IsZero() {
 		return nil, errors.New("upkeep: no owner key")
 	}
-	return &Upkeep{cfg: cfg, pol: pol, db: db, owner: owner, peers: peers, log: log}, nil
+	return &Upkeep{cfg: cfg, pol: pol, db: db, owner: owner, peers: peers, log: log,
+		audit: auditState{rng: newAuditRand()}}, nil
 }
 
 // Stats returns what upkeep did so far.
@@ -111,6 +129,9 @@ func (u *Upkeep) Run(ctx context.Context) {
 	for {
 		if _, err := u.RenewLeases(ctx); err != nil && ctx.Err() == nil {
 			u.log.WarnContext(ctx, "upkeep: renewing leases", "err", err)
+		}
+		if _, err := u.Audit(ctx); err != nil && ctx.Err() == nil {
+			u.log.WarnContext(ctx, "upkeep: audits", "err", err)
 		}
 		wait := time.Duration(float64(u.cfg.Interval) * (0.8 + 0.4*rand.Float64()))
 		select {
@@ -148,7 +169,7 @@ func (u *Upkeep) RenewLeases(ctx context.Context) (Stats, error) {
 				if !sh.Stored() {
 					continue
 				}
-				st := policy.ShardState{ID: shard.ID(sh.ID), Index: i, Holder: shard.PublicKey(sh.Node), LeaseExpiry: time.Unix(sh.LeaseExpiry, 0)}
+				st := shardState(&s, i)
 				if u.pol.NeedsRenewal(now, st) {
 					pending = append(pending, due{state: st, seg: s.ID})
 				}
@@ -194,7 +215,7 @@ func (u *Upkeep) renew(ctx context.Context, pending []due, pass *Stats) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c := u.peers.Renewer(r.Holder)
+		c := u.peers.Client(r.Holder)
 		if c == nil {
 			pass.RenewFailures++
 			continue
@@ -209,7 +230,7 @@ func (u *Upkeep) renew(ctx context.Context, pending []due, pass *Stats) error {
 			u.log.DebugContext(ctx, "upkeep: renew batch failed", "node", r.Holder.String(), "shards", len(r.Shards), "err", err)
 			continue
 		}
-		if err := u.record(r.Holder, b.LeaseExpiry, ans.Renewed, where); err != nil {
+		if err := u.record(r.Holder, b.LeaseExpiry, ans.Renewed, ans.NotHeld, where); err != nil {
 			return err
 		}
 		pass.LeasesRenewed += int64(len(ans.Renewed))
@@ -221,19 +242,24 @@ func (u *Upkeep) renew(ctx context.Context, pending []due, pass *Stats) error {
 	return nil
 }
 
-// record sets the lease expiry of the renewed shards held by holder in
-// their segments, in one catalog update; segments deleted meanwhile are
-// skipped, and an expiry never goes down.
-func (u *Upkeep) record(holder policy.PeerID, expiry int64, renewed []shard.ID, where map[shard.ID][]meta.SegmentID) error {
-	bySeg := make(map[meta.SegmentID]map[shard.ID]bool)
-	for _, id := range renewed {
-		for _, s := range where[id] {
-			if bySeg[s] == nil {
-				bySeg[s] = make(map[shard.ID]bool)
+// record sets, in one catalog update, the lease expiry of the renewed
+// shards held by holder in their segments (an expiry never goes down),
+// and marks those it does not hold lost; segments deleted meanwhile are
+// skipped.
+func (u *Upkeep) record(holder policy.PeerID, expiry int64, renewed, notHeld []shard.ID, where map[shard.ID][]meta.SegmentID) error {
+	bySeg := make(map[meta.SegmentID]map[shard.ID]bool) // shard -> renewed (else not held)
+	mark := func(ids []shard.ID, ok bool) {
+		for _, id := range ids {
+			for _, s := range where[id] {
+				if bySeg[s] == nil {
+					bySeg[s] = make(map[shard.ID]bool)
+				}
+				bySeg[s][id] = ok
 			}
-			bySeg[s][id] = true
 		}
 	}
+	mark(renewed, true)
+	mark(notHeld, false)
 	if len(bySeg) == 0 {
 		return nil
 	}
@@ -249,8 +275,13 @@ func (u *Upkeep) record(holder policy.PeerID, expiry int64, renewed []shard.ID, 
 			changed := false
 			for i := range seg.Shards {
 				sh := &seg.Shards[i]
-				if ids[shard.ID(sh.ID)] && shard.PublicKey(sh.Node) == holder && sh.LeaseExpiry < expiry {
+				ok, listed := ids[shard.ID(sh.ID)]
+				switch {
+				case !listed || shard.PublicKey(sh.Node) != holder:
+				case ok && sh.LeaseExpiry < expiry:
 					sh.LeaseExpiry, changed = expiry, true
+				case !ok && sh.Health.Lost == 0:
+					sh.Health.Lost, changed = uint8(policy.NotHeld), true
 				}
 			}
 			if changed {

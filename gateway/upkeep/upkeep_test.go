@@ -1,6 +1,7 @@
 package upkeep
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -23,6 +24,12 @@ type fakeNode struct {
 	held    map[shard.ID]bool
 	batches []shard.RenewBatch
 	fail    bool
+
+	penalized int
+	data      map[shard.ID][]byte // shard bytes, for proofs
+	key       shard.PrivateKey
+	proofs    int
+	lie       bool // answer proofs with a wrong leaf
 }
 
 func (f *fakeNode) RenewBatch(_ context.Context, b shard.RenewBatch) (node.RenewAnswer, error) {
@@ -46,6 +53,35 @@ func (f *fakeNode) RenewBatch(_ context.Context, b shard.RenewBatch) (node.Renew
 	return ans, nil
 }
 
+// Proof answers as a node.Client does: a proof it verified, or
+// ErrNotFound, or ErrBadResponse for a proof that does not verify.
+func (f *fakeNode) Proof(_ context.Context, id shard.ID, leaf uint64, nonce []byte) (node.Audit, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.proofs++
+	if f.fail {
+		return node.Audit{}, errors.New("unreachable")
+	}
+	data, ok := f.data[id]
+	if !ok {
+		return node.Audit{}, node.ErrNotFound
+	}
+	p, leafData, err := shard.BuildProof(bytes.NewReader(data), int64(len(data)), testLeaf, leaf)
+	if err != nil {
+		return node.Audit{}, node.ErrBadRequest
+	}
+	if f.lie {
+		leafData = append([]byte{}, leafData...)
+		leafData[0] ^= 1
+	}
+	a := node.Audit{Shard: id, Size: int64(len(data)), LeafSize: testLeaf, Leaf: leaf, Nonce: nonce, Data: leafData, Proof: p}
+	a.Sign(f.key)
+	if err := a.Verify(); err != nil {
+		return a, node.ErrBadResponse
+	}
+	return a, nil
+}
+
 type fakePeers map[shard.PublicKey]*fakeNode
 
 func (p fakePeers) States(time.Time) map[policy.PeerID]policy.PeerState {
@@ -56,11 +92,19 @@ func (p fakePeers) States(time.Time) map[policy.PeerID]policy.PeerState {
 	return m
 }
 
-func (p fakePeers) Renewer(id policy.PeerID) Renewer {
+func (p fakePeers) Client(id policy.PeerID) NodeClient {
 	if n := p[id]; n != nil {
 		return n
 	}
 	return nil
+}
+
+func (p fakePeers) Penalize(id policy.PeerID) {
+	if n := p[id]; n != nil {
+		n.mu.Lock()
+		n.penalized++
+		n.mu.Unlock()
+	}
 }
 
 func newKey(t *testing.T) shard.PrivateKey {
@@ -170,15 +214,190 @@ func TestRenewLeases(t *testing.T) {
 	check(20, 4, now.Add(lease))            // held, renewed
 	check(250, 1, now.Add(80*24*time.Hour)) // not due
 
+	// The shards node 4 does not hold are marked lost.
+	if seg, _ := db.Segment(ids[5]); policy.LostReason(seg.Shards[4].Health.Lost) != policy.NotHeld || seg.Shards[3].Health.Lost != 0 {
+		t.Fatalf("segment 5 health: %+v", seg.Shards)
+	}
+
 	// The next pass renews only what is still due: node 3's shards once
-	// it answers, and the shards node 4 no longer holds (asked again).
+	// it answers (lost shards are not asked again).
 	nodes[3].fail = false
 	st, err = u.RenewLeases(ctx)
-	if err != nil || st.LeasesRenewed != 200 || st.NotHeld != 10 || st.RenewFailures != 0 {
+	if err != nil || st.LeasesRenewed != 200 || st.NotHeld != 0 || st.RenewFailures != 0 {
 		t.Fatalf("second pass: %+v, %v", st, err)
 	}
 	check(150, 3, now.Add(lease))
-	if got := u.Stats(); got.Passes != 2 || got.LeasesRenewed != 990 || got.NotHeld != 20 || got.RenewFailures != 1 {
+	if got := u.Stats(); got.Passes != 2 || got.LeasesRenewed != 990 || got.NotHeld != 10 || got.RenewFailures != 1 {
 		t.Fatalf("stats %+v", got)
+	}
+}
+
+const testLeaf = 1024
+
+// Audits go round the catalog within their budget, pass honest holders,
+// find a holder that lost shards (it says so) and one whose proofs are
+// wrong (re-checked once, then lost and penalized).
+func TestAudit(t *testing.T) {
+	db, err := meta.Open("gw", meta.InMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	owner := newKey(t)
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	pc := policy.Defaults()
+	pc.LeafSize = testLeaf
+	pc.AuditBytesPerSecond = 1 << 30 // every due shard in one pass
+	cfg := Config{Policy: pc, Now: func() time.Time { return now }}
+	peers := fakePeers{}
+	var nodes []*fakeNode
+	for range 5 {
+		k := newKey(t)
+		n := &fakeNode{id: k.Public(), key: k, owner: owner.Public(), held: map[shard.ID]bool{}, data: map[shard.ID][]byte{}}
+		peers[n.id] = n
+		nodes = append(nodes, n)
+	}
+	params := shard.Params{K: 3, N: 5, BlockSize: testLeaf}
+	sealed := int64(3 * 4 * testLeaf)
+	size := shard.ShardSize(params, sealed)
+	stored := now.Add(-20 * 24 * time.Hour) // due: AuditInterval is 14 days
+	var ids []meta.SegmentID
+	err = db.Update(func(b *meta.Batch) error {
+		for s := range 300 {
+			var sid meta.SegmentID
+			full := randID(t)
+			copy(sid[:], full[:])
+			seg := meta.Segment{ID: sid, K: 3, N: 5, BlockSize: testLeaf, SealedSize: sealed, Refs: 1}
+			for i, n := range nodes {
+				data := make([]byte, size)
+				rand.Read(data)
+				id := shard.ComputeID(data, testLeaf)
+				if i != 4 || s >= 5 { // node 4 lost segments 0..4
+					n.data[id] = data
+				}
+				seg.Shards = append(seg.Shards, meta.SegmentShard{ID: id, Node: n.id, Holder: n.id,
+					LeaseExpiry: now.Add(80 * 24 * time.Hour).Unix(), Time: stored.UnixNano()})
+			}
+			ids = append(ids, sid)
+			if err := b.PutSegment(seg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes[3].lie = true
+	u, err := New(cfg, db, owner, peers, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := u.Audit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1500 shards: 3 honest nodes pass 900 and node 4 295; node 4 says
+	// it lost 5 (lost at once), node 3 fails 300 (re-checked later).
+	if st.AuditsPassed != 1195 || st.AuditsFailed != 305 || st.ShardsLost != 5 {
+		t.Fatalf("first pass: %+v", st)
+	}
+	seg, _ := db.Segment(ids[0])
+	if h := seg.Shards[0].Health; h.LastAudit != now.Unix() || h.AuditFailures != 0 || h.Lost != 0 {
+		t.Fatalf("an honest shard's health: %+v", h)
+	}
+	if h := seg.Shards[3].Health; h.AuditFailures != 1 || h.RecheckAt != now.Add(pc.RecheckAfter).Unix() || h.Lost != 0 {
+		t.Fatalf("a failed shard's health: %+v", h)
+	}
+	if h := seg.Shards[4].Health; policy.LostReason(h.Lost) != policy.NotHeld {
+		t.Fatalf("a shard not held: %+v", h)
+	}
+	// Before the re-check is due nothing is audited; then only the
+	// re-checks, which fail again: lost, and node 3 penalized.
+	now = now.Add(time.Minute)
+	if st, err := u.Audit(ctx); err != nil || st.AuditsPassed+st.AuditsFailed != 0 {
+		t.Fatalf("a minute later: %+v, %v", st, err)
+	}
+	now = now.Add(pc.RecheckAfter)
+	st, err = u.Audit(ctx)
+	if err != nil || st.AuditsPassed != 0 || st.AuditsFailed != 300 || st.ShardsLost != 300 {
+		t.Fatalf("re-checks: %+v, %v", st, err)
+	}
+	if nodes[3].penalized != 300 || nodes[0].penalized != 0 {
+		t.Fatalf("penalized: node 3 %d, node 0 %d", nodes[3].penalized, nodes[0].penalized)
+	}
+	seg, _ = db.Segment(ids[7])
+	if h := seg.Shards[3].Health; policy.LostReason(h.Lost) != policy.AuditFailed || h.AuditFailures != 2 {
+		t.Fatalf("a shard that failed twice: %+v", h)
+	}
+	// Lost shards are not audited again.
+	now = now.Add(30 * 24 * time.Hour)
+	before := nodes[3].proofs
+	if _, err := u.Audit(ctx); err != nil || nodes[3].proofs != before {
+		t.Fatalf("lost shards audited again: %d proofs, %v", nodes[3].proofs-before, err)
+	}
+}
+
+// With a small budget a pass audits only what it buys, and the next
+// passes go on from where it stopped, round the whole catalog.
+func TestAuditBudgetGoesRound(t *testing.T) {
+	db, err := meta.Open("gw", meta.InMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	owner := newKey(t)
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	pc := policy.Defaults()
+	pc.LeafSize = testLeaf
+	k := newKey(t)
+	n := &fakeNode{id: k.Public(), key: k, owner: owner.Public(), data: map[shard.ID][]byte{}}
+	peers := fakePeers{n.id: n}
+	const segs = 600
+	err = db.Update(func(b *meta.Batch) error {
+		for range segs {
+			var sid meta.SegmentID
+			full := randID(t)
+			copy(sid[:], full[:])
+			data := make([]byte, testLeaf)
+			rand.Read(data)
+			id := shard.ComputeID(data, testLeaf)
+			n.data[id] = data
+			seg := meta.Segment{ID: sid, K: 1, N: 1, BlockSize: testLeaf, SealedSize: testLeaf, Refs: 1,
+				Shards: []meta.SegmentShard{{ID: id, Node: n.id, Holder: n.id, Time: now.Add(-20 * 24 * time.Hour).UnixNano()}}}
+			if err := b.PutSegment(seg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A pass every minute buys 64 KiB/s * 60 s of audits, about 1.9 KiB
+	// each: about 2,000 a pass; at 1 KiB/s about 31.
+	pc.AuditBytesPerSecond = 1 << 10
+	u, err := New(Config{Policy: pc, Now: func() time.Time { return now }}, db, owner, peers, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	passes := 0
+	for u.Stats().AuditsPassed < segs {
+		if passes++; passes > 200 {
+			t.Fatalf("after %d passes: %+v", passes, u.Stats())
+		}
+		now = now.Add(time.Minute)
+		st, err := u.Audit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if max := int64(60<<10)/u.pol.AuditCost(testLeaf) + 2; passes > 1 && st.AuditsPassed > max {
+			t.Fatalf("pass %d audited %d, the budget buys %d", passes, st.AuditsPassed, max)
+		}
+	}
+	if got := u.Stats().AuditsPassed; got != segs {
+		t.Fatalf("%d audits for %d shards: some twice before others once", got, segs)
 	}
 }

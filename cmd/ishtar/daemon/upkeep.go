@@ -67,8 +67,11 @@ func (p *upkeepPeers) States(time.Time) map[policy.PeerID]policy.PeerState {
 	return m
 }
 
-// Renewer returns a client of the peer at its registered address.
-func (p *upkeepPeers) Renewer(id policy.PeerID) upkeep.Renewer {
+// Penalize lowers the peer's reputation in the registry.
+func (p *upkeepPeers) Penalize(id policy.PeerID) { p.reg.Lied(id) }
+
+// Client returns a client of the peer at its registered address.
+func (p *upkeepPeers) Client(id policy.PeerID) upkeep.NodeClient {
 	addr := p.selfURL
 	if id != p.key.Public() {
 		e, ok := p.reg.Get(id)
