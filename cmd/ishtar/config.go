@@ -160,6 +160,7 @@ var settings = []setting{
 	intSetting("gateway.min_acks", "", "", func(c *Config) *int { return &c.Gateway.MinAcks }),
 	durSetting("gateway.lease", "", "", func(c *Config) *time.Duration { return &c.Gateway.Lease }),
 	durSetting("gateway.upkeep_interval", "", "", func(c *Config) *time.Duration { return &c.Upkeep.Interval }),
+	durSetting("gateway.audit_interval", "", "", func(c *Config) *time.Duration { return &c.Upkeep.AuditInterval }),
 	durSetting("gateway.hedge_after", "", "", func(c *Config) *time.Duration { return &c.Gateway.HedgeAfter }),
 	durSetting("gateway.request_timeout", "", "", func(c *Config) *time.Duration { return &c.Gateway.RequestTimeout }),
 	intSetting("gateway.put_attempts", "", "", func(c *Config) *int { return &c.Gateway.PutAttempts }),

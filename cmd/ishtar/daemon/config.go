@@ -69,6 +69,7 @@ func (c *Config) Defaults() {
 	c.S3.Region = "us-east-1"
 	c.Network.ExchangeInterval = 30 * time.Second
 	c.Upkeep.Interval = 10 * time.Minute
+	c.Upkeep.AuditInterval = policy.Defaults().AuditInterval
 }
 
 // Validate reports the first invalid setting, by its TOML name.
@@ -113,6 +114,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Upkeep.Interval < time.Second {
 		return bad("gateway.upkeep_interval", fmt.Errorf("%v is under a second", c.Upkeep.Interval))
+	}
+	if c.Upkeep.AuditInterval < 0 {
+		return bad("gateway.audit_interval", fmt.Errorf("%v is negative", c.Upkeep.AuditInterval))
 	}
 	if _, err := policy.New(c.PolicyConfig()); err != nil {
 		return fmt.Errorf("gateway: upkeep: %w", err)

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -227,5 +231,84 @@ func TestLeasesRenewedThenLapse(t *testing.T) {
 			t.Fatalf("the nodes still hold %d bytes %v after the owner left", used(), time.Since(stored))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A node whose shard files rot is found by audits: each of its shards
+// fails twice, is marked lost, and its reputation drops.
+func TestAuditsFindRot(t *testing.T) {
+	var storage []*Daemon
+	var urls []string
+	for range 3 {
+		d := startDaemonWith(t, func(c *Config, _ *Identity) {})
+		storage = append(storage, d)
+		urls = append(urls, d.NodeURL())
+	}
+	seed, err := shard.NewSeed(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := startDaemonWith(t, func(c *Config, id *Identity) {
+		c.StorageOnly = false
+		c.Gateway.Params.K, c.Gateway.Params.N = 2, 3
+		c.Upkeep.Interval = time.Second
+		c.Upkeep.AuditInterval = 2 * time.Second
+		c.Network.Bootstrap = urls
+		id.Owner = seed.Keys()
+	})
+	ctx := context.Background()
+	g := gw.Gateway()
+	if err := g.CreateBucket(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 1<<20)
+	for i := range 3 {
+		if _, err := rand.Read(data); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: fmt.Sprint(i), Body: bytes.NewReader(data),
+			Size: int64(len(data)), Checksum: func() s3api.Checksum { return s3api.Checksum{} }}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every leaf of every shard file of node 0 gets a flipped byte.
+	rotted := 0
+	err = filepath.WalkDir(filepath.Join(storage[0].cfg.Data, ShardsDir), func(path string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for off := 0; off < len(b); off += 4096 {
+			b[off] ^= 0xff
+		}
+		rotted++
+		return os.WriteFile(path, b, 0o600)
+	})
+	if err != nil || rotted != 3 {
+		t.Fatalf("rotted %d shard files (%v), want 3", rotted, err)
+	}
+	bad := storage[0].NodeID()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st := gw.Upkeep().Stats()
+		p, _ := gw.Registry().Get(bad)
+		if st.ShardsLost >= 3 && p.Reputation < 1 {
+			if st.ShardsLost != 3 {
+				t.Fatalf("%d shards lost, only node 0's 3 rotted: %+v", st.ShardsLost, st)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s: %+v, node 0's reputation %v", st, p.Reputation)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the counters
+	}
+	for _, d := range storage[1:] {
+		if p, _ := gw.Registry().Get(d.NodeID()); p.Reputation != 1 {
+			t.Fatalf("an honest node's reputation %v", p.Reputation)
+		}
 	}
 }

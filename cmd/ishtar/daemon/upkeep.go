@@ -14,11 +14,14 @@ import (
 )
 
 // Upkeep configures what keeps the owner's data alive (package
-// gateway/upkeep): so far, lease renewal; the lease length is
+// gateway/upkeep): lease renewal and audits; the lease length is
 // Gateway.Lease.
 type Upkeep struct {
 	// Interval is the time between passes (with jitter); default 10 min.
 	Interval time.Duration
+	// AuditInterval is how often each shard is audited, about; default
+	// 14 days.
+	AuditInterval time.Duration
 }
 
 // PolicyConfig is the upkeep policy of c: the code and lease of the
@@ -29,6 +32,10 @@ func (c *Config) PolicyConfig() policy.Config {
 	pc := policy.DefaultsFor(gc.Params.K, gc.Params.N)
 	pc.LeafSize = gc.Params.BlockSize
 	pc.Lease, pc.RenewBefore = gc.Lease, gc.Lease/3
+	if c.Upkeep.AuditInterval > 0 {
+		pc.AuditInterval = c.Upkeep.AuditInterval
+		pc.RecheckAfter = min(pc.RecheckAfter, pc.AuditInterval/2)
+	}
 	// The policy needs a holder away for the grace to be renewable still:
 	// short (test) leases get a shorter grace.
 	pc.OfflineGrace = min(pc.OfflineGrace, pc.RenewBefore/2)
