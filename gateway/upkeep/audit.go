@@ -195,6 +195,9 @@ func (u *Upkeep) challenge(ctx context.Context, c chosen) policy.AuditOutcome {
 	rctx, cancel := context.WithTimeout(ctx, u.cfg.RequestTimeout)
 	defer cancel()
 	a, err := cl.Proof(rctx, c.a.Shard, c.a.Leaf, nonce[:])
+	if ctx.Err() == nil {
+		u.peers.Contact(c.a.Holder, answered(err) || errors.Is(err, node.ErrBadResponse))
+	}
 	switch {
 	case err == nil && a.Size != c.state.Size:
 		return policy.AuditBadProof // a proof of another shard size

@@ -45,6 +45,16 @@ type Peers interface {
 	Client(id policy.PeerID) NodeClient
 	// Penalize lowers the peer's reputation: it failed audits.
 	Penalize(id policy.PeerID)
+	// Contact records whether the peer answered a request (its liveness
+	// history).
+	Contact(id policy.PeerID, ok bool)
+}
+
+// answered reports whether err (of a request to a node) came from the
+// node itself: it is reachable, whatever it said.
+func answered(err error) bool {
+	var ne *node.Error
+	return err == nil || (errors.As(err, &ne) && ne.Code != node.ErrBadResponse.Code)
 }
 
 // Config configures an Upkeep. Zero fields take the defaults noted.
@@ -225,6 +235,9 @@ func (u *Upkeep) renew(ctx context.Context, pending []due, pass *Stats) error {
 		rctx, cancel := context.WithTimeout(ctx, u.cfg.RequestTimeout)
 		ans, err := c.RenewBatch(rctx, b)
 		cancel()
+		if ctx.Err() == nil {
+			u.peers.Contact(r.Holder, answered(err))
+		}
 		if err != nil {
 			pass.RenewFailures++
 			u.log.DebugContext(ctx, "upkeep: renew batch failed", "node", r.Holder.String(), "shards", len(r.Shards), "err", err)

@@ -99,6 +99,8 @@ func (p fakePeers) Client(id policy.PeerID) NodeClient {
 	return nil
 }
 
+func (p fakePeers) Contact(policy.PeerID, bool) {}
+
 func (p fakePeers) Penalize(id policy.PeerID) {
 	if n := p[id]; n != nil {
 		n.mu.Lock()

@@ -50,23 +50,29 @@ type upkeepPeers struct {
 	key     shard.PrivateKey
 	selfURL string
 	hc      *http.Client
+	grace   time.Duration // policy.Config.OfflineGrace
 
 	mu      sync.Mutex
 	clients map[shard.PublicKey]*node.Client
 }
 
-func newUpkeepPeers(reg *peers.Registry, key shard.PrivateKey, selfURL string, hc *http.Client) *upkeepPeers {
-	return &upkeepPeers{reg: reg, key: key, selfURL: selfURL, hc: hc, clients: make(map[shard.PublicKey]*node.Client)}
+func newUpkeepPeers(reg *peers.Registry, key shard.PrivateKey, selfURL string, grace time.Duration, hc *http.Client) *upkeepPeers {
+	return &upkeepPeers{reg: reg, key: key, selfURL: selfURL, grace: grace, hc: hc, clients: make(map[shard.PublicKey]*node.Client)}
 }
 
-// States maps every known peer to its state: one failing since its last
-// success is unreachable since its first failure (zero when not known:
-// away, never lost by absence alone).
-func (p *upkeepPeers) States(time.Time) map[policy.PeerID]policy.PeerState {
+// States maps every known peer to its state. A peer failing since its
+// last success is unreachable since its first failure (zero when not
+// known: away, never lost by absence alone) while it is in back-off; once
+// its back-off is over it counts as reachable, to be tried again (upkeep
+// reports the outcome: Contact), unless it has been failing for the
+// offline grace.
+func (p *upkeepPeers) States(now time.Time) map[policy.PeerID]policy.PeerState {
 	all := p.reg.All()
 	m := make(map[policy.PeerID]policy.PeerState, len(all))
 	for _, e := range all {
-		m[e.Record.Node] = policy.PeerState{ID: e.Record.Node, Block: e.Block, Reachable: e.Failures == 0,
+		reachable := e.Failures == 0 ||
+			(!now.Before(e.RetryAt) && (e.DownSince.IsZero() || now.Sub(e.DownSince) < p.grace))
+		m[e.Record.Node] = policy.PeerState{ID: e.Record.Node, Block: e.Block, Reachable: reachable,
 			OfflineSince: e.DownSince, Reputation: e.Reputation, Placeable: e.Placeable}
 	}
 	self := p.key.Public()
@@ -76,6 +82,13 @@ func (p *upkeepPeers) States(time.Time) map[policy.PeerID]policy.PeerState {
 
 // Penalize lowers the peer's reputation in the registry.
 func (p *upkeepPeers) Penalize(id policy.PeerID) { p.reg.Lied(id) }
+
+// Contact records a request's outcome in the peer's history.
+func (p *upkeepPeers) Contact(id policy.PeerID, ok bool) {
+	if id != p.key.Public() {
+		p.reg.Contact(id, ok)
+	}
+}
 
 // Client returns a client of the peer at its registered address.
 func (p *upkeepPeers) Client(id policy.PeerID) upkeep.NodeClient {

@@ -29,13 +29,21 @@ func (p Policy) NeedsRenewal(now time.Time, s ShardState) bool {
 // RenewBatch, holders in ascending key order. Lost shards are skipped
 // (they are repaired, not kept), and so are those whose holder is away:
 // it cannot be reached now, and OfflineGrace < RenewBefore leaves it time
-// to come back and be renewed before the lease lapses.
+// to come back and be renewed before the lease lapses. A shard whose
+// lease lapsed is renewed still: its holder keeps it for a grace (and
+// answers "not held" once it is gone), and a late renewal is cheaper
+// than a repair.
 func (p Policy) RenewalsDue(now time.Time, shards []ShardState, peers map[PeerID]PeerState) []Renewal {
 	byHolder := make(map[PeerID][]shard.ID)
 	cls := p.allClasses(now, peers)
 	for i := range shards {
 		s := &shards[i]
-		if !p.NeedsRenewal(now, *s) || p.shardWith(now, s, cls.of(s.Holder)).Health != Healthy {
+		if !p.NeedsRenewal(now, *s) {
+			continue
+		}
+		live := *s
+		live.LeaseExpiry = time.Time{} // lapsed or not: see above
+		if p.shardWith(now, &live, cls.of(s.Holder)).Health != Healthy {
 			continue
 		}
 		byHolder[s.Holder] = append(byHolder[s.Holder], s.ID)

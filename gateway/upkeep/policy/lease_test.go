@@ -63,7 +63,8 @@ func TestRenewalsDue(t *testing.T) {
 	add(10000, 1, soon, nil)
 	add(99, 1, later, nil)
 	add(98, 1, soon, func(s *ShardState) { s.AuditFailures = 2 })
-	// Peer 0: two due. Peer 2 is away: skipped. Peer 3: expired, lost.
+	// Peer 0: two due. Peer 2 is away: skipped. Peer 3: expired, but
+	// renewed still (its holder keeps it for a grace).
 	add(7, 0, soon, nil)
 	add(5, 0, soon, nil)
 	add(6, 2, soon, nil)
@@ -72,8 +73,11 @@ func TestRenewalsDue(t *testing.T) {
 	add(9, 77, soon, nil)
 
 	got := p.RenewalsDue(now, shards, peers)
-	if len(got) != 3 {
+	if len(got) != 4 {
 		t.Fatalf("%d renewals", len(got))
+	}
+	if got[3].Holder != peerID(3) || !slices.Equal(got[3].Shards, []shard.ID{shardID(8)}) {
+		t.Errorf("the lapsed lease: %+v", got[3])
 	}
 	exp := now.Add(90 * day)
 	if got[0].Holder != peerID(0) || !slices.Equal(got[0].Shards, []shard.ID{shardID(5), shardID(7)}) || !got[0].Expiry.Equal(exp) {
@@ -86,6 +90,7 @@ func TestRenewalsDue(t *testing.T) {
 	if !slices.IsSortedFunc(all, func(a, b shard.ID) int { return bytes.Compare(a[:], b[:]) }) || len(slices.Compact(slices.Clone(all))) != 5000 {
 		t.Error("peer 1's IDs not ascending and unique")
 	}
+	got = got[:3]
 	for _, r := range got {
 		if len(r.Shards) > p.Config().RenewBatch {
 			t.Errorf("batch of %d", len(r.Shards))
@@ -94,7 +99,7 @@ func TestRenewalsDue(t *testing.T) {
 	// Smaller batches.
 	c := Defaults()
 	c.RenewBatch = 1000
-	if got := mustNew(t, c).RenewalsDue(now, shards, peers); len(got) != 1+5 {
+	if got := mustNew(t, c).RenewalsDue(now, shards, peers); len(got) != 1+5+1 {
 		t.Errorf("batches of 1000: %d renewals", len(got))
 	}
 	if got := p.RenewalsDue(t0, shards, peers); len(got) != 0 {
