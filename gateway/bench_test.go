@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"ishtar/gateway/segstore"
 	"ishtar/meta"
 	"ishtar/s3api"
 	"ishtar/shard"
@@ -50,7 +51,7 @@ func (p *benchPeer) GetShard(ctx context.Context, id shard.ID, off, n int64) (io
 	b, ok := p.data[id]
 	p.mu.RUnlock()
 	if !ok {
-		return nil, ErrShardNotFound
+		return nil, segstore.ErrShardNotFound
 	}
 	return io.NopCloser(bytes.NewReader(b[off : off+n])), nil
 }
@@ -68,10 +69,10 @@ func benchGateway(b *testing.B, keep bool, mod func(*Config)) *Gateway {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	var dir StaticDirectory
+	var dir segstore.StaticDirectory
 	for i := range 5 {
 		k, _ := shard.GeneratePrivateKey(rand.Reader)
-		dir = append(dir, PeerInfo{ID: k.Public(), Addr: fmt.Sprintf("http://10.0.0.%d:1", i),
+		dir = append(dir, segstore.PeerInfo{ID: k.Public(), Addr: fmt.Sprintf("http://10.0.0.%d:1", i),
 			Peer: &benchPeer{key: k, keep: keep, data: make(map[shard.ID][]byte)}})
 	}
 	seed, _ := shard.NewSeed(rand.Reader)
@@ -148,8 +149,8 @@ func benchGet(b *testing.B, size int, par int) {
 			}
 		}
 	})
-	b.ReportMetric(float64(g.st.hedges.Load()), "hedges")
-	b.ReportMetric(float64(g.st.reconstructions.Load()), "rebuilds")
+	b.ReportMetric(float64(g.store.Stats().Hedges), "hedges")
+	b.ReportMetric(float64(g.store.Stats().Reconstructions), "rebuilds")
 }
 
 func BenchmarkPutObject64MiB(b *testing.B) { benchPut(b, 64<<20, clients) }

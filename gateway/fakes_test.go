@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"ishtar/gateway/segstore"
 	"ishtar/node"
 	"ishtar/shard"
 )
@@ -64,7 +65,7 @@ func (p *fakePeer) PutShard(ctx context.Context, id shard.ID, body io.Reader, si
 	defer p.mu.Unlock()
 	if _, ok := p.shards[id]; !ok {
 		if p.capacity > 0 && p.used+size > p.capacity {
-			return shard.Receipt{}, fmt.Errorf("fake: %w", ErrPeerFull)
+			return shard.Receipt{}, fmt.Errorf("fake: %w", segstore.ErrPeerFull)
 		}
 		p.shards[id] = data
 		p.used += size
@@ -83,7 +84,7 @@ func (p *fakePeer) GetShard(ctx context.Context, id shard.ID, off, n int64) (io.
 	defer p.mu.Unlock()
 	data, ok := p.shards[id]
 	if !ok {
-		return nil, fmt.Errorf("fake: %s: %w", id, ErrShardNotFound)
+		return nil, fmt.Errorf("fake: %s: %w", id, segstore.ErrShardNotFound)
 	}
 	if n < 0 {
 		n = int64(len(data)) - off
@@ -114,7 +115,7 @@ func (p *fakePeer) DeleteShard(ctx context.Context, id shard.ID, g shard.Grant) 
 	}
 	data, ok := p.shards[id]
 	if !ok {
-		return fmt.Errorf("fake: %s: %w", id, ErrShardNotFound)
+		return fmt.Errorf("fake: %s: %w", id, segstore.ErrShardNotFound)
 	}
 	p.used -= int64(len(data))
 	delete(p.shards, id)
@@ -214,7 +215,7 @@ func (f *faulty) PutShard(ctx context.Context, id shard.ID, body io.Reader, size
 	}
 	switch mode {
 	case refuse:
-		return shard.Receipt{}, fmt.Errorf("fake: %w", ErrPeerFull)
+		return shard.Receipt{}, fmt.Errorf("fake: %w", segstore.ErrPeerFull)
 	case badReceipt, forgedReceipt:
 		r, err := f.inner.PutShard(ctx, id, body, size, g)
 		signer := r.Node

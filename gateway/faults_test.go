@@ -3,13 +3,13 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"testing"
 	"time"
 
+	"ishtar/gateway/segstore"
 	"ishtar/meta"
 	"ishtar/s3api"
 	"ishtar/shard"
@@ -109,7 +109,7 @@ func TestThirdPeerLostMidStream(t *testing.T) {
 	rest, err := io.ReadAll(rc)
 	// The next segment may have been prefetched before the peers went;
 	// whatever arrives must be right, and the body must end in an error.
-	if err == nil || !errors.Is(err, errUnavailable) {
+	if err == nil || !errors.Is(err, segstore.ErrUnavailable) {
 		t.Fatalf("read past three lost peers: %v", err)
 	}
 	if !bytes.Equal(rest, data[len(first):len(first)+len(rest)]) {
@@ -126,8 +126,8 @@ func TestHungPeersHedged(t *testing.T) {
 	tn.faults[h[0]].set(hang)
 	tn.faults[h[2]].set(hang)
 	checkReads(t, tn, data)
-	if tn.g.st.hedges.Load() == 0 || tn.g.st.reconstructions.Load() == 0 {
-		t.Fatalf("hedges %d reconstructions %d", tn.g.st.hedges.Load(), tn.g.st.reconstructions.Load())
+	if tn.g.store.Stats().Hedges == 0 || tn.g.store.Stats().Reconstructions == 0 {
+		t.Fatalf("hedges %d reconstructions %d", tn.g.store.Stats().Hedges, tn.g.store.Stats().Reconstructions)
 	}
 	// A hung parity holder besides does not hold a read back either.
 	tn.faults[h[3]].set(hang)
@@ -154,7 +154,7 @@ func TestLyingPeers(t *testing.T) {
 	tn.faults[h[0]].set(flipBits)
 	tn.faults[h[1]].set(offline)
 	checkReads(t, tn, data)
-	if tn.g.st.aeadFailures.Load() == 0 {
+	if tn.g.store.Stats().AuthFailures == 0 {
 		t.Fatal("no authentication failure seen with a lying data shard")
 	}
 	// Three liars: an error, never their bytes.
@@ -374,51 +374,6 @@ func TestPutRetriesOnOtherPeers(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestCheckReceipt: a receipt's signature is verified unless the peer's
-// client did it already; what it says is checked either way.
-func TestCheckReceipt(t *testing.T) {
-	owner, _ := shard.GeneratePrivateKey(rand.Reader)
-	nodeKey, _ := shard.GeneratePrivateKey(rand.Reader)
-	other, _ := shard.GeneratePrivateKey(rand.Reader)
-	grant := shard.Grant{Op: shard.OpStore, Shard: shard.ID{1}, Size: 100, LeaseExpiry: 2e9, Time: 1}
-	grant.Sign(owner)
-	good := shard.Receipt{Shard: grant.Shard, Size: grant.Size, Owner: grant.Owner, LeaseExpiry: grant.LeaseExpiry, Time: 5}
-	good.Sign(nodeKey)
-	forged := good
-	forged.Sign(other)
-	forged.Node = nodeKey.Public()
-	edit := func(f func(*shard.Receipt)) shard.Receipt {
-		r := good
-		f(&r)
-		r.Sign(nodeKey)
-		return r
-	}
-	g := &Gateway{}
-	for _, tc := range []struct {
-		name   string
-		r      shard.Receipt
-		verify bool
-		ok     bool
-	}{
-		{"good", good, true, true},
-		{"good, verified by the client", good, false, true},
-		{"forged signature", forged, true, false},
-		{"wrong size", edit(func(r *shard.Receipt) { r.Size++ }), false, false},
-		{"wrong shard", edit(func(r *shard.Receipt) { r.Shard[0]++ }), false, false},
-		{"short lease", edit(func(r *shard.Receipt) { r.LeaseExpiry-- }), false, false},
-	} {
-		err := g.checkReceipt(tc.r, grant, nodeKey.Public(), tc.verify)
-		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, errBadReceipt)) {
-			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)
-		}
-	}
-	r := good
-	r.Sign(other)
-	if err := g.checkReceipt(r, grant, nodeKey.Public(), false); !errors.Is(err, errBadReceipt) {
-		t.Errorf("receipt of another node: %v", err)
 	}
 }
 

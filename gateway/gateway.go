@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"ishtar/gateway/segstore"
 	"ishtar/meta"
 	"ishtar/s3api"
 	"ishtar/shard"
@@ -70,27 +71,23 @@ type Config struct {
 	ReleaseDelay time.Duration
 }
 
-// Defaults fills in the zero fields.
+// Defaults fills in the zero fields; those of the segment store are
+// segstore's defaults.
 func (c *Config) Defaults() {
-	def := shard.DefaultParams()
-	if c.Params.K == 0 && c.Params.N == 0 {
-		c.Params.K, c.Params.N = def.K, def.N
-	}
-	if c.Params.BlockSize == 0 {
-		c.Params.BlockSize = def.BlockSize
-	}
+	sc := c.storeConfig()
+	sc.Defaults()
+	c.Params, c.MinAcks, c.Lease, c.HedgeAfter, c.RequestTimeout = sc.Params, sc.MinAcks, sc.Lease, sc.HedgeAfter, sc.RequestTimeout
+	c.PutAttempts, c.Backoff, c.BackoffMax, c.FullHold, c.BusyMax = sc.PutAttempts, sc.Backoff, sc.BackoffMax, sc.FullHold, sc.BusyMax
 	setDefault(&c.SegmentSize, 16<<20)
 	setDefault(&c.Concurrency, 4)
-	setDefault(&c.MinAcks, c.Params.N)
-	setDefault(&c.Lease, 90*24*time.Hour)
-	setDefault(&c.HedgeAfter, 250*time.Millisecond)
-	setDefault(&c.RequestTimeout, 30*time.Second)
-	setDefault(&c.PutAttempts, 3)
-	setDefault(&c.Backoff, time.Second)
-	setDefault(&c.BackoffMax, 5*time.Minute)
-	setDefault(&c.FullHold, 30*time.Second)
-	setDefault(&c.BusyMax, 5*time.Second)
 	setDefault(&c.ReleaseDelay, time.Minute)
+}
+
+// storeConfig is the segment store's part of c.
+func (c *Config) storeConfig() segstore.Config {
+	return segstore.Config{Params: c.Params, MinAcks: c.MinAcks, Lease: c.Lease, HedgeAfter: c.HedgeAfter,
+		RequestTimeout: c.RequestTimeout, AddressDiversity: c.AddressDiversity, Self: c.Self, AllowSelf: c.AllowSelf,
+		PutAttempts: c.PutAttempts, Backoff: c.Backoff, BackoffMax: c.BackoffMax, FullHold: c.FullHold, BusyMax: c.BusyMax}
 }
 
 func setDefault[T int | int64 | time.Duration](v *T, def T) {
@@ -116,13 +113,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway: config: segment size %d not in [%d, %d]", c.SegmentSize, MinSegmentSize, MaxSegmentSize)
 	case c.Concurrency < 1:
 		return fmt.Errorf("gateway: config: concurrency %d < 1", c.Concurrency)
-	case c.MinAcks < c.Params.K || c.MinAcks > c.Params.N:
-		return fmt.Errorf("gateway: config: min acks %d not in [k=%d, n=%d]", c.MinAcks, c.Params.K, c.Params.N)
-	case c.Lease <= 0 || c.HedgeAfter <= 0 || c.RequestTimeout <= 0 || c.Backoff <= 0 || c.BackoffMax < c.Backoff ||
-		c.FullHold <= 0 || c.BusyMax <= 0:
-		return fmt.Errorf("gateway: config: durations must be positive (backoff max >= backoff)")
-	case c.PutAttempts < 1:
-		return fmt.Errorf("gateway: config: put attempts %d < 1", c.PutAttempts)
+	}
+	if err := c.storeConfig().Validate(); err != nil {
+		return fmt.Errorf("gateway: %w", err) // "config: ..."
 	}
 	return nil
 }
@@ -135,14 +128,13 @@ type Gateway struct {
 	db      *meta.DB
 	owner   shard.OwnerKeys
 	ownerID shard.PublicKey
-	dir     Directory
+	dir     segstore.Directory
 	log     *slog.Logger
 	rand    io.Reader
 	now     func() time.Time
 
-	health *peerHealth
-	sem    *semaphore
-	bufs   *bufPool
+	store *segstore.Store
+	sem   *semaphore
 
 	quotaMu  sync.Mutex
 	reserved int64 // stored bytes promised to uploads in flight
@@ -154,7 +146,7 @@ type Gateway struct {
 // New opens the gateway over its catalog. Journal entries left by an
 // earlier run (shards of uploads that never committed) are moved to the
 // release queue, which Run drains; New itself starts no background work.
-func New(cfg Config, db *meta.DB, owner shard.OwnerKeys, dir Directory, log *slog.Logger) (*Gateway, error) {
+func New(cfg Config, db *meta.DB, owner shard.OwnerKeys, dir segstore.Directory, log *slog.Logger) (*Gateway, error) {
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -172,11 +164,16 @@ func New(cfg Config, db *meta.DB, owner shard.OwnerKeys, dir Directory, log *slo
 		rand:    rand.Reader,
 		now:     time.Now,
 		sem:     newSemaphore(int64(cfg.Concurrency) * segmentWeight(cfg.Params, cfg.SegmentSize)),
-		bufs:    newBufPool(int64(cfg.Concurrency) * segmentWeight(cfg.Params, cfg.SegmentSize)),
 		wake:    make(chan struct{}, 1),
 	}
-	g.health = newPeerHealth(healthConfig{backoff: cfg.Backoff, backoffMax: cfg.BackoffMax,
-		fullHold: cfg.FullHold, busyMax: cfg.BusyMax}, func() time.Time { return g.now() }, log)
+	sc := cfg.storeConfig()
+	sc.Owner, sc.Directory, sc.Log = owner, dir, log
+	sc.Now = func() time.Time { return g.now() }
+	sc.IdleBuffers = int64(cfg.Concurrency) * segmentWeight(cfg.Params, cfg.SegmentSize)
+	var err error
+	if g.store, err = segstore.New(sc); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	n, err := g.releaseOrphans()
 	if err != nil {
 		return nil, err

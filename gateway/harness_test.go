@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"ishtar/gateway/segstore"
 	"ishtar/meta"
 	"ishtar/s3api"
 	"ishtar/shard"
@@ -25,7 +26,7 @@ type testNet struct {
 	owner  shard.OwnerKeys
 	peers  []*fakePeer
 	faults []*faulty
-	dir    StaticDirectory
+	dir    segstore.StaticDirectory
 	db     *meta.DB
 	g      *Gateway
 	cfg    Config
@@ -65,7 +66,7 @@ func newNetDB(t testing.TB, n int, db *meta.DB, mod func(*Config)) *testNet {
 		f := &faulty{inner: p}
 		tn.peers = append(tn.peers, p)
 		tn.faults = append(tn.faults, f)
-		tn.dir = append(tn.dir, PeerInfo{ID: p.id, Addr: "http://10.0." + string(rune('0'+i/10)) + "." + string(rune('0'+i%10)) + ":7000", Peer: f})
+		tn.dir = append(tn.dir, segstore.PeerInfo{ID: p.id, Addr: "http://10.0." + string(rune('0'+i/10)) + "." + string(rune('0'+i%10)) + ":7000", Peer: f})
 	}
 	tn.open()
 	return tn

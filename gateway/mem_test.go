@@ -47,7 +47,7 @@ func BenchmarkPutObjectMemory(b *testing.B) {
 				return
 			case <-t.C:
 				runtime.ReadMemStats(&m)
-				if use := m.HeapInuse + uint64(g.bufs.mapped.Load()); use > max {
+				if use := m.HeapInuse + uint64(g.store.MappedBytes()); use > max {
 					max = use
 				}
 			}

@@ -75,25 +75,26 @@ func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 // readPiece fetches and decrypts one piece, holding memory for it from
 // the gateway's semaphore until the chunk is freed.
 func (g *Gateway) readPiece(ctx context.Context, pc piece) chunk {
-	v, err := g.view(pc.seg)
+	v, err := g.store.Open(pc.seg)
 	if err != nil {
 		return chunk{err: err}
 	}
-	weight := segmentWeight(v.p, pc.n)
+	weight := segmentWeight(v.Params(), pc.n)
 	if err := g.sem.acquire(ctx, weight); err != nil {
 		return chunk{err: err}
 	}
-	data, buf, err := g.readRange(ctx, v, pc.off, pc.n)
+	data, buf, err := g.store.ReadRange(ctx, v, pc.off, pc.n)
 	if err != nil {
 		g.sem.release(weight)
 		return chunk{err: err}
 	}
+	g.st.bytesOut.Add(pc.n)
 	return chunk{data: data, buf: buf, weight: weight}
 }
 
 func (g *Gateway) free(c *chunk) {
 	if c.buf != nil {
-		g.bufs.put(c.buf)
+		g.store.PutBuffer(c.buf)
 		g.sem.release(c.weight)
 	}
 	*c = chunk{}

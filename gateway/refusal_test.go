@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"ishtar/gateway/segstore"
 	"ishtar/s3api"
 )
 
@@ -74,13 +75,13 @@ func TestOneRefusingPeerOfNPlus1(t *testing.T) {
 				}
 			}
 			puts := tn.faults[0].puts.Load()
-			rep := tn.g.health.reputation(tn.peers[0].id)
+			rep := tn.g.store.Reputation(tn.peers[0].id)
 			if tc.blocked && puts > uploadDepth {
 				t.Fatalf("a %v peer was asked %d times, want at most once per segment in flight when it first answered", tc.f, puts)
 			}
-			if !tc.blocked && (puts < 2 || rep >= 1 || tn.g.health.avoid(tn.dir[0])) {
+			if !tc.blocked && (puts < 2 || rep >= 1 || tn.g.store.Avoid(tn.dir[0])) {
 				t.Fatalf("a lying peer: asked %d times, reputation %v, avoided %v: it must stay usable, weighing less",
-					puts, rep, tn.g.health.avoid(tn.dir[0]))
+					puts, rep, tn.g.store.Avoid(tn.dir[0]))
 			}
 		})
 	}
@@ -151,8 +152,8 @@ func TestPutAfterCorruptGet(t *testing.T) {
 			tn.faults[liar].set(lie)
 			checkReads(t, tn, data)
 			if lie != truncate {
-				if r := tn.g.health.reputation(tn.peers[liar].id); r >= 1 || tn.g.health.standing(tn.dir[liar], 1<<20) != usable {
-					t.Fatalf("liar: reputation %v, standing %v; want lower, usable", r, tn.g.health.standing(tn.dir[liar], 1<<20))
+				if r := tn.g.store.Reputation(tn.peers[liar].id); r >= 1 || tn.g.store.Standing(tn.dir[liar], 1<<20) != segstore.Usable {
+					t.Fatalf("liar: reputation %v, standing %v; want lower, usable", r, tn.g.store.Standing(tn.dir[liar], 1<<20))
 				}
 			}
 			next := randBytes(int(tn.g.cfg.SegmentSize)+5, 42)
@@ -220,7 +221,7 @@ func TestReadsAskLiarsLast(t *testing.T) {
 	h := holders(tn)
 	seg := tn.g.cfg.SegmentSize
 	tn.faults[h[0]].set(offline)
-	tn.g.health.lied(tn.peers[h[3]].id, fmt.Errorf("test: lied"))
+	tn.g.store.Lied(tn.peers[h[3]].id, fmt.Errorf("test: lied"))
 	_, liarGets, _ := tn.peers[h[3]].counters()
 	_, honestGets, _ := tn.peers[h[4]].counters()
 	got, err := tn.read(context.Background(), "b", "o", 0, seg)
@@ -254,8 +255,8 @@ func TestReleaseAfterPeerBackoff(t *testing.T) {
 	}
 	// Three failures, each once the back-off before was over: 4 s.
 	for range 3 {
-		tn.advance(over(tn.g.health, tn.dir[x], tn.g.now()))
-		tn.g.health.record(tn.dir[x], 0, errOffline)
+		tn.advance(over(tn.g.store, tn.dir[x], tn.g.now()))
+		tn.g.store.Observe(context.Background(), tn.dir[x], 0, errOffline)
 	}
 	for range 5 {
 		if _, err := tn.g.releaseDue(context.Background()); err != nil {
@@ -267,4 +268,16 @@ func TestReleaseAfterPeerBackoff(t *testing.T) {
 	if n := len(tn.peers[x].ids()); n != 0 || tn.pendingReleases() != 0 {
 		t.Fatalf("peer still holds %d shards, %d releases pending", n, tn.pendingReleases())
 	}
+}
+
+// over returns how long the consequence of p's last answer lasts still.
+func over(s *segstore.Store, p segstore.PeerInfo, now time.Time) time.Duration {
+	ps := s.PeerStats(p)
+	var d time.Duration
+	for _, until := range []time.Time{ps.BackoffUntil, ps.BusyUntil, ps.FullUntil} {
+		if !until.IsZero() {
+			d = max(d, until.Sub(now))
+		}
+	}
+	return d
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"ishtar/gateway/segstore"
 	"ishtar/meta"
 	"ishtar/shard"
 )
@@ -185,7 +186,7 @@ type releaseOutcome struct {
 func (g *Gateway) releaseDue(ctx context.Context) (time.Time, error) {
 	var next time.Time
 	var after meta.Release
-	peers := g.peerIndex()
+	peers := g.store.PeerIndex()
 	for {
 		page, err := g.db.Releases(after.Shard, after.Node, releasePage)
 		if err != nil || len(page) == 0 {
@@ -221,7 +222,7 @@ func (g *Gateway) releaseDue(ctx context.Context) (time.Time, error) {
 }
 
 // sendReleases deletes the shards of due on their nodes, in parallel.
-func (g *Gateway) sendReleases(ctx context.Context, peers map[shard.PublicKey]PeerInfo, due []meta.Release) []releaseOutcome {
+func (g *Gateway) sendReleases(ctx context.Context, peers map[shard.PublicKey]segstore.PeerInfo, due []meta.Release) []releaseOutcome {
 	outs := make([]releaseOutcome, len(due))
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -240,47 +241,23 @@ func (g *Gateway) sendReleases(ctx context.Context, peers map[shard.PublicKey]Pe
 	return outs
 }
 
-// releaseOne sends one delete, or decides when to try again.
-func (g *Gateway) releaseOne(ctx context.Context, peers map[shard.PublicKey]PeerInfo, r meta.Release) releaseOutcome {
+// releaseOne has the segment store send one delete, or decides when to
+// try again.
+func (g *Gateway) releaseOne(ctx context.Context, peers map[shard.PublicKey]segstore.PeerInfo, r meta.Release) releaseOutcome {
 	now := g.now()
 	if now.Sub(time.Unix(0, r.Enqueued)) > g.cfg.Lease {
 		return releaseOutcome{r: r, done: true, err: errors.New("lease lapsed: the node may drop the shard itself")}
 	}
-	p, ok := peers[shard.PublicKey(r.Node)]
-	var err error
-	var down, busy time.Duration // left of the peer's back-off, busy time
-	if ok {
-		down, busy = g.health.downLeft(p), g.health.busyLeft(p.ID)
-	}
-	switch {
-	case !ok:
-		err = errors.New("peer not in the directory")
-	case down > 0:
-		err = errors.New("peer in back-off")
-	case busy > 0:
-		err = fmt.Errorf("gateway: delete: %w", ErrPeerBusy)
-	default:
-		grant := shard.Grant{Op: shard.OpDelete, Shard: r.Shard, Size: r.Size, Time: now.UnixNano()}
-		grant.Sign(g.owner.Signing)
-		rctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
-		err = p.Peer.DeleteShard(rctx, r.Shard, grant)
-		cancel()
-		g.observe(ctx, p, 0, err)
-		if err == nil || isShardNotFound(err) {
-			g.st.released.Add(1)
-			return releaseOutcome{r: r, done: true}
-		}
-		if isNotHeldForOwner(err) {
-			return releaseOutcome{r: r, done: true, err: err}
-		}
+	done, wait, err := g.store.Release(ctx, peers, shard.ID(r.Shard), shard.PublicKey(r.Node), r.Size)
+	if done {
+		return releaseOutcome{r: r, done: true, err: err}
 	}
 	if ctx.Err() != nil {
 		return releaseOutcome{r: r, err: err} // unchanged: try again next run
 	}
-	if down > 0 || isBusy(err) {
+	if wait > 0 {
 		// Not the entry's failure: again once the peer's back-off or busy
 		// time is over.
-		wait := max(down, g.health.busyLeft(p.ID), 10*time.Millisecond)
 		r.NotBefore = now.Add(wait).UnixNano()
 		return releaseOutcome{r: r, err: err}
 	}

@@ -122,7 +122,7 @@ func TestRangedReads(t *testing.T) {
 			t.Fatalf("range %v: wrong bytes", r)
 		}
 	}
-	if tn.g.st.reconstructions.Load() != 0 {
+	if tn.g.store.Stats().Reconstructions != 0 {
 		t.Fatal("healthy reads reconstructed")
 	}
 }

@@ -5,20 +5,16 @@ import (
 	"fmt"
 	"sort"
 	"sync/atomic"
-	"time"
 
+	"ishtar/gateway/segstore"
 	"ishtar/meta"
 	"ishtar/shard"
 )
 
-// traffic counts what the gateway did since it started.
+// traffic counts the object bytes the gateway stored and served since it
+// started; the segment store counts its shard traffic.
 type traffic struct {
-	bytesIn, bytesOut   atomic.Int64 // object bytes stored and served
-	shardsOut, shardsIn atomic.Int64 // shard requests that succeeded
-	hedges              atomic.Int64 // reads that went to parity for a late data shard
-	reconstructions     atomic.Int64 // segment ranges rebuilt by Reed-Solomon
-	aeadFailures        atomic.Int64 // reads whose data-shard bytes failed authentication
-	released            atomic.Int64 // shards released on their peers
+	bytesIn, bytesOut atomic.Int64
 }
 
 // Stats is what status pages show.
@@ -37,25 +33,7 @@ type Stats struct {
 	AuthFailures             int64
 	Released                 int64
 
-	Peers []PeerStats // by ID
-}
-
-// PeerStats is the gateway's view of one peer (see peerHealth).
-type PeerStats struct {
-	ID           shard.PublicKey
-	Addr         string
-	Free         int64
-	Failures     int       // consecutive (unreachable)
-	BackoffUntil time.Time // zero if not backed off
-	BusyUntil    time.Time // zero if not set aside as busy
-	FullUntil    time.Time // zero if not refusing shards as full
-	Room         int64     // while full: bytes free at most
-	Reputation   float64   // 1 for a peer never caught lying, less for one that was
-	LastOK       time.Time
-	LastError    string
-	OK, Failed   int64 // requests answered, failed
-	Refused      int64 // requests refused as full or busy
-	Lies         int64 // answers found false
+	Peers []segstore.PeerStats // by ID
 }
 
 // Stats reports the catalog's counters, the traffic since start and the
@@ -79,13 +57,12 @@ func (g *Gateway) Stats(ctx context.Context) (Stats, error) {
 	s.ReservedBytes = g.reserved
 	g.quotaMu.Unlock()
 	s.BytesIn, s.BytesOut = g.st.bytesIn.Load(), g.st.bytesOut.Load()
-	s.ShardsStored, s.ShardsRead = g.st.shardsOut.Load(), g.st.shardsIn.Load()
-	s.Hedges, s.Reconstructions = g.st.hedges.Load(), g.st.reconstructions.Load()
-	s.AuthFailures, s.Released = g.st.aeadFailures.Load(), g.st.released.Load()
+	ss := g.store.Stats()
+	s.ShardsStored, s.ShardsRead = ss.ShardsStored, ss.ShardsRead
+	s.Hedges, s.Reconstructions = ss.Hedges, ss.Reconstructions
+	s.AuthFailures, s.Released = ss.AuthFailures, ss.Released
 	for _, p := range g.dir.Peers() {
-		ps := PeerStats{ID: p.ID, Addr: p.Addr, Free: p.Free}
-		g.health.stats(p, &ps)
-		s.Peers = append(s.Peers, ps)
+		s.Peers = append(s.Peers, g.store.PeerStats(p))
 	}
 	sort.Slice(s.Peers, func(i, j int) bool { return s.Peers[i].ID.String() < s.Peers[j].ID.String() })
 	return s, nil

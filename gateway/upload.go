@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/binary"
@@ -11,7 +10,6 @@ import (
 	"hash"
 	"io"
 	"sync"
-	"time"
 
 	"ishtar/meta"
 	"ishtar/shard"
@@ -193,21 +191,21 @@ func (u *upload) next(i int, n int64, body io.Reader) error {
 		return context.Cause(u.ctx)
 	}
 	done := func() { <-u.depth; g.sem.release(weight) }
-	plain := g.bufs.get(int(n))
+	plain := g.store.Buffer(int(n))
 	if _, err := io.ReadFull(body, plain); err != nil {
-		g.bufs.put(plain)
+		g.store.PutBuffer(plain)
 		done()
 		return bodyError(err)
 	}
 	g.st.bytesIn.Add(n)
 	sctx := shard.SegmentContext{Object: u.object, Segment: u.base + uint64(i)}
 	if err := g.randomBytes(sctx.Salt[:]); err != nil {
-		g.bufs.put(plain)
+		g.store.PutBuffer(plain)
 		done()
 		return err
 	}
 	sealedLen := shard.SealedSize(n, g.cfg.Params.BlockSize)
-	enc := g.bufs.get(int(shard.EncodedSize(g.cfg.Params, sealedLen)))
+	enc := g.store.Buffer(int(shard.EncodedSize(g.cfg.Params, sealedLen)))
 	c := shard.NewSegmentCipher(u.dk, sctx, g.cfg.Params.BlockSize)
 	if n >= parallelHashMin {
 		hashed := make(chan struct{})
@@ -218,12 +216,12 @@ func (u *upload) next(i int, n int64, body io.Reader) error {
 		u.md5.Write(plain)
 		c.Seal(enc[:0], plain)
 	}
-	g.bufs.put(plain)
+	g.store.PutBuffer(plain)
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
 		defer done()
-		defer g.bufs.put(enc)
+		defer g.store.PutBuffer(enc)
 		if err := u.store(i, enc, sctx, n, sealedLen); err != nil {
 			u.cancel(err)
 		}
@@ -239,195 +237,41 @@ func segmentID(batch [16]byte, num uint64) meta.SegmentID {
 	return id
 }
 
-// store encodes a sealed segment held in enc, computes its shard IDs and
-// puts the shards on peers.
+// store has the segment store encode the sealed segment held in enc and
+// put its shards on peers, journaling them first.
 func (u *upload) store(i int, enc []byte, sctx shard.SegmentContext, plainLen, sealedLen int64) error {
 	g := u.g
 	if err := u.ctx.Err(); err != nil {
 		return context.Cause(u.ctx)
 	}
 	p := g.cfg.Params
-	shards, err := shard.EncodeInPlace(p, enc, sealedLen)
-	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
-	}
 	seg := meta.Segment{
 		ID: segmentID(u.batch, sctx.Segment), Object: sctx.Object, Number: sctx.Segment, Salt: sctx.Salt,
 		WrappedKey: u.wrapped, PlainSize: plainLen, SealedSize: sealedLen,
-		K: p.K, N: p.N, BlockSize: p.BlockSize, Refs: 1, Shards: make([]meta.SegmentShard, p.N),
+		K: p.K, N: p.N, BlockSize: p.BlockSize, Refs: 1,
 	}
-	ids := shardIDs(shards, p.BlockSize)
-	failed, err := g.putSegment(u.ctx, &seg, shards, ids, func(id meta.SegmentID) {
-		u.mu.Lock()
-		u.journal = append(u.journal, id)
-		u.mu.Unlock()
+	created, journaled := g.now().UnixNano(), false
+	shards, failed, err := g.store.Put(u.ctx, seg.ID, enc, sealedLen, func(pending []meta.PendingShard) error {
+		if err := g.writeJournal(meta.Journal{Segment: seg.ID, Created: created, Shards: pending}); err != nil {
+			return err
+		}
+		if !journaled {
+			journaled = true
+			u.mu.Lock()
+			u.journal = append(u.journal, seg.ID)
+			u.mu.Unlock()
+		}
+		return nil
 	})
+	if shards == nil {
+		shards = make([]meta.SegmentShard, p.N)
+	}
+	seg.Shards = shards
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.failed = append(u.failed, failed...)
 	u.segs[i] = seg
 	return err
-}
-
-// shardIDs computes the Merkle IDs of the shards, in parallel when they
-// are large.
-func shardIDs(shards [][]byte, leaf int) []shard.ID {
-	ids := make([]shard.ID, len(shards))
-	if len(shards[0]) < parallelHashMin {
-		for i, sh := range shards {
-			ids[i] = shard.ComputeID(sh, leaf)
-		}
-		return ids
-	}
-	var wg sync.WaitGroup
-	for i, sh := range shards {
-		wg.Go(func() { ids[i] = shard.ComputeID(sh, leaf) })
-	}
-	wg.Wait()
-	return ids
-}
-
-// segmentPut is the placement of one segment's shards.
-type segmentPut struct {
-	g      *Gateway
-	seg    *meta.Segment
-	shards [][]byte
-	ids    []shard.ID
-	pl     *placer
-
-	mu      sync.Mutex
-	journal meta.Journal
-	failed  []meta.PendingShard
-	errs    []error
-}
-
-// putSegment stores the N shards of seg on N distinct peers in parallel,
-// retrying a failed shard on the next-best peer, and fills seg.Shards with
-// the checked receipts. The journal entry naming every shard sent is
-// written before the shard is (onJournal is told once). It returns the
-// failed attempts, to be released; fewer than MinAcks acknowledged shards
-// is errTooFewPeers.
-func (g *Gateway) putSegment(ctx context.Context, seg *meta.Segment, shards [][]byte, ids []shard.ID,
-	onJournal func(meta.SegmentID)) ([]meta.PendingShard, error) {
-	size := int64(len(shards[0]))
-	sp := &segmentPut{g: g, seg: seg, shards: shards, ids: ids, pl: g.newPlacer(seg.ID, size),
-		journal: meta.Journal{Segment: seg.ID, Created: g.now().UnixNano()}}
-	targets := make([]PeerInfo, len(shards))
-	for i := range shards {
-		if t, ok := sp.pl.pick(i); ok {
-			targets[i] = t
-			sp.journal.Shards = append(sp.journal.Shards, meta.PendingShard{Shard: ids[i], Node: t.ID, Size: size})
-		}
-	}
-	if n := len(sp.journal.Shards); n < g.cfg.MinAcks {
-		return nil, fmt.Errorf("%w: %d usable peers for %d shards (%d needed)", errTooFewPeers, n, len(shards), g.cfg.MinAcks)
-	}
-	if err := g.writeJournal(sp.journal); err != nil {
-		return nil, err
-	}
-	onJournal(seg.ID)
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		if t.Peer != nil {
-			wg.Go(func() { sp.put(ctx, i, t) })
-		}
-	}
-	wg.Wait()
-	acks := 0
-	for _, sh := range seg.Shards {
-		if sh.Stored() {
-			acks++
-		}
-	}
-	if acks < g.cfg.MinAcks {
-		if err := ctx.Err(); err != nil {
-			return sp.failed, context.Cause(ctx)
-		}
-		return sp.failed, fmt.Errorf("%w: %d of %d shards stored, %d needed: %w",
-			errTooFewPeers, acks, len(shards), g.cfg.MinAcks, errors.Join(sp.errs...))
-	}
-	return sp.failed, nil
-}
-
-// put stores shard i, first on target, then on the next-best peers; a
-// busy peer is asked again after the delay it asked for when no better
-// peer is left.
-func (sp *segmentPut) put(ctx context.Context, i int, target PeerInfo) {
-	g := sp.g
-	size := int64(len(sp.shards[i]))
-	for attempt := 1; ; attempt++ {
-		err := g.waitBusy(ctx, target.ID)
-		var r shard.Receipt
-		if err == nil {
-			r, err = g.putShard(ctx, target, sp.ids[i], sp.shards[i])
-		}
-		if err == nil {
-			sp.stored(i, r)
-			return
-		}
-		sp.mu.Lock()
-		sp.failed = append(sp.failed, meta.PendingShard{Shard: sp.ids[i], Node: target.ID, Size: size})
-		sp.errs = append(sp.errs, err)
-		sp.mu.Unlock()
-		if ctx.Err() != nil || attempt >= g.cfg.PutAttempts {
-			return
-		}
-		next, ok := sp.pl.next(i, target, isBusy(err))
-		if !ok {
-			return
-		}
-		if next.ID != target.ID {
-			if err := sp.addToJournal(sp.ids[i], next.ID, size); err != nil {
-				sp.mu.Lock()
-				sp.errs = append(sp.errs, err)
-				sp.mu.Unlock()
-				return
-			}
-		}
-		target = next
-	}
-}
-
-// stored records shard i's receipt. An earlier attempt on the same node
-// (it was busy) is no longer a failed one: releasing it would delete the
-// shard.
-func (sp *segmentPut) stored(i int, r shard.Receipt) {
-	sp.seg.Shards[i] = meta.SegmentShard{ID: sp.ids[i], Node: r.Node, Holder: r.Holder,
-		LeaseExpiry: r.LeaseExpiry, Time: r.Time, Sig: r.Sig}
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	kept := sp.failed[:0]
-	for _, f := range sp.failed {
-		if f.Shard != sp.ids[i] || f.Node != r.Node {
-			kept = append(kept, f)
-		}
-	}
-	sp.failed = kept
-}
-
-// waitBusy waits until peer id is no longer busy (at most BusyMax): it is
-// tried only when no better peer is left.
-func (g *Gateway) waitBusy(ctx context.Context, id shard.PublicKey) error {
-	d := min(g.health.busyLeft(id), g.cfg.BusyMax)
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
-
-// addToJournal records one more shard sent before sending it.
-func (sp *segmentPut) addToJournal(id shard.ID, node shard.PublicKey, size int64) error {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	sp.journal.Shards = append(sp.journal.Shards, meta.PendingShard{Shard: id, Node: node, Size: size})
-	return sp.g.writeJournal(sp.journal)
 }
 
 // writeJournal writes a journal entry durably before any shard it names is
@@ -445,75 +289,4 @@ func (g *Gateway) writeJournal(j meta.Journal) error {
 		return fmt.Errorf("gateway: journal segment: %w", err)
 	}
 	return nil
-}
-
-// putShard stores one shard on one peer under a fresh store grant and
-// checks the receipt.
-func (g *Gateway) putShard(ctx context.Context, p PeerInfo, id shard.ID, data []byte) (shard.Receipt, error) {
-	now := g.now()
-	size := int64(len(data))
-	grant := shard.Grant{Op: shard.OpStore, Shard: id, Size: size,
-		LeaseExpiry: now.Add(g.cfg.Lease).Unix(), Time: now.UnixNano()}
-	grant.Sign(g.owner.Signing)
-	rctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
-	body := &guardedReader{r: bytes.NewReader(data)}
-	r, err := p.Peer.PutShard(rctx, id, body, size, grant)
-	body.close()
-	cancel()
-	if err == nil {
-		rv, ok := p.Peer.(receiptVerifier)
-		err = g.checkReceipt(r, grant, p.ID, !ok || !rv.VerifiesReceipts())
-	}
-	g.observe(ctx, p, size, err)
-	if err != nil {
-		return r, fmt.Errorf("gateway: store shard %s on %s: %w", id, p.ID, err)
-	}
-	g.st.shardsOut.Add(1)
-	return r, nil
-}
-
-// checkReceipt checks that r is p's signature over exactly what was
-// granted; verify false skips the signature, which the peer's client
-// verified already (see receiptVerifier).
-func (g *Gateway) checkReceipt(r shard.Receipt, grant shard.Grant, p shard.PublicKey, verify bool) error {
-	if verify {
-		if err := r.Verify(); err != nil {
-			return fmt.Errorf("%w: %w", errBadReceipt, err)
-		}
-	}
-	switch {
-	case r.Node != p:
-		return fmt.Errorf("%w: signed by %s, not the peer asked", errBadReceipt, r.Node)
-	case r.Shard != grant.Shard || r.Size != grant.Size || r.Owner != grant.Owner:
-		return fmt.Errorf("%w: for shard %s of %d bytes of owner %s, not what was stored", errBadReceipt, r.Shard, r.Size, r.Owner)
-	case r.LeaseExpiry < grant.LeaseExpiry:
-		return fmt.Errorf("%w: lease to %d, granted %d", errBadReceipt, r.LeaseExpiry, grant.LeaseExpiry)
-	}
-	return nil
-}
-
-// guardedReader reads a shard's bytes for one request; once closed it
-// fails, so a transport still reading after the call returned can never
-// see the buffer reused for another segment.
-type guardedReader struct {
-	mu     sync.Mutex
-	r      *bytes.Reader
-	closed bool
-}
-
-var errReaderClosed = errors.New("gateway: shard body read after its request ended")
-
-func (b *guardedReader) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return 0, errReaderClosed
-	}
-	return b.r.Read(p)
-}
-
-func (b *guardedReader) close() {
-	b.mu.Lock()
-	b.closed = true
-	b.mu.Unlock()
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"ishtar/gateway"
+	"ishtar/gateway/segstore"
 	"ishtar/node"
 	"ishtar/shard"
 )
@@ -264,24 +264,24 @@ func (r *truncReader) Seek(off int64, whence int) (int64, error) {
 type FaultPeer struct {
 	state faultState
 	mu    sync.Mutex
-	in    gateway.Peer // set when the gateway's directory meets the node
+	in    segstore.Peer // set when the gateway's directory meets the node
 	gets  atomic.Int64
 	puts  atomic.Int64
 }
 
-func (p *FaultPeer) setInner(in gateway.Peer) {
+func (p *FaultPeer) setInner(in segstore.Peer) {
 	p.mu.Lock()
 	p.in = in
 	p.mu.Unlock()
 }
 
-func (p *FaultPeer) inner() gateway.Peer {
+func (p *FaultPeer) inner() segstore.Peer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.in
 }
 
-var _ gateway.Peer = (*FaultPeer)(nil)
+var _ segstore.Peer = (*FaultPeer)(nil)
 
 // errUnreachable is what a FaultDown peer answers.
 var errUnreachable = errors.New("integration: fault peer unreachable")

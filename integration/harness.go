@@ -11,6 +11,7 @@ import (
 
 	"ishtar/cmd/ishtar/daemon"
 	"ishtar/gateway"
+	"ishtar/gateway/segstore"
 	"ishtar/s3api"
 	"ishtar/shard"
 )
@@ -164,7 +165,7 @@ func (n *Net) identity(nd *Node) daemon.Identity {
 
 // wrapPeer puts the gateway's client of a storage node behind the
 // node's FaultPeer.
-func (n *Net) wrapPeer(id shard.PublicKey, p gateway.Peer) gateway.Peer {
+func (n *Net) wrapPeer(id shard.PublicKey, p segstore.Peer) segstore.Peer {
 	for _, nd := range n.nodes[1:] {
 		if nd.ID == id {
 			nd.Peer.setInner(p)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ishtar/gateway"
+	"ishtar/gateway/segstore"
 	"ishtar/gateway/upkeep"
 	"ishtar/meta"
 	"ishtar/node"
@@ -63,7 +64,7 @@ type Options struct {
 	// in the catalog included: see node.InlineStore and Unwrap).
 	WrapStore func(node.Store) node.Store
 	// WrapPeer, if set, decorates the gateway's client of each peer.
-	WrapPeer func(id shard.PublicKey, p gateway.Peer) gateway.Peer
+	WrapPeer func(id shard.PublicKey, p segstore.Peer) segstore.Peer
 	// ShutdownGrace bounds the graceful end of requests in flight when
 	// Run's context ends; default DefaultShutdownGrace, negative for an
 	// abrupt stop (every connection closed at once, as in a crash).
@@ -359,7 +360,7 @@ func (d *Daemon) S3Addr() string {
 }
 
 // Peers returns the gateway's verified peers (none when storage-only).
-func (d *Daemon) Peers() []gateway.PeerInfo {
+func (d *Daemon) Peers() []segstore.PeerInfo {
 	if d.dir == nil {
 		return nil
 	}

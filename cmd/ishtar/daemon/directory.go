@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"ishtar/gateway"
+	"ishtar/gateway/segstore"
 	"ishtar/node"
 	"ishtar/node/peers"
 	"ishtar/shard"
@@ -25,37 +25,37 @@ type directory struct {
 	reg  *peers.Registry
 	key  shard.PrivateKey
 	hc   *http.Client
-	wrap func(shard.PublicKey, gateway.Peer) gateway.Peer
+	wrap func(shard.PublicKey, segstore.Peer) segstore.Peer
 
 	mu      sync.Mutex
 	clients map[shard.PublicKey]dirClient
-	cache   []gateway.PeerInfo
+	cache   []segstore.PeerInfo
 	at      time.Time
 }
 
 type dirClient struct {
 	url  string
-	peer gateway.Peer
+	peer segstore.Peer
 }
 
 var (
-	_ gateway.Directory    = (*directory)(nil)
-	_ gateway.PeerObserver = (*directory)(nil)
+	_ segstore.Directory    = (*directory)(nil)
+	_ segstore.PeerObserver = (*directory)(nil)
 )
 
-func newDirectory(reg *peers.Registry, key shard.PrivateKey, hc *http.Client, wrap func(shard.PublicKey, gateway.Peer) gateway.Peer) *directory {
+func newDirectory(reg *peers.Registry, key shard.PrivateKey, hc *http.Client, wrap func(shard.PublicKey, segstore.Peer) segstore.Peer) *directory {
 	return &directory{reg: reg, key: key, hc: hc, wrap: wrap, clients: make(map[shard.PublicKey]dirClient)}
 }
 
 // Peers returns the registry's verified peers.
-func (d *directory) Peers() []gateway.PeerInfo {
+func (d *directory) Peers() []segstore.PeerInfo {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cache != nil && time.Since(d.at) < directoryCache {
 		return d.cache
 	}
 	ps := d.reg.Peers()
-	out := make([]gateway.PeerInfo, 0, len(ps))
+	out := make([]segstore.PeerInfo, 0, len(ps))
 	live := make(map[shard.PublicKey]bool, len(ps))
 	for _, p := range ps {
 		id := p.Record.Node
@@ -70,7 +70,7 @@ func (d *directory) Peers() []gateway.PeerInfo {
 			d.clients[id] = c
 		}
 		// A node that offers nothing (a tracker) takes no shards.
-		out = append(out, gateway.PeerInfo{ID: id, Addr: url, Free: p.Record.Free, Seen: p.LastSeen,
+		out = append(out, segstore.PeerInfo{ID: id, Addr: url, Free: p.Record.Free, Seen: p.LastSeen,
 			Uptime: p.Uptime, Unplaceable: !p.Placeable, Peer: c.peer})
 	}
 	for id := range d.clients {
@@ -96,8 +96,8 @@ func (d *directory) Contact(id shard.PublicKey, ok bool) { d.reg.Contact(id, ok)
 func (d *directory) Lied(id shard.PublicKey) { d.reg.Lied(id) }
 
 // placeable returns the peers placement may use.
-func placeable(ps []gateway.PeerInfo) []gateway.PeerInfo {
-	var out []gateway.PeerInfo
+func placeable(ps []segstore.PeerInfo) []segstore.PeerInfo {
+	var out []segstore.PeerInfo
 	for _, p := range ps {
 		if !p.Unplaceable {
 			out = append(out, p)
@@ -108,7 +108,7 @@ func placeable(ps []gateway.PeerInfo) []gateway.PeerInfo {
 
 // addressBlocks counts the distinct address blocks of peers, as the
 // gateway's address diversity sees them.
-func addressBlocks(ps []gateway.PeerInfo) int {
+func addressBlocks(ps []segstore.PeerInfo) int {
 	seen := make(map[string]bool)
 	for _, p := range ps {
 		seen[peers.AddressBlock(p.Addr)] = true
@@ -117,7 +117,7 @@ func addressBlocks(ps []gateway.PeerInfo) int {
 }
 
 // warnPlacement logs why uploads are bound to fail with the peers known.
-func warnPlacement(log *slog.Logger, cfg *Config, ps []gateway.PeerInfo) {
+func warnPlacement(log *slog.Logger, cfg *Config, ps []segstore.PeerInfo) {
 	n := cfg.Gateway.Params.N
 	ps = placeable(ps)
 	switch {

@@ -1,4 +1,4 @@
-package gateway
+package segstore
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 var _ Peer = (*node.Client)(nil)
 
-// Peer is what the gateway needs of one storage node; *node.Client
+// Peer is what the store needs of one storage node; *node.Client
 // satisfies it. Implementations must honour ctx, and report a shard the
 // node does not hold with an error matching ErrShardNotFound (or
 // node.ErrNotFound), a refusal for lack of space with one matching
@@ -31,7 +31,7 @@ type Peer interface {
 
 // receiptVerifier is implemented by peers whose PutShard returns only
 // receipts whose signature it has verified against the node's pinned ID
-// (*node.Client does); the gateway then skips verifying the signature a
+// (*node.Client does); the store then skips verifying the signature a
 // second time, and still checks what the receipt says.
 type receiptVerifier interface {
 	VerifiesReceipts() bool
@@ -39,7 +39,7 @@ type receiptVerifier interface {
 
 var _ receiptVerifier = (*node.Client)(nil)
 
-// PeerInfo is one storage node the gateway may use.
+// PeerInfo is one storage node the store may use.
 type PeerInfo struct {
 	ID   shard.PublicKey
 	Addr string // base URL, for logs and address diversity
@@ -48,10 +48,10 @@ type PeerInfo struct {
 	// <= 0 is unknown, unless Seen is set.
 	Free int64
 	// Seen is when the directory last had a good answer from the peer (its
-	// signed record, which gave Free), on the gateway's clock; zero if the
+	// signed record, which gave Free), on the store's clock; zero if the
 	// directory does not track it. A record seen after a peer failed ends
 	// its back-off, and one seen after it refused a shard as full replaces
-	// what the gateway inferred of its room.
+	// what the store inferred of its room.
 	Seen time.Time
 	// Uptime is the share of the peer's recent contacts that succeeded,
 	// in (0, 1]; 0 is unknown. It weighs placement and orders reads.
@@ -64,7 +64,7 @@ type PeerInfo struct {
 }
 
 // PeerObserver is implemented by a Directory that keeps peers' history
-// (the peer registry): the gateway tells it what each answer said.
+// (the peer registry): the store tells it what each answer said.
 type PeerObserver interface {
 	// Contact records an answer (ok) or a failure to answer.
 	Contact(id shard.PublicKey, ok bool)
@@ -72,10 +72,10 @@ type PeerObserver interface {
 	Lied(id shard.PublicKey)
 }
 
-// Directory tells the gateway which storage peers exist. Discovery will
+// Directory tells the store which storage peers exist. Discovery will
 // come with the network; until then cmd builds a StaticDirectory.
 type Directory interface {
-	Peers() []PeerInfo // a snapshot; the gateway tracks health itself (see PeerInfo.Seen)
+	Peers() []PeerInfo // a snapshot; the store tracks health itself (see PeerInfo.Seen)
 }
 
 // StaticDirectory is a fixed list of peers.
@@ -84,9 +84,9 @@ type StaticDirectory []PeerInfo
 // Peers returns the list.
 func (d StaticDirectory) Peers() []PeerInfo { return d }
 
-// peerIndex maps node IDs to the directory's current peers.
-func (g *Gateway) peerIndex() map[shard.PublicKey]PeerInfo {
-	ps := g.dir.Peers()
+// PeerIndex maps node IDs to the directory's current peers.
+func (s *Store) PeerIndex() map[shard.PublicKey]PeerInfo {
+	ps := s.cfg.Directory.Peers()
 	m := make(map[shard.PublicKey]PeerInfo, len(ps))
 	for _, p := range ps {
 		if p.Peer != nil && !p.ID.IsZero() {
@@ -98,16 +98,16 @@ func (g *Gateway) peerIndex() map[shard.PublicKey]PeerInfo {
 
 // observe records what one request to p made under ctx says about p (see
 // peerHealth); stored is the size of the shard it was asked to store, 0
-// for any other request. A cancellation by the gateway itself (ctx done:
+// for any other request. A cancellation by the store itself (ctx done:
 // the answer was no longer needed) says nothing about the peer.
-func (g *Gateway) observe(ctx context.Context, p PeerInfo, stored int64, err error) {
+func (s *Store) observe(ctx context.Context, p PeerInfo, stored int64, err error) {
 	if err != nil && ctx.Err() != nil {
 		return
 	}
-	g.health.record(p, stored, err)
-	if obs, ok := g.dir.(PeerObserver); ok {
+	s.health.record(p, stored, err)
+	if obs, ok := s.cfg.Directory.(PeerObserver); ok {
 		// Full and busy answers tell the history nothing: the peer
-		// answered, but a new contact would end what the gateway
+		// answered, but a new contact would end what the store
 		// inferred of its room (PeerInfo.Seen).
 		switch v, _ := classify(err); v {
 		case verdictLying:

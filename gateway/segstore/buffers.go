@@ -1,4 +1,4 @@
-package gateway
+package segstore
 
 import (
 	"math/bits"

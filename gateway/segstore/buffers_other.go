@@ -1,6 +1,6 @@
 //go:build !unix
 
-package gateway
+package segstore
 
 // Without mmap, big buffers are heap buffers the GC frees; the pool does
 // not keep them.

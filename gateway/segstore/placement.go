@@ -1,4 +1,4 @@
-package gateway
+package segstore
 
 import (
 	"crypto/sha256"
@@ -21,7 +21,7 @@ import (
 // so one operator posing as many peers on one network cannot hold K of
 // them.
 
-// Peers are ranked by standing first (see peerHealth): usable peers by
+// Peers are ranked by standing first (see peerHealth): Usable peers by
 // score, then, only when too few usable ones are left for a segment, busy
 // peers, peers with too little room and peers in back-off, in that order.
 // A peer's reputation multiplies its weight, so a peer caught lying gets
@@ -51,15 +51,15 @@ type placer struct {
 
 // newPlacer ranks the directory's peers for the shards of segment seg,
 // size bytes each: never Self unless AllowSelf.
-func (g *Gateway) newPlacer(seg meta.SegmentID, size int64) *placer {
-	infos := g.dir.Peers()
-	pl := &placer{seg: seg, size: size, diversity: g.cfg.AddressDiversity, health: g.health,
+func (s *Store) newPlacer(seg meta.SegmentID, size int64) *placer {
+	infos := s.cfg.Directory.Peers()
+	pl := &placer{seg: seg, size: size, diversity: s.cfg.AddressDiversity, health: s.health,
 		tried: make(map[shard.PublicKey]bool), groups: make(map[string]int)}
 	seen := make(map[shard.PublicKey]bool, len(infos))
 	var known float64
 	var nKnown int
 	for _, p := range infos {
-		if p.Peer == nil || p.ID.IsZero() || p.Unplaceable || seen[p.ID] || (p.ID == g.cfg.Self && !g.cfg.AllowSelf) {
+		if p.Peer == nil || p.ID.IsZero() || p.Unplaceable || seen[p.ID] || (p.ID == s.cfg.Self && !s.cfg.AllowSelf) {
 			continue
 		}
 		seen[p.ID] = true
@@ -80,7 +80,7 @@ func (g *Gateway) newPlacer(seg meta.SegmentID, size int64) *placer {
 		if pl.cands[i].weight == 0 {
 			pl.cands[i].weight = avg
 		}
-		pl.cands[i].weight *= g.health.reputation(pl.cands[i].info.ID)
+		pl.cands[i].weight *= s.health.reputation(pl.cands[i].info.ID)
 		if u := pl.cands[i].info.Uptime; u > 0 {
 			pl.cands[i].weight *= u // peers online more often hold more
 		}
@@ -103,8 +103,8 @@ func score(id shard.PublicKey, seg meta.SegmentID, index int, weight float64) fl
 // best returns the best untried candidate for shard index whose address
 // group holds no other shard of the segment, and its standing; -1 if
 // none. The caller holds mu.
-func (pl *placer) best(index int) (int, standing) {
-	best, bestSt, bestScore := -1, usable, math.Inf(-1)
+func (pl *placer) best(index int) (int, Standing) {
+	best, bestSt, bestScore := -1, Usable, math.Inf(-1)
 	for i, c := range pl.cands {
 		if pl.tried[c.info.ID] || (pl.diversity && pl.groups[c.group] > 0) {
 			continue
@@ -149,7 +149,7 @@ func (pl *placer) next(index int, failed PeerInfo, again bool) (PeerInfo, bool) 
 	group := peers.AddressBlock(failed.Addr)
 	pl.groups[group]--
 	i, st := pl.best(index)
-	if again && (i < 0 || st > busyNow) {
+	if again && (i < 0 || st > BusyNow) {
 		pl.groups[group]++
 		return failed, true
 	}

@@ -1,4 +1,4 @@
-package gateway
+package segstore
 
 import (
 	"context"
@@ -68,19 +68,19 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// TestObserveIgnoresOwnCancellation: a request the gateway gave up says
+// TestObserveIgnoresOwnCancellation: a request the store gave up says
 // nothing about the peer.
 func TestObserveIgnoresOwnCancellation(t *testing.T) {
 	peers := somePeers(1, distinctAddr, noFree)
-	g := placementGateway(t, peers, nil)
+	store := placementStore(t, peers, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	g.observe(ctx, peers[0], 0, context.Canceled)
-	if g.health.standing(peers[0], 1) != usable {
+	store.observe(ctx, peers[0], 0, context.Canceled)
+	if store.health.standing(peers[0], 1) != Usable {
 		t.Fatal("own cancellation counted against the peer")
 	}
-	g.observe(context.Background(), peers[0], 0, context.DeadlineExceeded)
-	if g.health.standing(peers[0], 1) != down {
+	store.observe(context.Background(), peers[0], 0, context.DeadlineExceeded)
+	if store.health.standing(peers[0], 1) != Down {
 		t.Fatal("request timeout not counted")
 	}
 }
@@ -97,19 +97,19 @@ func TestHealthClasses(t *testing.T) {
 		err        error
 		times      int      // answers
 		burst      bool     // all at once
-		now, small standing // for a shard of big bytes, of big/2
+		now, small Standing // for a shard of big bytes, of big/2
 		failures   int      // consecutive
 		lies       int
-		lasts      time.Duration // then usable again without any answer
+		lasts      time.Duration // then Usable again without any answer
 	}{
-		{"full", fmt.Errorf("x: %w", node.ErrInsufficientStorage), 3, false, noRoom, usable, 0, 0, cfg.FullHold},
-		{"busy with a hint, never exponential", busyErr(2 * time.Second), 3, false, busyNow, busyNow, 0, 0, 2 * time.Second},
-		{"busy, hint over the cap", busyErr(time.Hour), 1, false, busyNow, busyNow, 0, 0, cfg.BusyMax},
-		{"busy without a hint", ErrPeerBusy, 1, false, busyNow, busyNow, 0, 0, busyDefault},
-		{"429", &node.Error{Code: "http_429", Status: 429}, 1, false, busyNow, busyNow, 0, 0, busyDefault},
-		{"unreachable, exponential", errOffline, 3, false, down, down, 3, 0, 4 * cfg.Backoff},
-		{"unreachable, a burst counts once", errOffline, 5, true, down, down, 1, 0, cfg.Backoff},
-		{"lying never blocks", node.ErrBadResponse, 2, false, usable, usable, 0, 2, 0},
+		{"full", fmt.Errorf("x: %w", node.ErrInsufficientStorage), 3, false, NoRoom, Usable, 0, 0, cfg.FullHold},
+		{"busy with a hint, never exponential", busyErr(2 * time.Second), 3, false, BusyNow, BusyNow, 0, 0, 2 * time.Second},
+		{"busy, hint over the cap", busyErr(time.Hour), 1, false, BusyNow, BusyNow, 0, 0, cfg.BusyMax},
+		{"busy without a hint", ErrPeerBusy, 1, false, BusyNow, BusyNow, 0, 0, busyDefault},
+		{"429", &node.Error{Code: "http_429", Status: 429}, 1, false, BusyNow, BusyNow, 0, 0, busyDefault},
+		{"unreachable, exponential", errOffline, 3, false, Down, Down, 3, 0, 4 * cfg.Backoff},
+		{"unreachable, a burst counts once", errOffline, 5, true, Down, Down, 1, 0, cfg.Backoff},
+		{"lying never blocks", node.ErrBadResponse, 2, false, Usable, Usable, 0, 2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, now, p := testHealth(t)
@@ -125,7 +125,7 @@ func TestHealthClasses(t *testing.T) {
 			var ps PeerStats
 			h.stats(p, &ps)
 			failed := 0
-			if tc.now == down {
+			if tc.now == Down {
 				failed = tc.times
 			}
 			if ps.Failures != tc.failures || ps.Lies != int64(tc.lies) || ps.Failed != int64(failed) {
@@ -135,15 +135,15 @@ func TestHealthClasses(t *testing.T) {
 				t.Fatalf("reputation %v, want %v", ps.Reputation, want)
 			}
 			switch tc.now {
-			case noRoom:
+			case NoRoom:
 				if ps.FullUntil.IsZero() || ps.Room != big-1 {
 					t.Fatalf("stats of a full peer: %+v", ps)
 				}
-			case busyNow:
+			case BusyNow:
 				if ps.BusyUntil.IsZero() || h.busyLeft(p.ID) != tc.lasts {
 					t.Fatalf("stats of a busy peer: %+v, busy for %v", ps, h.busyLeft(p.ID))
 				}
-			case down:
+			case Down:
 				if ps.BackoffUntil.IsZero() || !h.avoid(p) {
 					t.Fatalf("stats of an unreachable peer: %+v", ps)
 				}
@@ -153,8 +153,8 @@ func TestHealthClasses(t *testing.T) {
 				t.Fatalf("%v before its time is up: %v", tc.now, st)
 			}
 			*now = now.Add(1)
-			if st := h.standing(p, big); st != usable {
-				t.Fatalf("after %v: %v, want usable", tc.lasts, st)
+			if st := h.standing(p, big); st != Usable {
+				t.Fatalf("after %v: %v, want Usable", tc.lasts, st)
 			}
 		})
 	}
@@ -194,28 +194,28 @@ func TestHealthRecovery(t *testing.T) {
 		name       string
 		first      error
 		then       func(h *peerHealth, p *PeerInfo, now time.Time)
-		big, small standing
+		big, small Standing
 	}{
 		{"unreachable, then a good answer", errOffline,
-			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, 0, nil) }, usable, usable},
+			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, 0, nil) }, Usable, Usable},
 		{"unreachable, then a busy answer", errOffline,
-			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, 0, busyErr(time.Second)) }, busyNow, busyNow},
+			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, 0, busyErr(time.Second)) }, BusyNow, BusyNow},
 		{"unreachable, then a newer record", errOffline,
-			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now, 10*big }, usable, usable},
+			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now, 10*big }, Usable, Usable},
 		{"unreachable, an older record", errOffline,
-			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now.Add(-2*time.Millisecond), 10*big }, down, down},
+			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now.Add(-2*time.Millisecond), 10*big }, Down, Down},
 		{"a record without room", nil,
-			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now, 0 }, noRoom, noRoom},
+			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now, 0 }, NoRoom, NoRoom},
 		{"full, a newer record with room", ErrPeerFull,
-			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now, 10*big }, usable, usable},
+			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now, 10*big }, Usable, Usable},
 		{"full, a newer record without room", ErrPeerFull,
-			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now, big/2 }, noRoom, usable},
+			func(h *peerHealth, p *PeerInfo, now time.Time) { p.Seen, p.Free = now, big/2 }, NoRoom, Usable},
 		{"full, a shard stored", ErrPeerFull,
-			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, big/2, nil) }, usable, usable},
+			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, big/2, nil) }, Usable, Usable},
 		{"full, a read answered", ErrPeerFull,
-			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, 0, nil) }, noRoom, usable},
+			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, 0, nil) }, NoRoom, Usable},
 		{"busy, a good answer", busyErr(time.Second),
-			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, 0, nil) }, usable, usable},
+			func(h *peerHealth, p *PeerInfo, _ time.Time) { h.record(*p, 0, nil) }, Usable, Usable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, now, p := testHealth(t)

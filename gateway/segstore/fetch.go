@@ -1,4 +1,4 @@
-package gateway
+package segstore
 
 import (
 	"bytes"
@@ -14,8 +14,9 @@ import (
 	"ishtar/shard"
 )
 
-// segView is a segment ready to be read.
-type segView struct {
+// Segment is a segment ready to be read: its record checked and its key
+// unwrapped (see Open).
+type Segment struct {
 	rec       meta.Segment
 	p         shard.Params
 	shardSize int64
@@ -23,34 +24,38 @@ type segView struct {
 	cipher    *shard.SegmentCipher
 }
 
-// view unwraps a segment's key and checks its record.
-func (g *Gateway) view(rec meta.Segment) (*segView, error) {
+// Params returns the segment's erasure-coding parameters.
+func (v *Segment) Params() shard.Params { return v.p }
+
+// Open checks a segment's record and unwraps its key with the owner's.
+func (s *Store) Open(rec meta.Segment) (*Segment, error) {
 	p := shard.Params{K: rec.K, N: rec.N, BlockSize: rec.BlockSize}
 	if err := p.Validate(); err != nil || len(rec.Shards) != p.N || rec.PlainSize < 0 ||
 		rec.SealedSize != shard.SealedSize(rec.PlainSize, max(1, rec.BlockSize)) {
-		return nil, fmt.Errorf("gateway: segment %x: inconsistent record (params %+v, %d shards): %w", rec.ID, p, len(rec.Shards), meta.ErrCorrupt)
+		return nil, fmt.Errorf("segstore: segment %x: inconsistent record (params %+v, %d shards): %w", rec.ID, p, len(rec.Shards), meta.ErrCorrupt)
 	}
-	dk, err := g.owner.Wrap.Unwrap(rec.WrappedKey)
+	dk, err := s.cfg.Owner.Wrap.Unwrap(rec.WrappedKey)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: segment %x: %w", rec.ID, err)
+		return nil, fmt.Errorf("segstore: segment %x: %w", rec.ID, err)
 	}
 	sctx := shard.SegmentContext{Object: rec.Object, Segment: rec.Number, Salt: rec.Salt}
-	return &segView{rec: rec, p: p, shardSize: shard.ShardSize(p, rec.SealedSize),
+	return &Segment{rec: rec, p: p, shardSize: shard.ShardSize(p, rec.SealedSize),
 		blocks: shard.BlockCount(rec.PlainSize, p.BlockSize), cipher: shard.NewSegmentCipher(dk, sctx, p.BlockSize)}, nil
 }
 
-// readRange returns n > 0 plaintext bytes of the segment from off, and the
-// buffer they sit in (for bufs.put). It fetches only the sealed blocks
-// that hold them, from the data shards, and falls back on verified parity
-// (see fetch).
-func (g *Gateway) readRange(ctx context.Context, v *segView, off, n int64) ([]byte, []byte, error) {
+// ReadRange returns n > 0 plaintext bytes of the segment from off, and
+// the buffer they sit in (for PutBuffer). It fetches only the sealed
+// blocks that hold them, from the data shards, and falls back on verified
+// parity (see fetch); fewer than K good shards is ErrUnavailable, never a
+// wrong byte.
+func (s *Store) ReadRange(ctx context.Context, v *Segment, off, n int64) ([]byte, []byte, error) {
 	B := int64(v.p.BlockSize)
 	full := B + shard.Overhead
 	b0, b1 := off/B, (off+n-1)/B
 	s0, s1 := b0*full, min(v.rec.SealedSize, (b1+1)*full)
-	f := g.newFetch(ctx, v, s0, s1)
+	f := s.newFetch(ctx, v, s0, s1)
 	defer f.finish()
-	plainBuf := g.bufs.get(int(min((b1-b0+1)*B, v.rec.PlainSize-b0*B)))
+	plainBuf := s.bufs.get(int(min((b1-b0+1)*B, v.rec.PlainSize-b0*B)))
 	open := func() ([]byte, error) { return v.cipher.OpenBlocks(plainBuf[:0], f.win, int(b0), v.blocks) }
 	err := f.run(true)
 	var plain []byte
@@ -58,21 +63,20 @@ func (g *Gateway) readRange(ctx context.Context, v *segView, off, n int64) ([]by
 		if plain, err = open(); err != nil {
 			// Some peer served bytes that are not the shard: read again
 			// from whole shards, each verified against its ID.
-			g.st.aeadFailures.Add(1)
-			g.log.Warn("gateway: shard data failed authentication, reading verified shards", "segment", fmt.Sprintf("%x", v.rec.ID))
+			s.st.aeadFailures.Add(1)
+			s.cfg.Log.Warn("segstore: shard data failed authentication, reading verified shards", "segment", fmt.Sprintf("%x", v.rec.ID))
 			if err = f.run(false); err == nil {
 				if plain, err = open(); err != nil {
-					err = fmt.Errorf("%w: verified shards of segment %x do not open: %w", errUnavailable, v.rec.ID, err)
+					err = fmt.Errorf("%w: verified shards of segment %x do not open: %w", ErrUnavailable, v.rec.ID, err)
 				}
 			}
 		}
 	}
 	if err != nil {
-		g.bufs.put(plainBuf)
+		s.bufs.put(plainBuf)
 		return nil, nil, err
 	}
 	start := off - b0*B
-	g.st.bytesOut.Add(n)
 	return plain[start : start+n], plainBuf, nil
 }
 
@@ -98,8 +102,8 @@ type fetchResult struct {
 // AEAD authenticates whatever came from data shards unverified; if it
 // rejects the window, run(false) rebuilds it from verified shards only.
 type fetch struct {
-	g     *Gateway
-	v     *segView
+	s     *Store
+	v     *Segment
 	peers map[shard.PublicKey]PeerInfo
 	s0    int64
 	win   []byte
@@ -122,8 +126,8 @@ type fetch struct {
 	extra     int // whole shards to ask beyond the need, after slow answers
 }
 
-func (g *Gateway) newFetch(ctx context.Context, v *segView, s0, s1 int64) *fetch {
-	f := &fetch{g: g, v: v, peers: g.peerIndex(), s0: s0, win: g.bufs.get(int(s1 - s0))}
+func (s *Store) newFetch(ctx context.Context, v *Segment, s0, s1 int64) *fetch {
+	f := &fetch{s: s, v: v, peers: s.PeerIndex(), s0: s0, win: s.bufs.get(int(s1 - s0))}
 	f.ctx, f.stop = context.WithCancel(ctx)
 	S := v.shardSize
 	for i := s0 / S; i*S < s1; i++ {
@@ -154,7 +158,7 @@ func (f *fetch) run(trustFast bool) error {
 	if trustFast {
 		for j, sp := range f.spans {
 			p, ok := f.holder(sp.idx)
-			if !ok || f.g.health.avoid(p) {
+			if !ok || f.s.health.avoid(p) {
 				f.fastState[j] = 2
 				hedging = true
 				continue
@@ -166,7 +170,7 @@ func (f *fetch) run(trustFast bool) error {
 			go f.fetchSpan(j, p)
 		}
 	}
-	timer := time.NewTimer(f.g.cfg.HedgeAfter)
+	timer := time.NewTimer(f.s.cfg.HedgeAfter)
 	defer timer.Stop()
 	for {
 		if trustFast && f.allFast() {
@@ -180,7 +184,7 @@ func (f *fetch) run(trustFast bool) error {
 		}
 		if f.inflight == 0 {
 			return fmt.Errorf("%w: segment %x: fewer than %d of %d shards answered with good data",
-				errUnavailable, f.v.rec.ID, f.v.p.K, f.v.p.N)
+				ErrUnavailable, f.v.rec.ID, f.v.p.K, f.v.p.N)
 		}
 		select {
 		case r := <-f.res:
@@ -197,11 +201,11 @@ func (f *fetch) run(trustFast bool) error {
 		case <-timer.C:
 			// Re-armed: while hedging, every further tick asks one more
 			// whole shard, in case those asked are slow too.
-			timer.Reset(f.g.cfg.HedgeAfter)
+			timer.Reset(f.s.cfg.HedgeAfter)
 			if hedging {
 				f.extra++
 			} else if f.stalled() {
-				f.g.st.hedges.Add(1)
+				f.s.st.hedges.Add(1)
 				hedging = true
 			}
 		case <-f.ctx.Done():
@@ -218,9 +222,9 @@ func (f *fetch) stalled() bool {
 	defer f.mu.Unlock()
 	stalled := false
 	for j, st := range f.fastState {
-		if st == 1 && time.Since(f.progress[j]) >= f.g.cfg.HedgeAfter {
+		if st == 1 && time.Since(f.progress[j]) >= f.s.cfg.HedgeAfter {
 			stalled = true
-			f.g.health.record(f.fastPeer[j], 0, fmt.Errorf("gateway: no data for %v", f.g.cfg.HedgeAfter))
+			f.s.health.record(f.fastPeer[j], 0, fmt.Errorf("segstore: no data for %v", f.s.cfg.HedgeAfter))
 		}
 	}
 	return stalled
@@ -300,13 +304,13 @@ func (f *fetch) rebuild(trustFast bool) (bool, error) {
 	var out []byte
 	L := u1 - u0
 	if len(rs) > 0 {
-		buf := f.g.bufs.get(int(int64(f.v.p.K) * L))
-		defer f.g.bufs.put(buf)
+		buf := f.s.bufs.get(int(int64(f.v.p.K) * L))
+		defer f.s.bufs.put(buf)
 		var err error
 		if out, err = shard.ReconstructInto(f.v.p, buf, src, int64(f.v.p.K)*L); err != nil {
-			return false, fmt.Errorf("gateway: segment %x: %w", f.v.rec.ID, err)
+			return false, fmt.Errorf("segstore: segment %x: %w", f.v.rec.ID, err)
 		}
-		f.g.st.reconstructions.Add(1)
+		f.s.st.reconstructions.Add(1)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -325,7 +329,7 @@ func (f *fetch) rebuild(trustFast bool) (bool, error) {
 		if !trustFast && f.fastOK[j] && !bytes.Equal(dst, good) {
 			// Rebuilt from verified shards only: the range its peer sent
 			// was false.
-			f.g.health.lied(f.fastPeer[j].ID, fmt.Errorf("%w: range [%d, %d) of shard %d of segment %x",
+			f.s.health.lied(f.fastPeer[j].ID, fmt.Errorf("%w: range [%d, %d) of shard %d of segment %x",
 				shard.ErrCorrupt, sp.a, sp.b, sp.idx, f.v.rec.ID))
 		}
 		copy(dst, good)
@@ -367,10 +371,10 @@ func (f *fetch) launchWhole(trustFast bool) {
 				rank = 1 // its range failed or is late already
 			}
 		}
-		if f.g.health.reputation(p.ID) < 1/(1+suspectAt) {
+		if f.s.health.reputation(p.ID) < 1/(1+suspectAt) {
 			rank += 2 // it lied lately: honest peers first
 		}
-		if f.g.health.avoid(p) {
+		if f.s.health.avoid(p) {
 			rank += 4
 		}
 		cands = append(cands, cand{idx, rank, p})
@@ -396,25 +400,33 @@ func (f *fetch) fetchSpan(j int, p PeerInfo) {
 	sp := f.spans[j]
 	at := int64(sp.idx)*f.v.shardSize + sp.a - f.s0
 	w := &winWriter{f: f, j: j, off: at}
-	err := f.g.getShard(f.ctx, p, f.v.rec.Shards[sp.idx].ID, sp.a, sp.b-sp.a, w)
+	err := f.s.getShard(f.ctx, p, f.v.rec.Shards[sp.idx].ID, sp.a, sp.b-sp.a, w)
 	f.res <- fetchResult{fast: true, j: j, err: err}
 }
 
 // fetchWhole fetches whole shard idx from p and verifies it.
 func (f *fetch) fetchWhole(idx int, p PeerInfo) {
-	id := shard.ID(f.v.rec.Shards[idx].ID)
-	buf := f.g.bufs.get(int(f.v.shardSize))
-	err := f.g.getShard(f.ctx, p, id, 0, f.v.shardSize, &sliceWriter{b: buf[:0]})
+	buf, err := f.s.FetchShard(f.ctx, p, shard.ID(f.v.rec.Shards[idx].ID), f.v.shardSize, f.v.p.BlockSize)
+	f.res <- fetchResult{j: idx, data: buf, err: err}
+}
+
+// FetchShard fetches whole shard id, size bytes in leaves of blockSize,
+// from peer p and verifies it against its ID: a shard that does not match
+// counts as a lie of p. The bytes sit in a buffer of Buffer, for
+// PutBuffer.
+func (s *Store) FetchShard(ctx context.Context, p PeerInfo, id shard.ID, size int64, blockSize int) ([]byte, error) {
+	buf := s.bufs.get(int(size))
+	err := s.getShard(ctx, p, id, 0, size, &sliceWriter{b: buf[:0]})
 	if err == nil {
-		if err = shard.Verify(id, buf, f.v.p.BlockSize); err != nil {
-			f.g.health.lied(p.ID, err)
+		if err = shard.Verify(id, buf, blockSize); err != nil {
+			s.health.lied(p.ID, err)
 		}
 	}
 	if err != nil {
-		f.g.bufs.put(buf)
-		buf = nil
+		s.bufs.put(buf)
+		return nil, err
 	}
-	f.res <- fetchResult{j: idx, data: buf, err: err}
+	return buf, nil
 }
 
 // finish stops the fetches still running and recycles the buffers once
@@ -428,18 +440,18 @@ func (f *fetch) finish() {
 	f.mu.Unlock()
 	for idx, w := range f.whole {
 		if w != nil {
-			f.g.bufs.put(w)
+			f.s.bufs.put(w)
 			f.whole[idx] = nil
 		}
 	}
-	g, win, res, n := f.g, f.win, f.res, f.inflight
+	s, win, res, n := f.s, f.win, f.res, f.inflight
 	go func() {
 		for range n {
 			if r := <-res; r.data != nil {
-				g.bufs.put(r.data)
+				s.bufs.put(r.data)
 			}
 		}
-		g.bufs.put(win)
+		s.bufs.put(win)
 	}()
 }
 
@@ -450,7 +462,7 @@ type winWriter struct {
 	off int64
 }
 
-var errGivenUp = errors.New("gateway: shard range no longer needed")
+var errGivenUp = errors.New("segstore: shard range no longer needed")
 
 func (w *winWriter) Write(p []byte) (int, error) {
 	w.f.mu.Lock()
@@ -469,7 +481,7 @@ type sliceWriter struct{ b []byte }
 
 func (w *sliceWriter) Write(p []byte) (int, error) {
 	if len(w.b)+len(p) > cap(w.b) {
-		return 0, errors.New("gateway: peer sent more than asked")
+		return 0, errors.New("segstore: peer sent more than asked")
 	}
 	w.b = append(w.b, p...)
 	return len(p), nil
@@ -479,8 +491,8 @@ var copyBufs = sync.Pool{New: func() any { return new([64 << 10]byte) }}
 
 // getShard copies exactly n bytes of shard id from off, as served by p,
 // to w: fewer is an error (a truncating peer).
-func (g *Gateway) getShard(ctx context.Context, p PeerInfo, id shard.ID, off, n int64, w io.Writer) error {
-	rctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
+func (s *Store) getShard(ctx context.Context, p PeerInfo, id shard.ID, off, n int64, w io.Writer) error {
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	rc, err := p.Peer.GetShard(rctx, id, off, n)
 	if err == nil {
@@ -496,10 +508,10 @@ func (g *Gateway) getShard(ctx context.Context, p PeerInfo, id shard.ID, off, n 
 	if errors.Is(err, errGivenUp) {
 		return err
 	}
-	g.observe(ctx, p, 0, err)
+	s.observe(ctx, p, 0, err)
 	if err != nil {
-		return fmt.Errorf("gateway: get shard %s [%d, +%d) from %s: %w", id, off, n, p.ID, err)
+		return fmt.Errorf("segstore: get shard %s [%d, +%d) from %s: %w", id, off, n, p.ID, err)
 	}
-	g.st.shardsIn.Add(1)
+	s.st.shardsIn.Add(1)
 	return nil
 }

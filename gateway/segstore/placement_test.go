@@ -1,4 +1,4 @@
-package gateway
+package segstore
 
 import (
 	"crypto/rand"
@@ -14,25 +14,26 @@ import (
 	"ishtar/shard"
 )
 
-// placementGateway is a gateway whose directory holds the given peers; it
+// placementStore is a store whose directory holds the given peers; it
 // does no I/O.
-func placementGateway(t *testing.T, peers []PeerInfo, mod func(*Config)) *Gateway {
+func placementStore(t *testing.T, peers []PeerInfo, mod func(*Config)) *Store {
 	t.Helper()
-	db, err := meta.Open("", meta.InMemory())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	seed, _ := shard.NewSeed(rand.Reader)
 	cfg := testConfig()
+	cfg.Owner, cfg.Directory, cfg.Log = seed.Keys(), StaticDirectory(peers), slog.New(slog.DiscardHandler)
 	if mod != nil {
 		mod(&cfg)
 	}
-	g, err := New(cfg, db, seed.Keys(), StaticDirectory(peers), slog.New(slog.DiscardHandler))
+	store, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return g
+	return store
+}
+
+// testConfig keeps tests fast: quick hedging.
+func testConfig() Config {
+	return Config{HedgeAfter: 5 * time.Second, RequestTimeout: time.Minute}
 }
 
 func somePeers(n int, addr func(i int) string, free func(i int) int64) []PeerInfo {
@@ -57,10 +58,10 @@ func segKey(i int) meta.SegmentID {
 const testShardSize = 100 << 10
 
 // place picks all N shards of a segment.
-func place(g *Gateway, seg meta.SegmentID) []PeerInfo {
-	pl := g.newPlacer(seg, testShardSize)
+func place(store *Store, seg meta.SegmentID) []PeerInfo {
+	pl := store.newPlacer(seg, testShardSize)
 	var out []PeerInfo
-	for i := range g.cfg.Params.N {
+	for i := range store.cfg.Params.N {
 		if p, ok := pl.pick(i); ok {
 			out = append(out, p)
 		}
@@ -70,10 +71,10 @@ func place(g *Gateway, seg meta.SegmentID) []PeerInfo {
 
 func TestPlacementDistinctAndStable(t *testing.T) {
 	peers := somePeers(12, distinctAddr, noFree)
-	g := placementGateway(t, peers, nil)
+	store := placementStore(t, peers, nil)
 	counts := map[shard.PublicKey]int{}
 	for s := range 2000 {
-		ps := place(g, segKey(s))
+		ps := place(store, segKey(s))
 		if len(ps) != 5 {
 			t.Fatalf("segment %d: %d peers", s, len(ps))
 		}
@@ -85,7 +86,7 @@ func TestPlacementDistinctAndStable(t *testing.T) {
 			seen[p.ID] = true
 			counts[p.ID]++
 		}
-		again := place(g, segKey(s))
+		again := place(store, segKey(s))
 		for i := range ps {
 			if again[i].ID != ps[i].ID {
 				t.Fatalf("segment %d: placement not deterministic", s)
@@ -109,11 +110,11 @@ func TestPlacementWeights(t *testing.T) {
 		}
 		return 100 << 30
 	})
-	g := placementGateway(t, peers, func(c *Config) { c.Params.K, c.Params.N, c.MinAcks = 1, 2, 1 })
+	store := placementStore(t, peers, func(c *Config) { c.Params.K, c.Params.N, c.MinAcks = 1, 2, 1 })
 	const n = 4000
 	first := 0
 	for s := range n {
-		if p, _ := g.newPlacer(segKey(s), testShardSize).pick(0); p.ID == peers[0].ID {
+		if p, _ := store.newPlacer(segKey(s), testShardSize).pick(0); p.ID == peers[0].ID {
 			first++
 		}
 	}
@@ -123,7 +124,7 @@ func TestPlacementWeights(t *testing.T) {
 	}
 	// A peer with unknown free space weighs as the average.
 	peers[1].Free = 0
-	if g := placementGateway(t, peers, nil); len(g.newPlacer(segKey(1), testShardSize).cands) != 10 {
+	if store := placementStore(t, peers, nil); len(store.newPlacer(segKey(1), testShardSize).cands) != 10 {
 		t.Fatal("peer with unknown space excluded")
 	}
 }
@@ -131,18 +132,17 @@ func TestPlacementWeights(t *testing.T) {
 func TestPlacementExclusions(t *testing.T) {
 	peers := somePeers(7, distinctAddr, noFree)
 	self := peers[3].ID
-	g := placementGateway(t, peers, func(c *Config) { c.Self = self })
 	now := time.Now()
-	g.now = func() time.Time { return now }
-	g.health.record(peers[5], 0, errors.New("boom"))
-	g.health.record(peers[6], testShardSize, ErrPeerFull)
-	// Four usable peers for five shards: the fifth goes to the best of
+	store := placementStore(t, peers, func(c *Config) { c.Self, c.Now = self, func() time.Time { return now } })
+	store.health.record(peers[5], 0, errors.New("boom"))
+	store.health.record(peers[6], testShardSize, ErrPeerFull)
+	// Four Usable peers for five shards: the fifth goes to the best of
 	// the others (a full peer, which answers at once, before one that
 	// failed), never to self.
 	for s := range 200 {
-		ps := place(g, segKey(s))
+		ps := place(store, segKey(s))
 		if len(ps) != 5 || ps[4].ID != peers[6].ID {
-			t.Fatalf("segment %d: %d peers, the last %v; want the 4 usable, then the full one", s, len(ps), ps[len(ps)-1].ID)
+			t.Fatalf("segment %d: %d peers, the last %v; want the 4 Usable, then the full one", s, len(ps), ps[len(ps)-1].ID)
 		}
 		for _, p := range ps {
 			if p.ID == self || p.ID == peers[5].ID {
@@ -152,23 +152,23 @@ func TestPlacementExclusions(t *testing.T) {
 	}
 	// Back-off ends; a success clears the failure count.
 	now = now.Add(2 * time.Second)
-	if g.health.standing(peers[5], testShardSize) != usable {
+	if store.health.standing(peers[5], testShardSize) != Usable {
 		t.Fatal("back-off did not end")
 	}
 	// Consecutive failures double the back-off.
-	g.health.record(peers[5], 0, errors.New("again"))
-	if s := g.health.peers[peers[5].ID]; s.failures != 2 || s.downUntil.Sub(now) != 2*time.Second {
+	store.health.record(peers[5], 0, errors.New("again"))
+	if s := store.health.peers[peers[5].ID]; s.failures != 2 || s.downUntil.Sub(now) != 2*time.Second {
 		t.Fatalf("second failure: %+v", s)
 	}
-	g.health.record(peers[5], 0, nil)
-	if g.health.avoid(peers[5]) {
+	store.health.record(peers[5], 0, nil)
+	if store.health.avoid(peers[5]) {
 		t.Fatal("success did not clear the back-off")
 	}
 	// AllowSelf lets the own node in.
-	g2 := placementGateway(t, peers, func(c *Config) { c.Self, c.AllowSelf = self, true })
+	store2 := placementStore(t, peers, func(c *Config) { c.Self, c.AllowSelf = self, true })
 	found := false
 	for s := range 200 {
-		for _, p := range place(g2, segKey(s)) {
+		for _, p := range place(store2, segKey(s)) {
 			found = found || p.ID == self
 		}
 	}
@@ -181,14 +181,14 @@ func TestPlacementExclusions(t *testing.T) {
 // its reputation, and still every shard it is needed for.
 func TestPlacementReputation(t *testing.T) {
 	peers := somePeers(10, distinctAddr, noFree)
-	g := placementGateway(t, peers, func(c *Config) { c.Params.K, c.Params.N, c.MinAcks = 1, 2, 1 })
+	store := placementStore(t, peers, func(c *Config) { c.Params.K, c.Params.N, c.MinAcks = 1, 2, 1 })
 	for range 3 {
-		g.health.lied(peers[0].ID, errors.New("test: lied"))
+		store.health.lied(peers[0].ID, errors.New("test: lied"))
 	}
 	const n = 4000
 	first := 0
 	for s := range n {
-		if p, _ := g.newPlacer(segKey(s), testShardSize).pick(0); p.ID == peers[0].ID {
+		if p, _ := store.newPlacer(segKey(s), testShardSize).pick(0); p.ID == peers[0].ID {
 			first++
 		}
 	}
@@ -198,11 +198,11 @@ func TestPlacementReputation(t *testing.T) {
 		t.Fatalf("liar drawn %d of %d times, want about %.0f", first, n, want)
 	}
 	// With exactly N peers it holds a shard of every segment.
-	g = placementGateway(t, peers[:5], nil)
-	g.health.lied(peers[0].ID, errors.New("test: lied"))
+	store = placementStore(t, peers[:5], nil)
+	store.health.lied(peers[0].ID, errors.New("test: lied"))
 	for s := range 100 {
 		found := false
-		for _, p := range place(g, segKey(s)) {
+		for _, p := range place(store, segKey(s)) {
 			found = found || p.ID == peers[0].ID
 		}
 		if !found {
@@ -221,9 +221,9 @@ func TestPlacementDiversity(t *testing.T) {
 	}
 	addrs = append(addrs, "http://10.0.0.1:7000", "http://Node.Example:7000", "http://10.9.9.9:1")
 	infos := somePeers(len(addrs), func(i int) string { return addrs[i] }, noFree)
-	g := placementGateway(t, infos, func(c *Config) { c.AddressDiversity = true })
+	store := placementStore(t, infos, func(c *Config) { c.AddressDiversity = true })
 	for s := range 300 {
-		ps := place(g, segKey(s))
+		ps := place(store, segKey(s))
 		if len(ps) != 5 {
 			t.Fatalf("segment %d: %d peers", s, len(ps))
 		}
@@ -237,12 +237,12 @@ func TestPlacementDiversity(t *testing.T) {
 		}
 	}
 	// Without diversity the blocks are ignored.
-	g = placementGateway(t, infos[:10], nil)
-	if len(place(g, segKey(0))) != 5 {
+	store = placementStore(t, infos[:10], nil)
+	if len(place(store, segKey(0))) != 5 {
 		t.Fatal("diversity applied when off")
 	}
-	g = placementGateway(t, infos[:10], func(c *Config) { c.AddressDiversity = true })
-	if n := len(place(g, segKey(0))); n != 2 {
+	store = placementStore(t, infos[:10], func(c *Config) { c.AddressDiversity = true })
+	if n := len(place(store, segKey(0))); n != 2 {
 		t.Fatalf("two blocks gave %d peers", n)
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package segstore
 
 import (
 	"errors"
@@ -56,7 +56,7 @@ func (v verdict) String() string {
 // ErrPeerBusy: the node is too busy for the request now (node.ErrBusy is
 // recognised too); it is asked again after a short while, never counted as
 // a failure.
-var ErrPeerBusy = errors.New("gateway: peer busy; try again shortly")
+var ErrPeerBusy = errors.New("segstore: peer busy; try again shortly")
 
 // classify returns the class of err, the outcome of one request to a peer,
 // and for a busy peer the delay it asked for (0: none given).
@@ -80,14 +80,14 @@ func classify(err error) (verdict, time.Duration) {
 	return verdictUnreachable, 0
 }
 
-// standing is how fit a peer is for new work now, best first.
-type standing int8
+// Standing is how fit a peer is for new work now, best first.
+type Standing int8
 
 const (
-	usable  standing = iota
-	busyNow          // asked to come back in a moment
-	noRoom           // too little room for the shard, as far as is known
-	down             // in back-off after failures
+	Usable  Standing = iota
+	BusyNow          // asked to come back in a moment
+	NoRoom           // too little room for the shard, as far as is known
+	Down             // in back-off after failures
 )
 
 const (
@@ -159,7 +159,7 @@ func (h *peerHealth) record(p PeerInfo, stored int64, err error) {
 	switch v {
 	case verdictOK:
 		if stored > 0 && !s.fullAt.IsZero() {
-			h.log.Info("gateway: peer has room again", "peer", p.ID, "stored", stored)
+			h.log.Info("segstore: peer has room again", "peer", p.ID, "stored", stored)
 			s.fullAt = time.Time{}
 		}
 		s.busyUntil = time.Time{}
@@ -173,7 +173,7 @@ func (h *peerHealth) record(p PeerInfo, stored int64, err error) {
 		}
 		d = min(d, h.cfg.busyMax)
 		if !now.Before(s.busyUntil) {
-			h.log.Debug("gateway: peer busy, setting it aside", "peer", p.ID, "for", d, "err", err)
+			h.log.Debug("segstore: peer busy, setting it aside", "peer", p.ID, "for", d, "err", err)
 		}
 		s.busyUntil = now.Add(d)
 		s.refused++
@@ -195,7 +195,7 @@ func (h *peerHealth) lied(id shard.PublicKey, err error) {
 // answered ends an unreachable peer's back-off; why is logged.
 func (h *peerHealth) answered(id shard.PublicKey, s *peerState, why string) {
 	if s.failures > 0 {
-		h.log.Info("gateway: peer answers again", "peer", id, "after_failures", s.failures, "seen_by", why)
+		h.log.Info("segstore: peer answers again", "peer", id, "after_failures", s.failures, "seen_by", why)
 	}
 	s.failures, s.downUntil = 0, time.Time{}
 }
@@ -220,7 +220,7 @@ func (h *peerHealth) failed(id shard.PublicKey, s *peerState, err error) {
 	}
 	s.downUntil = now.Add(d)
 	if s.failures == 1 {
-		h.log.Warn("gateway: peer failed, backing off", "peer", id, "backoff", d, "err", err)
+		h.log.Warn("segstore: peer failed, backing off", "peer", id, "backoff", d, "err", err)
 	}
 }
 
@@ -235,7 +235,7 @@ func (h *peerHealth) full(p PeerInfo, s *peerState, size int64, err error) {
 	if h.isFull(s, now) {
 		room = min(room, s.room)
 	} else {
-		h.log.Warn("gateway: peer full, larger shards go elsewhere", "peer", p.ID, "room", room, "err", err)
+		h.log.Warn("segstore: peer full, larger shards go elsewhere", "peer", p.ID, "room", room, "err", err)
 	}
 	s.fullAt, s.room = now, room
 	s.refused++
@@ -250,7 +250,7 @@ func (h *peerHealth) lie(id shard.PublicKey, s *peerState, err error) {
 	now := h.now()
 	d := decay(s.demerits, s.demerAt, now)
 	if d < suspectAt {
-		h.log.Warn("gateway: peer answered falsely, lowering its reputation", "peer", id, "err", err)
+		h.log.Warn("segstore: peer answered falsely, lowering its reputation", "peer", id, "err", err)
 	}
 	s.demerits, s.demerAt = d+1, now
 	s.lies++
@@ -282,7 +282,7 @@ func (h *peerHealth) refresh(p PeerInfo, s *peerState) {
 	}
 	if !s.fullAt.IsZero() && p.Seen.After(s.fullAt) {
 		if p.Free > s.room {
-			h.log.Info("gateway: peer has room again", "peer", p.ID, "free", p.Free)
+			h.log.Info("segstore: peer has room again", "peer", p.ID, "free", p.Free)
 		}
 		s.fullAt = time.Time{}
 	}
@@ -290,7 +290,7 @@ func (h *peerHealth) refresh(p PeerInfo, s *peerState) {
 
 // standing returns how fit p is now for a shard of size bytes (0: for a
 // read or a delete).
-func (h *peerHealth) standing(p PeerInfo, size int64) standing {
+func (h *peerHealth) standing(p PeerInfo, size int64) Standing {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.now()
@@ -304,20 +304,20 @@ func (h *peerHealth) standing(p PeerInfo, size int64) standing {
 	}
 	switch {
 	case s != nil && now.Before(s.downUntil):
-		return down
+		return Down
 	case known && size > room:
-		return noRoom
+		return NoRoom
 	case s != nil && now.Before(s.busyUntil):
-		return busyNow
+		return BusyNow
 	}
-	return usable
+	return Usable
 }
 
 // avoid reports whether reads and deletes should go to p only when no
 // other peer will do: it is in back-off or busy.
 func (h *peerHealth) avoid(p PeerInfo) bool {
 	st := h.standing(p, 0)
-	return st == down || st == busyNow
+	return st == Down || st == BusyNow
 }
 
 // reputation returns a weight in (0, 1]: 1 for a peer that never lied,
