@@ -1,8 +1,10 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"ishtar/node/peers"
@@ -69,6 +71,11 @@ type Config struct {
 	// (GET and POST /v1/peers); nil: the node hands out no records and
 	// keeps none.
 	Registry *peers.Registry
+	// Operator, if set, answers the node operator's queries, GET
+	// /v1/op/{name}?query, signed by the node's own key (`ishtar status`):
+	// a value written as JSON, or an error (a *Error keeps its code;
+	// return ErrNotFound for an unknown name).
+	Operator func(ctx context.Context, name string, q url.Values) (any, error)
 	// AllowAnonymousReads lets unsigned GETs through (info, peers, shards,
 	// proofs, roots). Signed requests are still verified.
 	AllowAnonymousReads bool

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"ishtar/node/peers"
 	"ishtar/shard"
 )
@@ -140,6 +142,32 @@ func (s *Server) handleRegistry(w http.ResponseWriter, r *http.Request, c *call)
 		v.Peers, v.Stats = s.cfg.Registry.All(), s.cfg.Registry.Stats()
 	}
 	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// handleOperator answers GET /v1/op/{name}, to the node's own key only,
+// with Config.Operator.
+func (s *Server) handleOperator(w http.ResponseWriter, r *http.Request, c *call) error {
+	if c.peer != s.self {
+		return errorf(ErrForbidden, "operator queries are for this node's own key")
+	}
+	if s.cfg.Operator == nil {
+		return errorf(ErrNotFound, "this node answers no operator queries")
+	}
+	v, err := s.cfg.Operator(r.Context(), mux.Vars(r)["name"], r.URL.Query())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// Operator asks the node an operator query (GET /v1/op/{name}?q) and
+// decodes the answer into out; only the node's own key may.
+func (c *Client) Operator(ctx context.Context, name string, q url.Values, out any) error {
+	if err := c.doJSON(ctx, request{method: http.MethodGet, path: "/v1/op/" + url.PathEscape(name), query: q}, nil, out, maxPeersAnswer); err != nil {
+		return fmt.Errorf("node: %s of %s: %w", name, c.base, err)
+	}
 	return nil
 }
 

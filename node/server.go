@@ -145,6 +145,7 @@ func (s *Server) routes() {
 	handle(http.MethodGet, "/v1/peers", kindPublic, s.handleGetPeers)
 	handle(http.MethodPost, "/v1/peers", kindSigned, s.handlePostPeers)
 	handle(http.MethodGet, "/v1/registry", kindRead, s.handleRegistry)
+	handle(http.MethodGet, "/v1/op/{name}", kindRead, s.handleOperator)
 	handle(http.MethodPost, "/v1/shards/{id}", kindShard, s.handlePutShard)
 	handle(http.MethodGet, "/v1/shards/{id}", kindRead, s.handleGetShard)
 	handle(http.MethodDelete, "/v1/shards/{id}", kindSigned, s.handleDeleteShard)

@@ -289,4 +289,18 @@ func TestServeFindEachOther(t *testing.T) {
 	runIshtar(t, nil, "upload", "--data", bData, "--endpoint", ep, filepath.Join(tmp, "f.bin"))
 	runIshtar(t, nil, "download", "--data", bData, "--endpoint", ep, "f.bin", filepath.Join(tmp, "f.out"))
 	checkFile(t, filepath.Join(tmp, "f.out"), content)
+
+	// ishtar status shows the object's one segment with every shard
+	// healthy, and its holders.
+	out := runIshtar(t, nil, "status", "--data", bData)
+	for _, want := range []string{"Objects (by their weakest segment): 1\n  5 of 5 shards healthy: 1\n",
+		"Segments: 1\n  5 of 5 shards healthy: 1\n", "Lost shards:   0 awaiting repair"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("ishtar status printed:\n%s\nwithout %q", out, want)
+		}
+	}
+	out = runIshtar(t, nil, "status", "--data", bData, "ishtar/f.bin")
+	if n := strings.Count(out, " healthy "); !strings.HasPrefix(out, "ishtar/f.bin: 1048579 bytes in 1 segment, k=3 n=5\n") || n != 5 {
+		t.Fatalf("ishtar status ishtar/f.bin printed (%d healthy shards):\n%s", n, out)
+	}
 }

@@ -4,6 +4,7 @@
 //	ishtar serve    --data DIR [flags]    run the node, the gateway and the S3 endpoint
 //	ishtar devnet   --data DIR [flags]    run a whole network on loopback in one process
 //	ishtar peers    --data DIR            list the peers the running daemon knows
+//	ishtar status   --data DIR [B/K]      show the data's health, or one object's holders
 //	ishtar upload   FILE...               store files through the local S3 endpoint
 //	ishtar download KEY [DEST]            fetch one
 //	ishtar list     [PREFIX]              list them
@@ -57,6 +58,7 @@ func commands() []command {
 		{"serve", "--data DIR [--listen ADDR] [--s3 ADDR] [--bootstrap URL]... [--tracker [URL]]...", "run the node, gateway and S3 endpoint (or a tracker)", runServe},
 		{"devnet", "--data DIR [--nodes 6] [--s3 ADDR]", "run a whole network on loopback", runDevnet},
 		{"peers", "--data DIR [--all]", "list the peers the running daemon knows", runPeers},
+		{"status", "--data DIR [BUCKET/KEY]", "show your data's health, or one object's holders", runStatus},
 		{"upload", "[--bucket B] FILE...", "store files through the local S3 endpoint", runUpload},
 		{"download", "[--bucket B] KEY [DEST]", "fetch one object", runDownload},
 		{"list", "[--bucket B] [PREFIX]", "list objects", runList},

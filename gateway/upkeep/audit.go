@@ -39,7 +39,7 @@ func shardState(seg *meta.Segment, i int) policy.ShardState {
 	sh := &seg.Shards[i]
 	st := policy.ShardState{ID: shard.ID(sh.ID), Index: i, Holder: shard.PublicKey(sh.Node),
 		AuditFailures: sh.Health.AuditFailures,
-		NotHeld: policy.LostReason(sh.Health.Lost) == policy.NotHeld}
+		NotHeld:       policy.LostReason(sh.Health.Lost) == policy.NotHeld}
 	// shard.ShardSize, without its panic on a record's bad parameters.
 	k := int64(max(seg.K, 1))
 	st.Size = max(1, (max(seg.SealedSize, 0)+k-1)/k)

@@ -158,6 +158,7 @@ func (d *Daemon) openNode() error {
 		return err
 	}
 	nc.Registry = d.reg
+	nc.Operator = d.operate
 	st := d.opts.Store
 	if st == nil {
 		if st, err = node.NewDiskStore(filepath.Join(d.cfg.Data, ShardsDir), nc.LeafSize); err != nil {

@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"ishtar/gateway/upkeep"
+	"ishtar/node"
 	"ishtar/s3api"
 	"ishtar/shard"
 )
@@ -310,5 +314,39 @@ func TestAuditsFindRot(t *testing.T) {
 		if p, _ := gw.Registry().Get(d.NodeID()); p.Reputation != 1 {
 			t.Fatalf("an honest node's reputation %v", p.Reputation)
 		}
+	}
+
+	// The operator sees it: every segment and object has 2 of 3 shards
+	// healthy and needs repair; node 0's shard of object 0 is lost.
+	self := node.NewClient(gw.NodeURL(), gw.id.Node, nil)
+	var sv upkeep.Survey
+	if err := self.Operator(ctx, OpStatus, nil, &sv); err != nil {
+		t.Fatal(err)
+	}
+	if sv.Segments[2] != 3 || len(sv.Segments) != 1 || sv.Objects[2] != 3 || len(sv.Objects) != 1 ||
+		sv.LostShards != 3 || sv.NeedRepair != 3 || sv.Upkeep.ShardsLost != 3 {
+		t.Fatalf("survey %+v", sv)
+	}
+	var ov upkeep.ObjectView
+	if err := self.Operator(ctx, OpObject, url.Values{"bucket": {"b"}, "key": {"0"}}, &ov); err != nil {
+		t.Fatal(err)
+	}
+	if len(ov.Segments) != 1 || len(ov.Segments[0].Shards) != 3 || ov.Segments[0].Status != "repair" {
+		t.Fatalf("object view %+v", ov)
+	}
+	for _, sh := range ov.Segments[0].Shards {
+		lost := sh.Holder == bad.String()
+		if lost != (sh.Health == "lost" && sh.Reason == "audit failed") || sh.Address == "" {
+			t.Fatalf("shard %+v (node 0 is %s)", sh, bad)
+		}
+	}
+	err = self.Operator(ctx, OpObject, url.Values{"bucket": {"b"}, "key": {"nope"}}, &ov)
+	if !errors.Is(err, node.ErrNotFound) {
+		t.Fatalf("an unknown object: %v", err)
+	}
+	// Only the node's own key may ask.
+	stranger := node.NewClient(gw.NodeURL(), storage[1].id.Node, nil)
+	if err := stranger.Operator(ctx, OpStatus, nil, &sv); !errors.Is(err, node.ErrForbidden) {
+		t.Fatalf("a stranger's query: %v", err)
 	}
 }

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"ishtar/cmd/ishtar/daemon"
+	"ishtar/gateway/upkeep"
+	"ishtar/node"
+)
+
+// runStatus prints the network's view of the owner's data, or of one
+// object (BUCKET/KEY), as the running daemon of --data DIR sees it: it
+// asks its node (GET /v1/op/status or /v1/op/object, which answer the
+// node's own key only) at the URL the daemon wrote to DIR/node.url.
+func runStatus(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	dataDefault := ""
+	if v, ok := e.lookupEnv("ISHTAR_DATA"); ok {
+		dataDefault = v
+	} else if home, err := os.UserHomeDir(); err == nil {
+		dataDefault = filepath.Join(home, ".ishtar")
+	}
+	data := fs.String("data", dataDefault, "the daemon's data `DIR`")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printFlags(e.stdout, fs, "--data DIR [BUCKET/KEY]")
+			return err
+		}
+		return usageErrorf("status: %v", err)
+	}
+	var bucket, key string
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		var ok bool
+		if bucket, key, ok = strings.Cut(fs.Arg(0), "/"); !ok || bucket == "" || key == "" {
+			return usageErrorf("status: %q is not BUCKET/KEY", fs.Arg(0))
+		}
+	default:
+		return usageErrorf("status: unexpected argument %q", fs.Arg(1))
+	}
+	b, err := os.ReadFile(filepath.Join(*data, daemon.NodeURLFile))
+	if err != nil {
+		return fmt.Errorf("status: is the daemon of %s running? %w", *data, err)
+	}
+	k, err := loadNodeKey(filepath.Join(*data, nodeKeyFile))
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	c := node.NewClient(strings.TrimSpace(string(b)), k, nil)
+	if bucket != "" {
+		var v upkeep.ObjectView
+		if err := c.Operator(rctx, daemon.OpObject, url.Values{"bucket": {bucket}, "key": {key}}, &v); err != nil {
+			return fmt.Errorf("status: %w", err)
+		}
+		return printObjectStatus(e, v)
+	}
+	var sv upkeep.Survey
+	if err := c.Operator(rctx, daemon.OpStatus, nil, &sv); err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	return printSurvey(e, sv)
+}
+
+// printSurvey writes the counts of a survey.
+func printSurvey(e *env, sv upkeep.Survey) error {
+	w := e.stdout
+	byHealthy := func(title string, m map[int]int64) {
+		var total int64
+		for _, n := range m {
+			total += n
+		}
+		fmt.Fprintf(w, "%s: %d\n", title, total)
+		for _, h := range slices.Backward(slices.Sorted(maps.Keys(m))) {
+			fmt.Fprintf(w, "  %d of %d shards healthy: %d\n", h, sv.N, m[h])
+		}
+	}
+	byHealthy("Objects (by their weakest segment)", sv.Objects)
+	byHealthy("Segments", sv.Segments)
+	fmt.Fprintf(w, "Need repair:   %d segments (%d waiting for holders to return; k=%d)\n", sv.NeedRepair, sv.Waiting, sv.K)
+	fmt.Fprintf(w, "Lost shards:   %d awaiting repair\n", sv.LostShards)
+	u := sv.Upkeep
+	fmt.Fprintf(w, "Audits:        %d passed, %d failed, %d shards found lost (since the daemon started)\n", u.AuditsPassed, u.AuditsFailed, u.ShardsLost)
+	_, err := fmt.Fprintf(w, "Leases:        %d renewed, %d shards not held, %d failed batches\n", u.LeasesRenewed, u.NotHeld, u.RenewFailures)
+	return err
+}
+
+// printObjectStatus writes one object's segments and their holders.
+func printObjectStatus(e *env, v upkeep.ObjectView) error {
+	plural := "s"
+	if len(v.Segments) == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(e.stdout, "%s/%s: %d bytes in %d segment%s, k=%d n=%d\n", v.Bucket, v.Key, v.Size, len(v.Segments), plural, v.K, v.N)
+	for i, s := range v.Segments {
+		fmt.Fprintf(e.stdout, "segment %d %s: %d bytes, %d shards healthy, %s\n", i, s.ID, s.Size, s.Healthy, s.Status)
+		w := tabwriter.NewWriter(e.stdout, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(w, "  INDEX\tSHARD\tHOLDER\tURL\tHEALTH\tLEASE UNTIL\tLAST AUDIT")
+		for _, sh := range s.Shards {
+			health := sh.Health
+			if sh.Reason != "" {
+				health += ": " + sh.Reason
+			}
+			fmt.Fprintf(w, "  %d\t%.16s\t%.16s\t%s\t%s\t%s\t%s\n", sh.Index, sh.ID, sh.Holder, sh.Address, health,
+				sh.LeaseExpiry.UTC().Format(time.DateTime), sh.LastAudit.UTC().Format(time.DateTime))
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
