@@ -288,12 +288,15 @@ func testRecordFlood(t *testing.T, d *devnetRun, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := node.NewClient(url, nk, nil).Registry(t.Context())
+	v, err := node.NewClient(url, nk, nil).Registry(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) > 512+len(d.state(t).Nodes) {
-		t.Fatalf("the node keeps %d records after 1000 strangers announced themselves from one block", len(all))
+	if len(v.Peers) > 512+len(d.state(t).Nodes) {
+		t.Fatalf("the node keeps %d records after 1000 strangers announced themselves from one block", len(v.Peers))
+	}
+	if v.Stats.Refused["source_full"]+v.Stats.Refused["block_full"] == 0 {
+		t.Fatalf("1000 records from one block, none refused as over a bound: %v", v.Stats.Refused)
 	}
 	c := a.client(t, url)
 	root := shard.RootRecord{Seq: 1, Pointer: make([]byte, 1024), Time: time.Now().Unix()}
