@@ -272,3 +272,7 @@ func (s *semaphore) grant() {
 		close(w.ready)
 	}
 }
+
+// Segments is the segment store under the gateway (upkeep repairs with
+// it).
+func (g *Gateway) Segments() *segstore.Store { return g.store }

@@ -161,6 +161,8 @@ var settings = []setting{
 	durSetting("gateway.lease", "", "", func(c *Config) *time.Duration { return &c.Gateway.Lease }),
 	durSetting("gateway.upkeep_interval", "", "", func(c *Config) *time.Duration { return &c.Upkeep.Interval }),
 	durSetting("gateway.audit_interval", "", "", func(c *Config) *time.Duration { return &c.Upkeep.AuditInterval }),
+	durSetting("gateway.offline_grace", "", "", func(c *Config) *time.Duration { return &c.Upkeep.OfflineGrace }),
+	intSetting("gateway.repair_threshold", "", "", func(c *Config) *int { return &c.Upkeep.RepairThreshold }),
 	durSetting("gateway.hedge_after", "", "", func(c *Config) *time.Duration { return &c.Gateway.HedgeAfter }),
 	durSetting("gateway.request_timeout", "", "", func(c *Config) *time.Duration { return &c.Gateway.RequestTimeout }),
 	intSetting("gateway.put_attempts", "", "", func(c *Config) *int { return &c.Gateway.PutAttempts }),

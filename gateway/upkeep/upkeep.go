@@ -9,7 +9,10 @@
 // Audit challenges holders for random Merkle leaves of the shards due,
 // with fresh nonces, within an audit byte budget, going round the catalog
 // pass after pass; each shard's health (last audit, failures, re-check,
-// lost) is kept in its segment record. Repair builds on it.
+// lost) is kept in its segment record.
+//
+// Repair rebuilds the segments whose healthy shards fell to the repair
+// threshold, within a repair byte budget (see Repair).
 package upkeep
 
 import (
@@ -66,17 +69,30 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Shards, if set, is the segment store repair fetches and stores
+	// shards with; nil: no repair.
+	Shards Shards
+	// Self is the owner's own node: repair places nothing there unless
+	// AllowSelf. DistinctBlocks keeps a segment's shards in distinct
+	// address blocks (address diversity).
+	Self           policy.PeerID
+	AllowSelf      bool
+	DistinctBlocks bool
 }
 
 // Stats are what upkeep did since it started.
 type Stats struct {
-	Passes        int64
-	LeasesRenewed int64 // shards whose lease a node renewed
-	NotHeld       int64 // shards a node said it does not hold (lost)
-	RenewFailures int64 // batches that failed (the node is retried next pass)
-	AuditsPassed  int64
-	AuditsFailed  int64 // bad, missing or late proofs, and shards not held
-	ShardsLost    int64 // shards found lost by audits
+	Passes         int64
+	LeasesRenewed  int64 // shards whose lease a node renewed
+	NotHeld        int64 // shards a node said it does not hold (lost)
+	RenewFailures  int64 // batches that failed (the node is retried next pass)
+	AuditsPassed   int64
+	AuditsFailed   int64 // bad, missing or late proofs, and shards not held
+	ShardsLost     int64 // shards found lost by audits
+	Repairs        int64 // segments repaired
+	ShardsRepaired int64 // shards rebuilt and placed
+	BytesRepaired  int64 // bytes of those shards
+	RepairFailures int64 // repairs that failed (planned again next pass)
 }
 
 // Upkeep renews the owner's leases (see the package doc).
@@ -93,6 +109,10 @@ type Upkeep struct {
 
 	auditMu sync.Mutex // one audit pass at a time
 	audit   auditState
+
+	shards   Shards
+	repairMu sync.Mutex // one repair pass at a time
+	repair   repairState
 }
 
 // chunk bounds the due shards gathered before their batches are sent.
@@ -123,7 +143,7 @@ func New(cfg Config, db *meta.DB, owner shard.PrivateKey, peers Peers, log *slog
 		return nil, errors.New("upkeep: no owner key")
 	}
 	return &Upkeep{cfg: cfg, pol: pol, db: db, owner: owner, peers: peers, log: log,
-		audit: auditState{rng: newAuditRand()}}, nil
+		audit: auditState{rng: newAuditRand()}, shards: cfg.Shards}, nil
 }
 
 // Stats returns what upkeep did so far.
@@ -142,6 +162,9 @@ func (u *Upkeep) Run(ctx context.Context) {
 		}
 		if _, err := u.Audit(ctx); err != nil && ctx.Err() == nil {
 			u.log.WarnContext(ctx, "upkeep: audits", "err", err)
+		}
+		if _, err := u.Repair(ctx); err != nil && ctx.Err() == nil {
+			u.log.WarnContext(ctx, "upkeep: repair", "err", err)
 		}
 		wait := time.Duration(float64(u.cfg.Interval) * (0.8 + 0.4*rand.Float64()))
 		select {

@@ -70,6 +70,7 @@ func (c *Config) Defaults() {
 	c.Network.ExchangeInterval = 30 * time.Second
 	c.Upkeep.Interval = 10 * time.Minute
 	c.Upkeep.AuditInterval = policy.Defaults().AuditInterval
+	c.Upkeep.OfflineGrace = policy.Defaults().OfflineGrace
 }
 
 // Validate reports the first invalid setting, by its TOML name.
@@ -115,8 +116,13 @@ func (c *Config) Validate() error {
 	if c.Upkeep.Interval < time.Second {
 		return bad("gateway.upkeep_interval", fmt.Errorf("%v is under a second", c.Upkeep.Interval))
 	}
-	if c.Upkeep.AuditInterval < 0 {
+	switch {
+	case c.Upkeep.AuditInterval < 0:
 		return bad("gateway.audit_interval", fmt.Errorf("%v is negative", c.Upkeep.AuditInterval))
+	case c.Upkeep.OfflineGrace < 0:
+		return bad("gateway.offline_grace", fmt.Errorf("%v is negative", c.Upkeep.OfflineGrace))
+	case c.Upkeep.RepairThreshold < 0:
+		return bad("gateway.repair_threshold", fmt.Errorf("%d is negative", c.Upkeep.RepairThreshold))
 	}
 	if _, err := policy.New(c.PolicyConfig()); err != nil {
 		return fmt.Errorf("gateway: upkeep: %w", err)

@@ -350,3 +350,126 @@ func TestAuditsFindRot(t *testing.T) {
 		t.Fatalf("a stranger's query: %v", err)
 	}
 }
+
+// readAll reads object key of bucket b through the gateway of d.
+func readAll(t *testing.T, d *Daemon, key string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	obj, err := d.Gateway().GetObject(ctx, "b", key)
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	rc, err := obj.Open(ctx, 0, obj.Size)
+	if err != nil {
+		t.Fatalf("open %s: %v", key, err)
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("read %s: %v", key, err)
+	}
+	return got
+}
+
+// Two of seven storage nodes leave for good: once the offline grace is
+// over, every segment is rebuilt to n healthy shards on the live nodes;
+// then two more of the original holders leave, and every object still
+// reads byte-exact.
+func TestRepairAfterNodesLeave(t *testing.T) {
+	var storage []*Daemon
+	var urls []string
+	for range 7 {
+		d := startDaemonWith(t, func(c *Config, _ *Identity) {})
+		storage = append(storage, d)
+		urls = append(urls, d.NodeURL())
+	}
+	seed, err := shard.NewSeed(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := startDaemonWith(t, func(c *Config, id *Identity) {
+		c.StorageOnly = false
+		c.Gateway.SegmentSize = 256 << 10
+		c.Upkeep.Interval = time.Second
+		c.Upkeep.AuditInterval = 2 * time.Second
+		c.Upkeep.OfflineGrace = 3 * time.Second
+		c.Network.Bootstrap = urls
+		id.Owner = seed.Keys()
+	})
+	ctx := context.Background()
+	g := gw.Gateway()
+	if err := g.CreateBucket(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	objects := map[string][]byte{}
+	for i, size := range []int{1000, 200 << 10, 1<<20 + 5} { // one segment, one, five
+		data := make([]byte, size)
+		rand.Read(data)
+		key := fmt.Sprint(i)
+		objects[key] = data
+		if _, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: key, Body: bytes.NewReader(data),
+			Size: int64(size), Checksum: func() s3api.Checksum { return s3api.Checksum{} }}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	self := node.NewClient(gw.NodeURL(), gw.id.Node, nil)
+	survey := func() upkeep.Survey {
+		var sv upkeep.Survey
+		if err := self.Operator(ctx, OpStatus, nil, &sv); err != nil {
+			t.Fatal(err)
+		}
+		return sv
+	}
+	if sv := survey(); sv.Segments[5] != 7 || len(sv.Segments) != 1 {
+		t.Fatalf("after the uploads: %+v", sv)
+	}
+	// Nodes 0 and 1 leave for good.
+	stops[storage[0]]()
+	stops[storage[1]]()
+	gone := map[string]bool{storage[0].NodeID().String(): true, storage[1].NodeID().String(): true}
+	// onLive reports whether every shard of every object is healthy on a
+	// node that did not leave, and why not.
+	onLive := func() (bool, string) {
+		for key := range objects {
+			var ov upkeep.ObjectView
+			if err := self.Operator(ctx, OpObject, url.Values{"bucket": {"b"}, "key": {key}}, &ov); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range ov.Segments {
+				if len(s.Shards) != 5 {
+					return false, fmt.Sprintf("object %s segment %s: %d shards", key, s.ID, len(s.Shards))
+				}
+				for _, sh := range s.Shards {
+					if gone[sh.Holder] || sh.Health != "healthy" {
+						return false, fmt.Sprintf("object %s segment %s: shard %+v", key, s.ID, sh)
+					}
+				}
+			}
+		}
+		return true, ""
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ok, why := onLive()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not repaired after 60 s: %s; %+v", why, survey())
+		}
+		time.Sleep(200 * time.Millisecond) // polling the catalog
+	}
+	if sv := survey(); sv.Segments[5] != 7 || len(sv.Segments) != 1 || sv.LostShards != 0 {
+		t.Fatalf("after the repair: %+v", sv)
+	}
+	if st := gw.Upkeep().Stats(); st.Repairs == 0 || st.ShardsRepaired == 0 || st.BytesRepaired == 0 {
+		t.Fatalf("upkeep stats %+v", st)
+	}
+	stops[storage[2]]()
+	stops[storage[3]]()
+	for key, want := range objects {
+		if got := readAll(t, gw, key); !bytes.Equal(got, want) {
+			t.Fatalf("object %s: %d bytes back, want %d", key, len(got), len(want))
+		}
+	}
+}

@@ -14,7 +14,7 @@ import (
 )
 
 // Upkeep configures what keeps the owner's data alive (package
-// gateway/upkeep): lease renewal and audits; the lease length is
+// gateway/upkeep): lease renewal, audits and repair; the lease length is
 // Gateway.Lease.
 type Upkeep struct {
 	// Interval is the time between passes (with jitter); default 10 min.
@@ -22,6 +22,13 @@ type Upkeep struct {
 	// AuditInterval is how often each shard is audited, about; default
 	// 14 days.
 	AuditInterval time.Duration
+	// OfflineGrace is how long a holder may be unreachable before its
+	// shards count as lost and are repaired; default 1 h (at most half
+	// the lease's renewal window).
+	OfflineGrace time.Duration
+	// RepairThreshold: a segment is repaired once its healthy shards fall
+	// to it; 0: k+1 (k when n = k+1).
+	RepairThreshold int
 }
 
 // PolicyConfig is the upkeep policy of c: the code and lease of the
@@ -35,6 +42,12 @@ func (c *Config) PolicyConfig() policy.Config {
 	if c.Upkeep.AuditInterval > 0 {
 		pc.AuditInterval = c.Upkeep.AuditInterval
 		pc.RecheckAfter = min(pc.RecheckAfter, pc.AuditInterval/2)
+	}
+	if c.Upkeep.OfflineGrace > 0 {
+		pc.OfflineGrace = c.Upkeep.OfflineGrace
+	}
+	if c.Upkeep.RepairThreshold > 0 {
+		pc.RepairThreshold = c.Upkeep.RepairThreshold
 	}
 	// The policy needs a holder away for the grace to be renewable still:
 	// short (test) leases get a shorter grace.
