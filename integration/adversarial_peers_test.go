@@ -108,7 +108,10 @@ func startServeNet(t testing.TB, env []string, capacities ...string) *serveNet {
 // still failed for minutes; a restarted peer is taken back at once too.
 func TestAdversarialRefusalIsNotAVerdict(t *testing.T) {
 	const tight = 6 << 20
-	env := []string{"ISHTAR_GATEWAY_RELEASE_DELAY=-1s"}
+	// Every shard must be stored (min_acks = n): a full peer fails the
+	// PUT rather than leaving its shard to repair, which is what shows
+	// the back-off.
+	env := []string{"ISHTAR_GATEWAY_RELEASE_DELAY=-1s", "ISHTAR_GATEWAY_MIN_ACKS=5"}
 	sn := startServeNet(t, env, "1GiB", "1GiB", "6MiB", "1GiB", "1GiB")
 	c := NewS3Client(sn.gw.Endpoint, sn.gw.AccessKey, sn.gw.SecretKey, nil)
 	bucket := createBucket(t, c, "verdict")

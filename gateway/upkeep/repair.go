@@ -86,6 +86,7 @@ func (u *Upkeep) Repair(ctx context.Context) (Stats, error) {
 	}
 	plan, budget, _ := u.pol.PlanRepairs(now, cands, peers, rs.budget, elapsed)
 	rs.budget = budget
+	var firstErr error
 	for _, r := range plan {
 		if ctx.Err() != nil {
 			break
@@ -94,7 +95,9 @@ func (u *Upkeep) Repair(ctx context.Context) (Stats, error) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			pass.RepairFailures++
-			u.log.WarnContext(ctx, "upkeep: repair failed", "segment", fmt.Sprintf("%x", r.Segment[:]), "err", err)
+			if firstErr == nil {
+				firstErr = fmt.Errorf("segment %x: %w", r.Segment[:], err)
+			}
 		case made > 0:
 			pass.Repairs++
 			pass.ShardsRepaired += int64(made)
@@ -109,6 +112,9 @@ func (u *Upkeep) Repair(ctx context.Context) (Stats, error) {
 	u.mu.Unlock()
 	if pass.Repairs > 0 {
 		u.log.InfoContext(ctx, "upkeep: segments repaired", "segments", pass.Repairs, "shards", pass.ShardsRepaired, "bytes", pass.BytesRepaired)
+	}
+	if firstErr != nil { // one line a pass, however many failed
+		u.log.WarnContext(ctx, "upkeep: repairs failed; planned again next pass", "segments", pass.RepairFailures, "first", firstErr)
 	}
 	return pass, ctx.Err()
 }

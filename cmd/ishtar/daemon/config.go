@@ -64,7 +64,7 @@ func (c *Config) Defaults() {
 	c.Capacity = 10 << 30
 	c.Node.Defaults()
 	c.Gateway.Defaults()
-	c.Gateway.MinAcks = 0 // 0 means n, whatever n ends up being
+	c.Gateway.MinAcks = 0 // 0 means k+1 (at most n), whatever k and n end up being
 	c.Gateway.AddressDiversity = true
 	c.S3.Region = "us-east-1"
 	c.Network.ExchangeInterval = 30 * time.Second
@@ -151,8 +151,8 @@ func (c *Config) NodeConfig(key shard.PrivateKey, addr string) node.Config {
 }
 
 // GatewayConfig returns the gateway's configuration with the owner's own
-// node filled in, and the quota: Gateway.Capacity if set, else what the
-// node offers (Capacity).
+// node filled in, the quota (Gateway.Capacity if set, else what the node
+// offers: Capacity), and min_acks (Gateway.MinAcks if set, else k+1).
 func (c *Config) GatewayConfig(self shard.PublicKey) gateway.Config {
 	gc := c.Gateway
 	gc.Self = self
@@ -160,6 +160,11 @@ func (c *Config) GatewayConfig(self shard.PublicKey) gateway.Config {
 		gc.Capacity = c.Capacity
 	}
 	gc.Defaults()
+	if c.Gateway.MinAcks == 0 {
+		// Degraded writes: a segment commits with k+1 shards stored and
+		// repair places the rest.
+		gc.MinAcks = min(gc.Params.K+1, gc.Params.N)
+	}
 	return gc
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -471,5 +472,73 @@ func TestRepairAfterNodesLeave(t *testing.T) {
 		if got := readAll(t, gw, key); !bytes.Equal(got, want) {
 			t.Fatalf("object %s: %d bytes back, want %d", key, len(got), len(want))
 		}
+	}
+}
+
+// With one of five peers away, an upload commits once k+1 shards are
+// stored (min_acks), and repair places the fifth once a sixth peer joins.
+func TestDegradedWriteCompletedByRepair(t *testing.T) {
+	var storage []*Daemon
+	var urls []string
+	for range 5 {
+		d := startDaemonWith(t, func(c *Config, _ *Identity) {})
+		storage = append(storage, d)
+		urls = append(urls, d.NodeURL())
+	}
+	seed, err := shard.NewSeed(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := startDaemonWith(t, func(c *Config, id *Identity) {
+		c.StorageOnly = false
+		c.Upkeep.Interval = time.Second
+		c.Network.Bootstrap = urls
+		id.Owner = seed.Keys()
+	})
+	ctx := context.Background()
+	g := gw.Gateway()
+	if err := g.CreateBucket(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	stops[storage[4]]()
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	if _, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: "k", Body: bytes.NewReader(data),
+		Size: int64(len(data)), Checksum: func() s3api.Checksum { return s3api.Checksum{} }}); err != nil {
+		t.Fatalf("a PUT with one peer of five away: %v", err)
+	}
+	self := node.NewClient(gw.NodeURL(), gw.id.Node, nil)
+	view := func() upkeep.ObjectView {
+		var ov upkeep.ObjectView
+		if err := self.Operator(ctx, OpObject, url.Values{"bucket": {"b"}, "key": {"k"}}, &ov); err != nil {
+			t.Fatal(err)
+		}
+		return ov
+	}
+	if ov := view(); len(ov.Segments) != 1 || len(ov.Segments[0].Shards) != 4 {
+		t.Fatalf("after the PUT: %+v", ov)
+	}
+	// A sixth peer joins through the gateway's node, which verifies it
+	// in its next round of discovery.
+	joiner := startDaemonWith(t, func(c *Config, _ *Identity) { c.Network.Bootstrap = []string{gw.NodeURL()} })
+	gw.Discovery().Round(ctx)
+	if p, ok := gw.Registry().Get(joiner.NodeID()); !ok || !p.Placeable {
+		t.Fatalf("the joiner at the gateway: %+v, %v", p, ok)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ov := view()
+		if sh := ov.Segments[0].Shards; len(sh) == 5 && slices.ContainsFunc(sh, func(s upkeep.ShardView) bool {
+			return s.Holder == joiner.NodeID().String() && s.Health == "healthy"
+		}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not completed after 60 s: %+v; upkeep %+v", ov, gw.Upkeep().Stats())
+		}
+		time.Sleep(200 * time.Millisecond) // polling the catalog
+	}
+	if got := readAll(t, gw, "k"); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes, want %d", len(got), len(data))
 	}
 }

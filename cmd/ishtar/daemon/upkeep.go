@@ -39,6 +39,7 @@ func (c *Config) PolicyConfig() policy.Config {
 	pc := policy.DefaultsFor(gc.Params.K, gc.Params.N)
 	pc.LeafSize = gc.Params.BlockSize
 	pc.Lease, pc.RenewBefore = gc.Lease, gc.Lease/3
+	pc.MinAcks = gc.MinAcks
 	if c.Upkeep.AuditInterval > 0 {
 		pc.AuditInterval = c.Upkeep.AuditInterval
 		pc.RecheckAfter = min(pc.RecheckAfter, pc.AuditInterval/2)
