@@ -294,7 +294,7 @@ func TestServeFindEachOther(t *testing.T) {
 	// healthy, and its holders.
 	out := runIshtar(t, nil, "status", "--data", bData)
 	for _, want := range []string{"Objects (by their weakest segment): 1\n  5 of 5 shards healthy: 1\n",
-		"Segments: 1\n  5 of 5 shards healthy: 1\n", "Lost shards:   0 awaiting repair"} {
+		"Segments: 1\n  5 of 5 shards healthy: 1\n", "Lost shards:   0 awaiting repair", "Repairs:       0 segments repaired"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("ishtar status printed:\n%s\nwithout %q", out, want)
 		}

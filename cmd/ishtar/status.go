@@ -95,6 +95,7 @@ func printSurvey(e *env, sv upkeep.Survey) error {
 	fmt.Fprintf(w, "Lost shards:   %d awaiting repair\n", sv.LostShards)
 	u := sv.Upkeep
 	fmt.Fprintf(w, "Audits:        %d passed, %d failed, %d shards found lost (since the daemon started)\n", u.AuditsPassed, u.AuditsFailed, u.ShardsLost)
+	fmt.Fprintf(w, "Repairs:       %d segments repaired, %d shards (%s) rebuilt, %d failed\n", u.Repairs, u.ShardsRepaired, sizeText(u.BytesRepaired), u.RepairFailures)
 	_, err := fmt.Fprintf(w, "Leases:        %d renewed, %d shards not held, %d failed batches\n", u.LeasesRenewed, u.NotHeld, u.RenewFailures)
 	return err
 }
