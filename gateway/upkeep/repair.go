@@ -168,7 +168,7 @@ func (u *Upkeep) repairOne(ctx context.Context, now time.Time, id meta.SegmentID
 			return 0, size, fmt.Errorf("rebuilt shard %d is %s, the segment says %x", i, ids[j], old.ID)
 		}
 	}
-	targets := u.targets(now, &seg, peers, idx, len(remake))
+	targets := u.targets(now, &seg, peers, idx, ids, len(remake))
 	if len(targets) == 0 {
 		return 0, size, errors.New("no peer to place the rebuilt shards on")
 	}
@@ -285,14 +285,28 @@ func (u *Upkeep) fetchK(ctx context.Context, now time.Time, seg *meta.Segment, p
 	return shards, nil
 }
 
-// targets chooses up to need peers for a segment's rebuilt shards: the
-// directory's placeable peers, the most reliable and roomiest first,
+// targets chooses up to need peers for a segment's rebuilt shards ids:
+// the directory's placeable peers with no release of those IDs queued,
+// the most reliable and roomiest first,
 // filtered by the policy (no holder of the segment, not this node unless
 // allowed, distinct address blocks if address diversity is on).
-func (u *Upkeep) targets(now time.Time, seg *meta.Segment, peers map[policy.PeerID]policy.PeerState, idx map[shard.PublicKey]segstore.PeerInfo, need int) []policy.PeerID {
+func (u *Upkeep) targets(now time.Time, seg *meta.Segment, peers map[policy.PeerID]policy.PeerState, idx map[shard.PublicKey]segstore.PeerInfo, ids []shard.ID, need int) []policy.PeerID {
+	// A rebuilt shard has its old ID: a peer with a release of one of
+	// them still queued (a repair cut short by a crash) could have it
+	// deleted right after storing it.
+	b := u.db.NewBatch()
+	defer b.Close()
+	releasing := func(node shard.PublicKey) bool {
+		for _, id := range ids {
+			if _, err := b.Release(id, node); err == nil {
+				return true
+			}
+		}
+		return false
+	}
 	var infos []segstore.PeerInfo
 	for _, p := range idx {
-		if !p.Unplaceable {
+		if !p.Unplaceable && !releasing(p.ID) {
 			infos = append(infos, p)
 		}
 	}

@@ -13,9 +13,11 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"ishtar/gateway/segstore"
 	"ishtar/gateway/upkeep"
 	"ishtar/node"
 	"ishtar/s3api"
@@ -54,8 +56,31 @@ func startDaemonWith(t *testing.T, mod func(*Config, *Identity)) *Daemon {
 		t.Fatal(err)
 	}
 	id := Identity{Node: key}
+	opts := Options{ShutdownGrace: -1}
 	mod(&cfg, &id)
-	d, err := Open(cfg, id, Options{ShutdownGrace: -1})
+	if optMod != nil {
+		optMod(&opts)
+	}
+	return runDaemon(t, cfg, id, opts)
+}
+
+// optMod, if set, adjusts the Options of the next startDaemonWith.
+var optMod func(*Options)
+
+// restartDaemon runs again a daemon that was stopped, on its data
+// directory, identity and address.
+func restartDaemon(t *testing.T, old *Daemon) *Daemon {
+	t.Helper()
+	cfg := old.cfg
+	cfg.Listen = old.NodeAddr()
+	return runDaemon(t, cfg, old.id, old.opts)
+}
+
+// runDaemon opens and runs a daemon until the test ends (or stops[d] is
+// called) and returns it once ready.
+func runDaemon(t *testing.T, cfg Config, id Identity, opts Options) *Daemon {
+	t.Helper()
+	d, err := Open(cfg, id, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -541,4 +566,213 @@ func TestDegradedWriteCompletedByRepair(t *testing.T) {
 	if got := readAll(t, gw, "k"); !bytes.Equal(got, data) {
 		t.Fatalf("read back %d bytes, want %d", len(got), len(data))
 	}
+}
+
+// A node that flaps (down many times, each time for less than the
+// offline grace) causes no repair, though the gateway sees it fail.
+func TestFlappingNodeNoRepair(t *testing.T) {
+	var storage []*Daemon
+	var urls []string
+	for range 5 {
+		d := startDaemonWith(t, func(c *Config, _ *Identity) {})
+		storage = append(storage, d)
+		urls = append(urls, d.NodeURL())
+	}
+	seed, err := shard.NewSeed(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const grace = 4 * time.Second
+	gw := startDaemonWith(t, func(c *Config, id *Identity) {
+		c.StorageOnly = false
+		c.Upkeep.Interval = time.Second
+		c.Upkeep.AuditInterval = time.Second
+		c.Upkeep.OfflineGrace = grace
+		c.Network.Bootstrap = urls
+		id.Owner = seed.Keys()
+	})
+	ctx := context.Background()
+	g := gw.Gateway()
+	if err := g.CreateBucket(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 512<<10)
+	rand.Read(data)
+	if _, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: "k", Body: bytes.NewReader(data),
+		Size: int64(len(data)), Checksum: func() s3api.Checksum { return s3api.Checksum{} }}); err != nil {
+		t.Fatal(err)
+	}
+	flapper := storage[0]
+	for range 4 {
+		stops[flapper]()
+		time.Sleep(grace / 2) // down for half the grace: the scenario, not a wait
+		flapper = restartDaemon(t, flapper)
+		time.Sleep(grace / 4) // up a while, audited again
+	}
+	p, _ := gw.Registry().Get(flapper.NodeID())
+	if p.Tries == p.Successes {
+		t.Fatalf("the gateway never saw the flapping node fail: %+v", p)
+	}
+	if st := gw.Upkeep().Stats(); st.Repairs != 0 || st.ShardsRepaired != 0 || st.ShardsLost != 0 {
+		t.Fatalf("a flapping node caused repairs: %+v", st)
+	}
+	if got := readAll(t, gw, "k"); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes", len(got))
+	}
+}
+
+// stallingPeer holds PutShard calls to one node, while stall is set,
+// until their context ends (the daemon is killed), telling entered.
+type stallingPeer struct {
+	segstore.Peer
+	stall   *atomic.Bool
+	entered chan struct{}
+}
+
+func (p stallingPeer) PutShard(ctx context.Context, id shard.ID, body io.Reader, size int64, g shard.Grant) (shard.Receipt, error) {
+	if p.stall.Load() {
+		select {
+		case p.entered <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		return shard.Receipt{}, ctx.Err()
+	}
+	return p.Peer.PutShard(ctx, id, body, size, g)
+}
+
+// A gateway killed in the middle of a repair loses nothing: after it
+// restarts the shard it was sending is released and the repair completes.
+func TestRepairSurvivesCrash(t *testing.T) {
+	var storage []*Daemon
+	var urls []string
+	for range 4 {
+		d := startDaemonWith(t, func(c *Config, _ *Identity) {})
+		storage = append(storage, d)
+		urls = append(urls, d.NodeURL())
+	}
+	seed, err := shard.NewSeed(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stall atomic.Bool
+	entered := make(chan struct{}, 1)
+	// Every peer is wrapped; the target is known only once the object is
+	// placed, and only its wrapper stalls, once stall is set (after
+	// target: the flag orders the two).
+	var target shard.PublicKey
+	optMod = func(o *Options) {
+		o.WrapPeer = func(id shard.PublicKey, p segstore.Peer) segstore.Peer {
+			return targetPeer{Peer: p, id: id, target: &target, sp: stallingPeer{Peer: p, stall: &stall, entered: entered}}
+		}
+	}
+	defer func() { optMod = nil }()
+	gw := startDaemonWith(t, func(c *Config, id *Identity) {
+		c.StorageOnly = false
+		c.Gateway.Params.K, c.Gateway.Params.N = 2, 3
+		c.Upkeep.Interval = time.Second
+		c.Upkeep.AuditInterval = time.Second
+		c.Upkeep.OfflineGrace = 2 * time.Second
+		c.Network.Bootstrap = urls
+		id.Owner = seed.Keys()
+	})
+	optMod = nil
+	ctx := context.Background()
+	if err := gw.Gateway().CreateBucket(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 512<<10)
+	rand.Read(data)
+	if _, err := gw.Gateway().PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: "k", Body: bytes.NewReader(data),
+		Size: int64(len(data)), Checksum: func() s3api.Checksum { return s3api.Checksum{} }}); err != nil {
+		t.Fatal(err)
+	}
+	// Three of the four nodes hold a shard: the fourth is the only place
+	// a repair can go once one holder leaves.
+	holds := map[shard.PublicKey]bool{}
+	for _, d := range storage {
+		if rec, _ := d.Node().Record(); rec.Free < rec.Capacity {
+			holds[d.NodeID()] = true
+		}
+	}
+	var leaver, spare *Daemon
+	for _, d := range storage {
+		switch {
+		case !holds[d.NodeID()]:
+			spare = d
+		case leaver == nil:
+			leaver = d
+		}
+	}
+	if len(holds) != 3 || spare == nil {
+		t.Fatalf("%d holders of 4 nodes", len(holds))
+	}
+	target = spare.NodeID()
+	stall.Store(true)
+	stops[leaver]()
+	select {
+	case <-entered:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no repair started in 60 s: %+v", gw.Upkeep().Stats())
+	}
+	js, err := gw.Catalog().Journals(0)
+	if err != nil || len(js) != 1 || len(js[0].Shards) != 1 || shard.PublicKey(js[0].Shards[0].Node) != target {
+		t.Fatalf("the repair's journal: %+v, %v", js, err)
+	}
+	stops[gw]() // abrupt: as a crash
+	stall.Store(false)
+	gw = restartDaemon(t, gw)
+
+	// The repair completes on the spare node, the journal is gone, and
+	// the spare holds one shard, as much as any holder.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		rec, _ := spare.Node().Record()
+		js, _ := gw.Catalog().Journals(0)
+		if rec.Free < rec.Capacity && len(js) == 0 && gw.Upkeep().Stats().Repairs == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not repaired after the restart: %+v, journal %v", gw.Upkeep().Stats(), js)
+		}
+		time.Sleep(200 * time.Millisecond) // polling the nodes and the catalog
+	}
+	var used []int64
+	for _, d := range storage {
+		if d != leaver {
+			rec, _ := d.Node().Record()
+			used = append(used, rec.Capacity-rec.Free)
+		}
+	}
+	if used[0] != used[1] || used[1] != used[2] {
+		t.Fatalf("bytes held by the live nodes: %v (one shard each)", used)
+	}
+	// Only releases to the node that left remain queued.
+	rs, err := gw.Catalog().Releases([32]byte{}, [32]byte{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if shard.PublicKey(r.Node) != leaver.NodeID() {
+			t.Fatalf("a release queued for %x", r.Node)
+		}
+	}
+	if got := readAll(t, gw, "k"); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes", len(got))
+	}
+}
+
+// targetPeer stalls like sp once its node is the target.
+type targetPeer struct {
+	segstore.Peer
+	id     shard.PublicKey
+	target *shard.PublicKey
+	sp     stallingPeer
+}
+
+func (p targetPeer) PutShard(ctx context.Context, id shard.ID, body io.Reader, size int64, g shard.Grant) (shard.Receipt, error) {
+	if p.sp.stall.Load() && p.id == *p.target {
+		return p.sp.PutShard(ctx, id, body, size, g)
+	}
+	return p.Peer.PutShard(ctx, id, body, size, g)
 }
