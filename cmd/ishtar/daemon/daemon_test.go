@@ -776,3 +776,90 @@ func (p targetPeer) PutShard(ctx context.Context, id shard.ID, body io.Reader, s
 	}
 	return p.Peer.PutShard(ctx, id, body, size, g)
 }
+
+// A node that silently deletes shards it acknowledged is found by audits,
+// loses reputation, and the shards are rebuilt on another node.
+func TestAuditsFindDeletionsAndRepair(t *testing.T) {
+	var storage []*Daemon
+	var urls []string
+	for range 4 {
+		d := startDaemonWith(t, func(c *Config, _ *Identity) {})
+		storage = append(storage, d)
+		urls = append(urls, d.NodeURL())
+	}
+	seed, err := shard.NewSeed(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := startDaemonWith(t, func(c *Config, id *Identity) {
+		c.StorageOnly = false
+		c.Gateway.Params.K, c.Gateway.Params.N = 2, 3
+		c.Gateway.SegmentSize = 256 << 10
+		c.Upkeep.Interval = time.Second
+		c.Upkeep.AuditInterval = time.Second
+		c.Network.Bootstrap = urls
+		id.Owner = seed.Keys()
+	})
+	ctx := context.Background()
+	g := gw.Gateway()
+	if err := g.CreateBucket(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 2<<20) // 8 segments over 4 nodes
+	rand.Read(data)
+	if _, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: "k", Body: bytes.NewReader(data),
+		Size: int64(len(data)), Checksum: func() s3api.Checksum { return s3api.Checksum{} }}); err != nil {
+		t.Fatal(err)
+	}
+	// The node with the most shards deletes half of its shard files.
+	var bad *Daemon
+	var files []string
+	for _, d := range storage {
+		var found []string
+		err := filepath.WalkDir(filepath.Join(d.cfg.Data, ShardsDir), func(path string, e fs.DirEntry, err error) error {
+			if err == nil && e.Type().IsRegular() {
+				found = append(found, path)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(found) > len(files) {
+			bad, files = d, found
+		}
+	}
+	deleted := files[:len(files)/2]
+	for _, f := range deleted {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st := gw.Upkeep().Stats()
+		p, _ := gw.Registry().Get(bad.NodeID())
+		if st.ShardsLost >= int64(len(deleted)) && st.ShardsRepaired >= int64(len(deleted)) && p.Reputation < 1 {
+			if st.ShardsLost != int64(len(deleted)) {
+				t.Fatalf("%d shards lost, %d deleted: %+v", st.ShardsLost, len(deleted), st)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s, %d deleted: %+v, the node's reputation %v", len(deleted), st, p.Reputation)
+		}
+		time.Sleep(200 * time.Millisecond) // polling the counters
+	}
+	// Every segment is whole again, and no shard is on a deleted file.
+	self := node.NewClient(gw.NodeURL(), gw.id.Node, nil)
+	var sv upkeep.Survey
+	if err := self.Operator(ctx, OpStatus, nil, &sv); err != nil {
+		t.Fatal(err)
+	}
+	if sv.Segments[3] != 8 || len(sv.Segments) != 1 || sv.LostShards != 0 {
+		t.Fatalf("after the repairs: %+v", sv)
+	}
+	if got := readAll(t, gw, "k"); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes", len(got))
+	}
+}

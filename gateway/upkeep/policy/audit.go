@@ -237,7 +237,8 @@ type AuditDecision struct {
 	// Recheck: a re-check is scheduled at Shard.RecheckAt.
 	Recheck bool
 	// Penalize: the holder's reputation should drop (the registry's
-	// Lied): it failed the same shard FailuresToLose times in a row.
+	// Lied): it failed the same shard FailuresToLose times in a row, or
+	// said it no longer holds it.
 	Penalize bool
 }
 
@@ -245,9 +246,9 @@ type AuditDecision struct {
 // failures. A failure (bad proof, no proof, time-out) schedules one
 // re-check after RecheckAfter; the FailuresToLose-th consecutive one
 // makes the shard lost and penalizes its holder. An admission (not held)
-// makes it lost at once without penalty: an honest node that lost a disk
-// says so, and saying so is what the protocol wants. Unreachable changes
-// nothing.
+// makes it lost at once and penalizes its holder too: a node that lost
+// what it acknowledged, whether it says so or not, is less fit to hold
+// more (saying so spares it the re-check). Unreachable changes nothing.
 func (p Policy) AuditResult(now time.Time, s ShardState, o AuditOutcome) AuditDecision {
 	d := AuditDecision{Shard: s}
 	switch o {
@@ -262,7 +263,7 @@ func (p Policy) AuditResult(now time.Time, s ShardState, o AuditOutcome) AuditDe
 		d.Shard.LastAudit = now
 		d.Shard.NotHeld = true
 		d.Shard.RecheckAt = time.Time{}
-		d.Lost, d.Reason = true, NotHeld
+		d.Lost, d.Reason, d.Penalize = true, NotHeld, true
 		return d
 	}
 	d.Shard.LastAudit = now

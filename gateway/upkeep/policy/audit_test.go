@@ -166,7 +166,7 @@ func TestAuditResult(t *testing.T) {
 		{"time-out: re-check", fresh, AuditTimedOut, AuditDecision{Shard: ShardState{ID: shardID(1), LastAudit: now, AuditFailures: 1, RecheckAt: now.Add(15 * time.Minute)}, Recheck: true}},
 		{"second failure: lost, penalize", failedOnce, AuditBadProof, AuditDecision{Shard: ShardState{ID: shardID(1), LastAudit: now, AuditFailures: 2}, Lost: true, Reason: AuditFailed, Penalize: true}},
 		{"second failure by time-out", failedOnce, AuditTimedOut, AuditDecision{Shard: ShardState{ID: shardID(1), LastAudit: now, AuditFailures: 2}, Lost: true, Reason: AuditFailed, Penalize: true}},
-		{"not held: lost at once, no penalty", fresh, AuditNotHeld, AuditDecision{Shard: ShardState{ID: shardID(1), LastAudit: now, NotHeld: true}, Lost: true, Reason: NotHeld}},
+		{"not held: lost at once, penalized", fresh, AuditNotHeld, AuditDecision{Shard: ShardState{ID: shardID(1), LastAudit: now, NotHeld: true}, Lost: true, Reason: NotHeld, Penalize: true}},
 		{"unreachable: nothing", failedOnce, AuditUnreachable, AuditDecision{Shard: failedOnce}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

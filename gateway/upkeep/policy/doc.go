@@ -17,7 +17,8 @@
 // A shard is Healthy, Away or Lost (Policy.Shard):
 //
 //   - Lost, not held: its holder said it does not hold it (an admission
-//     is believed at once; it carries no penalty);
+//     is believed at once; the holder is penalized as for failed audits:
+//     it lost what it acknowledged);
 //   - Lost, audit failed: FailuresToLose (2) consecutive audits failed;
 //   - Lost, lease expired: its lease lapsed, the holder may delete it;
 //   - Lost, peer gone: the registry no longer knows the holder;
