@@ -71,6 +71,8 @@ func (c *Config) Defaults() {
 	c.Upkeep.Interval = 10 * time.Minute
 	c.Upkeep.AuditInterval = policy.Defaults().AuditInterval
 	c.Upkeep.OfflineGrace = policy.Defaults().OfflineGrace
+	c.Upkeep.AuditRate = int64(policy.Defaults().AuditBytesPerSecond)
+	c.Upkeep.RepairRate = int64(policy.Defaults().RepairBytesPerSecond)
 }
 
 // Validate reports the first invalid setting, by its TOML name.
@@ -123,6 +125,10 @@ func (c *Config) Validate() error {
 		return bad("gateway.offline_grace", fmt.Errorf("%v is negative", c.Upkeep.OfflineGrace))
 	case c.Upkeep.RepairThreshold < 0:
 		return bad("gateway.repair_threshold", fmt.Errorf("%d is negative", c.Upkeep.RepairThreshold))
+	case c.Upkeep.AuditRate < 0:
+		return bad("gateway.audit_rate", fmt.Errorf("%d is negative", c.Upkeep.AuditRate))
+	case c.Upkeep.RepairRate < 0:
+		return bad("gateway.repair_rate", fmt.Errorf("%d is negative", c.Upkeep.RepairRate))
 	}
 	if _, err := policy.New(c.PolicyConfig()); err != nil {
 		return fmt.Errorf("gateway: upkeep: %w", err)

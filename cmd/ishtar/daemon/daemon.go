@@ -207,7 +207,7 @@ func (d *Daemon) openGateway() error {
 	}
 	d.gw = gw
 	gc := d.cfg.GatewayConfig(d.id.Node.Public())
-	d.up, err = upkeep.New(upkeep.Config{Policy: d.cfg.PolicyConfig(), Interval: d.cfg.Upkeep.Interval, RequestTimeout: gc.RequestTimeout,
+	d.up, err = upkeep.New(upkeep.Config{Policy: d.cfg.PolicyConfig(), Interval: d.cfg.upkeepInterval(), RequestTimeout: gc.RequestTimeout,
 		Shards: gw.Segments(), Self: d.id.Node.Public(), AllowSelf: gc.AllowSelf, DistinctBlocks: gc.AddressDiversity},
 		d.db, d.id.Owner.Signing, newUpkeepPeers(d.reg, d.id.Node, "http://"+dialable(d.nodeLn.Addr()), d.cfg.PolicyConfig().OfflineGrace, d.opts.HTTPClient),
 		d.log.With("component", "upkeep"))

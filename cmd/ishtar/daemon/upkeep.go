@@ -29,6 +29,16 @@ type Upkeep struct {
 	// RepairThreshold: a segment is repaired once its healthy shards fall
 	// to it; 0: k+1 (k when n = k+1).
 	RepairThreshold int
+	// AuditRate and RepairRate bound the bytes a second audits and
+	// repair move (0: the policy's defaults, 64 KiB/s and 1 MiB/s).
+	AuditRate, RepairRate int64
+}
+
+// upkeepInterval is the time between upkeep passes: Interval, or half the
+// offline grace if that is shorter (a short grace is for tests, whose
+// repairs should not wait for a pass), at least a second.
+func (c *Config) upkeepInterval() time.Duration {
+	return max(time.Second, min(c.Upkeep.Interval, c.PolicyConfig().OfflineGrace/2))
 }
 
 // PolicyConfig is the upkeep policy of c: the code and lease of the
@@ -49,6 +59,12 @@ func (c *Config) PolicyConfig() policy.Config {
 	}
 	if c.Upkeep.RepairThreshold > 0 {
 		pc.RepairThreshold = c.Upkeep.RepairThreshold
+	}
+	if c.Upkeep.AuditRate > 0 {
+		pc.AuditBytesPerSecond = float64(c.Upkeep.AuditRate)
+	}
+	if c.Upkeep.RepairRate > 0 {
+		pc.RepairBytesPerSecond = float64(c.Upkeep.RepairRate)
 	}
 	// The policy needs a holder away for the grace to be renewable still:
 	// short (test) leases get a shorter grace.
