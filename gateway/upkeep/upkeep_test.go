@@ -30,6 +30,7 @@ type fakeNode struct {
 	key       shard.PrivateKey
 	proofs    int
 	lie       bool // answer proofs with a wrong leaf
+	hang      bool // answer proofs only when the caller gives up
 }
 
 func (f *fakeNode) RenewBatch(_ context.Context, b shard.RenewBatch) (node.RenewAnswer, error) {
@@ -55,7 +56,14 @@ func (f *fakeNode) RenewBatch(_ context.Context, b shard.RenewBatch) (node.Renew
 
 // Proof answers as a node.Client does: a proof it verified, or
 // ErrNotFound, or ErrBadResponse for a proof that does not verify.
-func (f *fakeNode) Proof(_ context.Context, id shard.ID, leaf uint64, nonce []byte) (node.Audit, error) {
+func (f *fakeNode) Proof(ctx context.Context, id shard.ID, leaf uint64, nonce []byte) (node.Audit, error) {
+	f.mu.Lock()
+	hang := f.hang
+	f.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return node.Audit{}, ctx.Err()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.proofs++
@@ -401,5 +409,66 @@ func TestAuditBudgetGoesRound(t *testing.T) {
 	}
 	if got := u.Stats().AuditsPassed; got != segs {
 		t.Fatalf("%d audits for %d shards: some twice before others once", got, segs)
+	}
+}
+
+// A hung holder costs its audits their timeout, not the pass: the other
+// holders are audited, and the hung one's audits count as failures to
+// re-check.
+func TestAuditHungPeer(t *testing.T) {
+	db, err := meta.Open("gw", meta.InMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	owner := newKey(t)
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	pc := policy.Defaults()
+	pc.LeafSize = testLeaf
+	pc.AuditBytesPerSecond = 1 << 30
+	peers := fakePeers{}
+	var nodes []*fakeNode
+	for range 2 {
+		k := newKey(t)
+		n := &fakeNode{id: k.Public(), key: k, owner: owner.Public(), data: map[shard.ID][]byte{}}
+		peers[n.id] = n
+		nodes = append(nodes, n)
+	}
+	nodes[1].hang = true
+	const segs = 40 // 40 audits on the hung node, 8 at a time
+	err = db.Update(func(b *meta.Batch) error {
+		for range segs {
+			var sid meta.SegmentID
+			full := randID(t)
+			copy(sid[:], full[:])
+			seg := meta.Segment{ID: sid, K: 1, N: 2, BlockSize: testLeaf, SealedSize: testLeaf, Refs: 1}
+			for _, n := range nodes {
+				data := make([]byte, testLeaf)
+				rand.Read(data)
+				id := shard.ComputeID(data, testLeaf)
+				n.data[id] = data
+				seg.Shards = append(seg.Shards, meta.SegmentShard{ID: id, Node: n.id, Holder: n.id, Time: now.Add(-20 * 24 * time.Hour).UnixNano()})
+			}
+			if err := b.PutSegment(seg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const timeout = 50 * time.Millisecond
+	u, err := New(Config{Policy: pc, Now: func() time.Time { return now }, RequestTimeout: timeout}, db, owner, peers, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the timeout the pass would never end.
+	st, err := u.Audit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.AuditsPassed != segs || st.AuditsFailed != segs || st.ShardsLost != 0 {
+		t.Fatalf("a pass with a hung node: %+v", st)
 	}
 }
