@@ -416,6 +416,7 @@ func TestRepairAfterNodesLeave(t *testing.T) {
 	gw := startDaemonWith(t, func(c *Config, id *Identity) {
 		c.StorageOnly = false
 		c.Gateway.SegmentSize = 256 << 10
+		c.Gateway.BackoffMax = 2 * time.Second // releases to a returning node retried soon
 		c.Upkeep.Interval = time.Second
 		c.Upkeep.AuditInterval = 2 * time.Second
 		c.Upkeep.OfflineGrace = 3 * time.Second
@@ -497,6 +498,23 @@ func TestRepairAfterNodesLeave(t *testing.T) {
 		if got := readAll(t, gw, key); !bytes.Equal(got, want) {
 			t.Fatalf("object %s: %d bytes back, want %d", key, len(got), len(want))
 		}
+	}
+	// A node that left comes back: the owner's releases of the shards it
+	// no longer needs reach it, and it holds nothing.
+	back := restartDaemon(t, storage[0])
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		rec, err := back.Node().Record()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Free == rec.Capacity {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the returning node still holds %d bytes", rec.Capacity-rec.Free)
+		}
+		time.Sleep(200 * time.Millisecond) // polling the node
 	}
 }
 
