@@ -58,9 +58,13 @@ const (
 	whyNoSpace
 )
 
+// WhyBackoff is Peer.Why of a verified peer that is placeable but for
+// its back-off: it stopped answering and is retried later.
+const WhyBackoff = "not answering"
+
 var whyText = [...]string{
 	"", "not verified", "address not verified", "record expired",
-	"not answering", "lied", "better peers in its address block",
+	WhyBackoff, "lied", "better peers in its address block",
 	"offers no space",
 }
 

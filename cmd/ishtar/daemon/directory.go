@@ -69,9 +69,13 @@ func (d *directory) Peers() []segstore.PeerInfo {
 			}
 			d.clients[id] = c
 		}
-		// A node that offers nothing (a tracker) takes no shards.
+		// The registry's back-off paces discovery's challenges; placement
+		// has its own, shorter one (segstore), which takes a peer back as
+		// soon as it answers again: a peer placeable but for the
+		// registry's back-off stays placeable here.
+		placeable := p.Placeable || p.Why == peers.WhyBackoff
 		out = append(out, segstore.PeerInfo{ID: id, Addr: url, Free: p.Record.Free, Seen: p.LastSeen,
-			Uptime: p.Uptime, Unplaceable: !p.Placeable, Peer: c.peer})
+			Uptime: p.Uptime, Unplaceable: !placeable, Peer: c.peer})
 	}
 	for id := range d.clients {
 		if !live[id] {
