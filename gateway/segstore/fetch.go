@@ -329,7 +329,7 @@ func (f *fetch) rebuild(trustFast bool) (bool, error) {
 		if !trustFast && f.fastOK[j] && !bytes.Equal(dst, good) {
 			// Rebuilt from verified shards only: the range its peer sent
 			// was false.
-			f.s.health.lied(f.fastPeer[j].ID, fmt.Errorf("%w: range [%d, %d) of shard %d of segment %x",
+			f.s.Lied(f.fastPeer[j].ID, fmt.Errorf("%w: range [%d, %d) of shard %d of segment %x",
 				shard.ErrCorrupt, sp.a, sp.b, sp.idx, f.v.rec.ID))
 		}
 		copy(dst, good)
@@ -419,7 +419,7 @@ func (s *Store) FetchShard(ctx context.Context, p PeerInfo, id shard.ID, size in
 	err := s.getShard(ctx, p, id, 0, size, &sliceWriter{b: buf[:0]})
 	if err == nil {
 		if err = shard.Verify(id, buf, blockSize); err != nil {
-			s.health.lied(p.ID, err)
+			s.Lied(p.ID, err)
 		}
 	}
 	if err != nil {

@@ -207,6 +207,9 @@ func (s *Store) Observe(ctx context.Context, p PeerInfo, stored int64, err error
 // (a shard that does not match its ID, a failed audit).
 func (s *Store) Lied(id shard.PublicKey, err error) {
 	s.health.lied(id, err)
+	if obs, ok := s.cfg.Directory.(PeerObserver); ok {
+		obs.Lied(id) // the registry's reputation too
+	}
 }
 
 // Standing returns how fit p is now for a shard of size bytes (0: for a

@@ -71,7 +71,8 @@ func TestStoreRoundTrip(t *testing.T) {
 		dir = append(dir, PeerInfo{ID: k.Public(), Addr: distinctAddr(i), Peer: m})
 	}
 	cfg := testConfig()
-	cfg.Owner, cfg.Directory, cfg.Log = owner, dir, slog.New(slog.DiscardHandler)
+	obs := &observingDir{StaticDirectory: dir, lied: map[shard.PublicKey]int{}}
+	cfg.Owner, cfg.Directory, cfg.Log = owner, obs, slog.New(slog.DiscardHandler)
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +156,9 @@ func TestStoreRoundTrip(t *testing.T) {
 	if _, err := s.FetchShard(context.Background(), liar, recs[0].ID, size, p.BlockSize); err == nil || s.Reputation(liar.ID) >= 1 {
 		t.Fatalf("false shard fetched: %v, reputation %v", err, s.Reputation(liar.ID))
 	}
+	if obs.liedOf(liar.ID) == 0 {
+		t.Fatal("the directory (the peer registry) was not told of the lie")
+	}
 	read(0, 1000)
 	if s.Stats().AuthFailures == 0 {
 		t.Fatal("the spoilt range was not caught by authentication")
@@ -175,4 +179,26 @@ func TestStoreRoundTrip(t *testing.T) {
 	if st := s.Stats(); st.Released != int64(p.N) || st.ShardsStored != int64(p.N) {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// observingDir is a directory that records what the store tells it of
+// lies, as the peer registry does.
+type observingDir struct {
+	StaticDirectory
+	mu   sync.Mutex
+	lied map[shard.PublicKey]int
+}
+
+func (d *observingDir) Contact(shard.PublicKey, bool) {}
+
+func (d *observingDir) Lied(id shard.PublicKey) {
+	d.mu.Lock()
+	d.lied[id]++
+	d.mu.Unlock()
+}
+
+func (d *observingDir) liedOf(id shard.PublicKey) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lied[id]
 }
