@@ -32,28 +32,45 @@ func startServe(t testing.TB, env []string, args ...string) *serveRun {
 	t.Helper()
 	needProcesses(t)
 	s := &serveRun{t: t, dir: filepath.Join(t.TempDir(), "data"), args: args, env: env}
-	var err error
-	if s.listen, err = devnet.FreeAddr(); err != nil {
-		t.Fatal(err)
-	}
-	if s.s3addr, err = devnet.FreeAddr(); err != nil {
-		t.Fatal(err)
-	}
 	if err := devnet.Init(t.Context(), ishtarBin(t), s.dir); err != nil {
 		t.Fatal(err)
 	}
-	s.start()
-	return s
+	// The ports are free when chosen, but processes starting at the same
+	// time may take one first: choose again then.
+	for attempt := 1; ; attempt++ {
+		var err error
+		if s.listen, err = devnet.FreeAddr(); err != nil {
+			t.Fatal(err)
+		}
+		if s.s3addr, err = devnet.FreeAddr(); err != nil {
+			t.Fatal(err)
+		}
+		err = s.try()
+		if err == nil {
+			return s
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+	}
 }
 
+// start starts the process again on its ports (its peers know its URL).
 func (s *serveRun) start() {
 	s.t.Helper()
+	if err := s.try(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// try starts the process and reports why it did not become ready.
+func (s *serveRun) try() error {
 	p, err := devnet.StartServe(s.t.Context(), devnet.Options{
 		Bin: ishtarBin(s.t), Dir: s.dir, S3: s.s3addr, Env: s.env, StartTimeout: time.Minute,
 		Args: append([]string{"--listen", s.listen}, s.args...),
 	})
 	if err != nil {
-		s.t.Fatal(err)
+		return err
 	}
 	s.Process = p
 	s.t.Cleanup(func() {
@@ -64,6 +81,7 @@ func (s *serveRun) start() {
 			s.t.Logf("serve %s output (last lines):\n%s", s.dir, lastLines(p.Output(), 40))
 		}
 	})
+	return nil
 }
 
 // stop stops the process cleanly (SIGTERM).
