@@ -172,39 +172,19 @@ func TestTrackerConvergence(t *testing.T) {
 // lease and its grace, and their space is free again.
 func TestLeasesRenewedThenLapse(t *testing.T) {
 	const lease, grace = 3 * time.Second, 2 * time.Second
-	var storage []*Daemon
-	var urls []string
-	for range 3 {
-		d := startDaemonWith(t, func(c *Config, _ *Identity) { c.Node.LeaseGrace = grace })
-		storage = append(storage, d)
-		urls = append(urls, d.NodeURL())
-	}
-	seed, err := shard.NewSeed(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := startDaemonWith(t, func(c *Config, id *Identity) {
-		c.StorageOnly = false
+	storage, urls := startStorage(t, 3, func(c *Config) { c.Node.LeaseGrace = grace })
+	gw := startOwner(t, urls, func(c *Config) {
 		c.Gateway.Params.K, c.Gateway.Params.N = 2, 3
 		c.Gateway.Lease = lease
 		c.Upkeep.Interval = time.Second
-		c.Network.Bootstrap = urls
-		id.Owner = seed.Keys()
 	})
 	ctx := context.Background()
 	g := gw.Gateway()
-	if err := g.CreateBucket(ctx, "b"); err != nil {
-		t.Fatal(err)
-	}
 	data := make([]byte, 200<<10+7)
 	if _, err := rand.Read(data); err != nil {
 		t.Fatal(err)
 	}
-	noChecksum := func() s3api.Checksum { return s3api.Checksum{} }
-	if _, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: "k", Body: bytes.NewReader(data),
-		Size: int64(len(data)), Checksum: noChecksum}); err != nil {
-		t.Fatal(err)
-	}
+	put(t, gw, "k", data)
 	stored := time.Now()
 	used := func() (n int64) {
 		for _, d := range storage {
@@ -267,43 +247,23 @@ func TestLeasesRenewedThenLapse(t *testing.T) {
 // A node whose shard files rot is found by audits: each of its shards
 // fails twice, is marked lost, and its reputation drops.
 func TestAuditsFindRot(t *testing.T) {
-	var storage []*Daemon
-	var urls []string
-	for range 3 {
-		d := startDaemonWith(t, func(c *Config, _ *Identity) {})
-		storage = append(storage, d)
-		urls = append(urls, d.NodeURL())
-	}
-	seed, err := shard.NewSeed(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := startDaemonWith(t, func(c *Config, id *Identity) {
-		c.StorageOnly = false
+	storage, urls := startStorage(t, 3, nil)
+	gw := startOwner(t, urls, func(c *Config) {
 		c.Gateway.Params.K, c.Gateway.Params.N = 2, 3
 		c.Upkeep.Interval = time.Second
 		c.Upkeep.AuditInterval = 2 * time.Second
-		c.Network.Bootstrap = urls
-		id.Owner = seed.Keys()
 	})
 	ctx := context.Background()
-	g := gw.Gateway()
-	if err := g.CreateBucket(ctx, "b"); err != nil {
-		t.Fatal(err)
-	}
 	data := make([]byte, 1<<20)
 	for i := range 3 {
 		if _, err := rand.Read(data); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: fmt.Sprint(i), Body: bytes.NewReader(data),
-			Size: int64(len(data)), Checksum: func() s3api.Checksum { return s3api.Checksum{} }}); err != nil {
-			t.Fatal(err)
-		}
+		put(t, gw, fmt.Sprint(i), data)
 	}
 	// Every leaf of every shard file of node 0 gets a flipped byte.
 	rotted := 0
-	err = filepath.WalkDir(filepath.Join(storage[0].cfg.Data, ShardsDir), func(path string, e fs.DirEntry, err error) error {
+	err := filepath.WalkDir(filepath.Join(storage[0].cfg.Data, ShardsDir), func(path string, e fs.DirEntry, err error) error {
 		if err != nil || !e.Type().IsRegular() {
 			return err
 		}
@@ -377,6 +337,59 @@ func TestAuditsFindRot(t *testing.T) {
 	}
 }
 
+// startStorage starts n storage-only daemons, their configuration
+// adjusted by mod (if not nil), and returns them and their URLs.
+func startStorage(t *testing.T, n int, mod func(*Config)) ([]*Daemon, []string) {
+	t.Helper()
+	var storage []*Daemon
+	var urls []string
+	for range n {
+		d := startDaemonWith(t, func(c *Config, _ *Identity) {
+			if mod != nil {
+				mod(c)
+			}
+		})
+		storage = append(storage, d)
+		urls = append(urls, d.NodeURL())
+	}
+	return storage, urls
+}
+
+// startOwner starts an owner's daemon (a fresh seed) that bootstraps from
+// urls, its configuration adjusted by mod, with bucket "b" made.
+func startOwner(t *testing.T, urls []string, mod func(*Config)) *Daemon {
+	t.Helper()
+	seed, err := shard.NewSeed(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonWith(t, func(c *Config, id *Identity) {
+		c.StorageOnly = false
+		mod(c)
+		c.Network.Bootstrap = urls
+		id.Owner = seed.Keys()
+	})
+	if err := d.Gateway().CreateBucket(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// putErr stores data as key of bucket "b" through d's gateway.
+func putErr(d *Daemon, key string, data []byte) error {
+	_, err := d.Gateway().PutObject(context.Background(), s3api.PutObjectInput{Bucket: "b", Key: key,
+		Body: bytes.NewReader(data), Size: int64(len(data)), Checksum: func() s3api.Checksum { return s3api.Checksum{} }})
+	return err
+}
+
+// put is putErr, failing the test on error.
+func put(t *testing.T, d *Daemon, key string, data []byte) {
+	t.Helper()
+	if err := putErr(d, key, data); err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+}
+
 // readAll reads object key of bucket b through the gateway of d.
 func readAll(t *testing.T, d *Daemon, key string) []byte {
 	t.Helper()
@@ -402,42 +415,22 @@ func readAll(t *testing.T, d *Daemon, key string) []byte {
 // then two more of the original holders leave, and every object still
 // reads byte-exact.
 func TestRepairAfterNodesLeave(t *testing.T) {
-	var storage []*Daemon
-	var urls []string
-	for range 7 {
-		d := startDaemonWith(t, func(c *Config, _ *Identity) {})
-		storage = append(storage, d)
-		urls = append(urls, d.NodeURL())
-	}
-	seed, err := shard.NewSeed(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := startDaemonWith(t, func(c *Config, id *Identity) {
-		c.StorageOnly = false
+	storage, urls := startStorage(t, 7, nil)
+	gw := startOwner(t, urls, func(c *Config) {
 		c.Gateway.SegmentSize = 256 << 10
 		c.Gateway.BackoffMax = 2 * time.Second // releases to a returning node retried soon
 		c.Upkeep.Interval = time.Second
 		c.Upkeep.AuditInterval = 2 * time.Second
 		c.Upkeep.OfflineGrace = 3 * time.Second
-		c.Network.Bootstrap = urls
-		id.Owner = seed.Keys()
 	})
 	ctx := context.Background()
-	g := gw.Gateway()
-	if err := g.CreateBucket(ctx, "b"); err != nil {
-		t.Fatal(err)
-	}
 	objects := map[string][]byte{}
 	for i, size := range []int{1000, 200 << 10, 1<<20 + 5} { // one segment, one, five
 		data := make([]byte, size)
 		rand.Read(data)
 		key := fmt.Sprint(i)
 		objects[key] = data
-		if _, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: key, Body: bytes.NewReader(data),
-			Size: int64(size), Checksum: func() s3api.Checksum { return s3api.Checksum{} }}); err != nil {
-			t.Fatal(err)
-		}
+		put(t, gw, key, data)
 	}
 	self := node.NewClient(gw.NodeURL(), gw.id.Node, nil)
 	survey := func() upkeep.Survey {
@@ -521,33 +514,15 @@ func TestRepairAfterNodesLeave(t *testing.T) {
 // With one of five peers away, an upload commits once k+1 shards are
 // stored (min_acks), and repair places the fifth once a sixth peer joins.
 func TestDegradedWriteCompletedByRepair(t *testing.T) {
-	var storage []*Daemon
-	var urls []string
-	for range 5 {
-		d := startDaemonWith(t, func(c *Config, _ *Identity) {})
-		storage = append(storage, d)
-		urls = append(urls, d.NodeURL())
-	}
-	seed, err := shard.NewSeed(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := startDaemonWith(t, func(c *Config, id *Identity) {
-		c.StorageOnly = false
+	storage, urls := startStorage(t, 5, nil)
+	gw := startOwner(t, urls, func(c *Config) {
 		c.Upkeep.Interval = time.Second
-		c.Network.Bootstrap = urls
-		id.Owner = seed.Keys()
 	})
 	ctx := context.Background()
-	g := gw.Gateway()
-	if err := g.CreateBucket(ctx, "b"); err != nil {
-		t.Fatal(err)
-	}
 	stops[storage[4]]()
 	data := make([]byte, 1<<20)
 	rand.Read(data)
-	if _, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: "k", Body: bytes.NewReader(data),
-		Size: int64(len(data)), Checksum: func() s3api.Checksum { return s3api.Checksum{} }}); err != nil {
+	if err := putErr(gw, "k", data); err != nil {
 		t.Fatalf("a PUT with one peer of five away: %v", err)
 	}
 	self := node.NewClient(gw.NodeURL(), gw.id.Node, nil)
@@ -589,37 +564,16 @@ func TestDegradedWriteCompletedByRepair(t *testing.T) {
 // A node that flaps (down many times, each time for less than the
 // offline grace) causes no repair, though the gateway sees it fail.
 func TestFlappingNodeNoRepair(t *testing.T) {
-	var storage []*Daemon
-	var urls []string
-	for range 5 {
-		d := startDaemonWith(t, func(c *Config, _ *Identity) {})
-		storage = append(storage, d)
-		urls = append(urls, d.NodeURL())
-	}
-	seed, err := shard.NewSeed(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	storage, urls := startStorage(t, 5, nil)
 	const grace = 4 * time.Second
-	gw := startDaemonWith(t, func(c *Config, id *Identity) {
-		c.StorageOnly = false
+	gw := startOwner(t, urls, func(c *Config) {
 		c.Upkeep.Interval = time.Second
 		c.Upkeep.AuditInterval = time.Second
 		c.Upkeep.OfflineGrace = grace
-		c.Network.Bootstrap = urls
-		id.Owner = seed.Keys()
 	})
-	ctx := context.Background()
-	g := gw.Gateway()
-	if err := g.CreateBucket(ctx, "b"); err != nil {
-		t.Fatal(err)
-	}
 	data := make([]byte, 512<<10)
 	rand.Read(data)
-	if _, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: "k", Body: bytes.NewReader(data),
-		Size: int64(len(data)), Checksum: func() s3api.Checksum { return s3api.Checksum{} }}); err != nil {
-		t.Fatal(err)
-	}
+	put(t, gw, "k", data)
 	flapper := storage[0]
 	for range 4 {
 		stops[flapper]()
@@ -662,17 +616,7 @@ func (p stallingPeer) PutShard(ctx context.Context, id shard.ID, body io.Reader,
 // A gateway killed in the middle of a repair loses nothing: after it
 // restarts the shard it was sending is released and the repair completes.
 func TestRepairSurvivesCrash(t *testing.T) {
-	var storage []*Daemon
-	var urls []string
-	for range 4 {
-		d := startDaemonWith(t, func(c *Config, _ *Identity) {})
-		storage = append(storage, d)
-		urls = append(urls, d.NodeURL())
-	}
-	seed, err := shard.NewSeed(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	storage, urls := startStorage(t, 4, nil)
 	var stall atomic.Bool
 	entered := make(chan struct{}, 1)
 	// Every peer is wrapped; the target is known only once the object is
@@ -685,26 +629,16 @@ func TestRepairSurvivesCrash(t *testing.T) {
 		}
 	}
 	defer func() { optMod = nil }()
-	gw := startDaemonWith(t, func(c *Config, id *Identity) {
-		c.StorageOnly = false
+	gw := startOwner(t, urls, func(c *Config) {
 		c.Gateway.Params.K, c.Gateway.Params.N = 2, 3
 		c.Upkeep.Interval = time.Second
 		c.Upkeep.AuditInterval = time.Second
 		c.Upkeep.OfflineGrace = 2 * time.Second
-		c.Network.Bootstrap = urls
-		id.Owner = seed.Keys()
 	})
 	optMod = nil
-	ctx := context.Background()
-	if err := gw.Gateway().CreateBucket(ctx, "b"); err != nil {
-		t.Fatal(err)
-	}
 	data := make([]byte, 512<<10)
 	rand.Read(data)
-	if _, err := gw.Gateway().PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: "k", Body: bytes.NewReader(data),
-		Size: int64(len(data)), Checksum: func() s3api.Checksum { return s3api.Checksum{} }}); err != nil {
-		t.Fatal(err)
-	}
+	put(t, gw, "k", data)
 	// Three of the four nodes hold a shard: the fourth is the only place
 	// a repair can go once one holder leaves.
 	holds := map[shard.PublicKey]bool{}
@@ -798,37 +732,17 @@ func (p targetPeer) PutShard(ctx context.Context, id shard.ID, body io.Reader, s
 // A node that silently deletes shards it acknowledged is found by audits,
 // loses reputation, and the shards are rebuilt on another node.
 func TestAuditsFindDeletionsAndRepair(t *testing.T) {
-	var storage []*Daemon
-	var urls []string
-	for range 4 {
-		d := startDaemonWith(t, func(c *Config, _ *Identity) {})
-		storage = append(storage, d)
-		urls = append(urls, d.NodeURL())
-	}
-	seed, err := shard.NewSeed(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := startDaemonWith(t, func(c *Config, id *Identity) {
-		c.StorageOnly = false
+	storage, urls := startStorage(t, 4, nil)
+	gw := startOwner(t, urls, func(c *Config) {
 		c.Gateway.Params.K, c.Gateway.Params.N = 2, 3
 		c.Gateway.SegmentSize = 256 << 10
 		c.Upkeep.Interval = time.Second
 		c.Upkeep.AuditInterval = time.Second
-		c.Network.Bootstrap = urls
-		id.Owner = seed.Keys()
 	})
 	ctx := context.Background()
-	g := gw.Gateway()
-	if err := g.CreateBucket(ctx, "b"); err != nil {
-		t.Fatal(err)
-	}
 	data := make([]byte, 2<<20) // 8 segments over 4 nodes
 	rand.Read(data)
-	if _, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "b", Key: "k", Body: bytes.NewReader(data),
-		Size: int64(len(data)), Checksum: func() s3api.Checksum { return s3api.Checksum{} }}); err != nil {
-		t.Fatal(err)
-	}
+	put(t, gw, "k", data)
 	// The node with the most shards deletes half of its shard files.
 	var bad *Daemon
 	var files []string
