@@ -24,13 +24,7 @@ import (
 func runPeers(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("peers", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	dataDefault := ""
-	if v, ok := e.lookupEnv("ISHTAR_DATA"); ok {
-		dataDefault = v
-	} else if home, err := os.UserHomeDir(); err == nil {
-		dataDefault = filepath.Join(home, ".ishtar")
-	}
-	data := fs.String("data", dataDefault, "the daemon's data `DIR`")
+	data := dataFlag(e, fs)
 	all := fs.Bool("all", false, "list peers heard of but not verified too")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -39,17 +33,13 @@ func runPeers(ctx context.Context, e *env, args []string) error {
 		}
 		return usageErrorf("peers: %v", err)
 	}
-	b, err := os.ReadFile(filepath.Join(*data, daemon.NodeURLFile))
-	if err != nil {
-		return fmt.Errorf("peers: is the daemon of %s running? %w", *data, err)
-	}
-	key, err := loadNodeKey(filepath.Join(*data, nodeKeyFile))
+	c, err := localNode(*data)
 	if err != nil {
 		return fmt.Errorf("peers: %w", err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	v, err := node.NewClient(strings.TrimSpace(string(b)), key, nil).Registry(rctx)
+	v, err := c.Registry(rctx)
 	if err != nil {
 		return fmt.Errorf("peers: %w", err)
 	}
@@ -57,6 +47,33 @@ func runPeers(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return printRefused(e, v.Stats.Refused)
+}
+
+// dataFlag adds --data DIR to fs: the running daemon's data directory
+// (default ISHTAR_DATA, else ~/.ishtar).
+func dataFlag(e *env, fs *flag.FlagSet) *string {
+	def := ""
+	if v, ok := e.lookupEnv("ISHTAR_DATA"); ok {
+		def = v
+	} else if home, err := os.UserHomeDir(); err == nil {
+		def = filepath.Join(home, ".ishtar")
+	}
+	return fs.String("data", def, "the daemon's data `DIR`")
+}
+
+// localNode returns a client of the node of the daemon running on dir, at
+// the URL it wrote to dir/node.url, signing with its own node key (the
+// key its operator queries and registry answer).
+func localNode(dir string) (*node.Client, error) {
+	b, err := os.ReadFile(filepath.Join(dir, daemon.NodeURLFile))
+	if err != nil {
+		return nil, fmt.Errorf("is the daemon of %s running? %w", dir, err)
+	}
+	key, err := loadNodeKey(filepath.Join(dir, nodeKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	return node.NewClient(strings.TrimSpace(string(b)), key, nil), nil
 }
 
 // printPeers writes the table of peers: verified ones first, by uptime.

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -16,7 +14,6 @@ import (
 
 	"ishtar/cmd/ishtar/daemon"
 	"ishtar/gateway/upkeep"
-	"ishtar/node"
 )
 
 // runStatus prints the network's view of the owner's data, or of one
@@ -26,13 +23,7 @@ import (
 func runStatus(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	dataDefault := ""
-	if v, ok := e.lookupEnv("ISHTAR_DATA"); ok {
-		dataDefault = v
-	} else if home, err := os.UserHomeDir(); err == nil {
-		dataDefault = filepath.Join(home, ".ishtar")
-	}
-	data := fs.String("data", dataDefault, "the daemon's data `DIR`")
+	data := dataFlag(e, fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printFlags(e.stdout, fs, "--data DIR [BUCKET/KEY]")
@@ -51,17 +42,12 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	default:
 		return usageErrorf("status: unexpected argument %q", fs.Arg(1))
 	}
-	b, err := os.ReadFile(filepath.Join(*data, daemon.NodeURLFile))
-	if err != nil {
-		return fmt.Errorf("status: is the daemon of %s running? %w", *data, err)
-	}
-	k, err := loadNodeKey(filepath.Join(*data, nodeKeyFile))
+	c, err := localNode(*data)
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	c := node.NewClient(strings.TrimSpace(string(b)), k, nil)
 	if bucket != "" {
 		var v upkeep.ObjectView
 		if err := c.Operator(rctx, daemon.OpObject, url.Values{"bucket": {bucket}, "key": {key}}, &v); err != nil {
