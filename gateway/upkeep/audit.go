@@ -34,6 +34,17 @@ func newAuditRand() *rand.Rand {
 	return rand.New(rand.NewChaCha8(seed))
 }
 
+// sinceLast returns the time since *last, a budget's refill (a full burst
+// window the first time), and sets *last to now.
+func (u *Upkeep) sinceLast(last *time.Time, now time.Time) time.Duration {
+	elapsed := u.pol.Config().BurstWindow
+	if !last.IsZero() {
+		elapsed = now.Sub(*last)
+	}
+	*last = now
+	return elapsed
+}
+
 // shardState is the policy's view of a segment's stored shard i.
 func shardState(seg *meta.Segment, i int) policy.ShardState {
 	sh := &seg.Shards[i]
@@ -78,12 +89,7 @@ func (u *Upkeep) Audit(ctx context.Context) (Stats, error) {
 	defer u.auditMu.Unlock()
 	now := u.cfg.Now()
 	as := &u.audit
-	elapsed := u.pol.Config().BurstWindow
-	if !as.last.IsZero() {
-		elapsed = now.Sub(as.last)
-	}
-	as.last = now
-	as.budget = u.pol.AuditBudget(as.budget, elapsed)
+	as.budget = u.pol.AuditBudget(as.budget, u.sinceLast(&as.last, now))
 	peers := u.peers.States(now)
 	var todo []chosen
 	start, wrapped := as.cursor, false

@@ -57,11 +57,7 @@ func (u *Upkeep) Repair(ctx context.Context) (Stats, error) {
 	defer u.repairMu.Unlock()
 	now := u.cfg.Now()
 	rs := &u.repair
-	elapsed := u.pol.Config().BurstWindow
-	if !rs.last.IsZero() {
-		elapsed = now.Sub(rs.last)
-	}
-	rs.last = now
+	elapsed := u.sinceLast(&rs.last, now)
 	peers := u.peers.States(now)
 	var cands []policy.SegmentState
 	var after meta.SegmentID
