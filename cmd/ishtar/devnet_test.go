@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"ishtar/gateway/upkeep"
 )
 
 // runIshtar runs ishtar to completion with extra environment variables
@@ -302,5 +305,11 @@ func TestServeFindEachOther(t *testing.T) {
 	out = runIshtar(t, nil, "status", "--data", bData, "ishtar/f.bin")
 	if n := strings.Count(out, " healthy "); !strings.HasPrefix(out, "ishtar/f.bin: 1048579 bytes in 1 segment, k=3 n=5\n") || n != 5 {
 		t.Fatalf("ishtar status ishtar/f.bin printed (%d healthy shards):\n%s", n, out)
+	}
+	var view upkeep.ObjectView
+	out = runIshtar(t, nil, "status", "--data", bData, "--json", "ishtar/f.bin")
+	if err := json.Unmarshal([]byte(out), &view); err != nil || view.Size != 1<<20+3 || len(view.Segments) != 1 ||
+		len(view.Segments[0].Shards) != 5 || view.Segments[0].Shards[0].Size == 0 {
+		t.Fatalf("ishtar status --json ishtar/f.bin printed %s (%v)", out, err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,9 +25,10 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	data := dataFlag(e, fs)
+	asJSON := fs.Bool("json", false, "print the answer as JSON (for scripts)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			printFlags(e.stdout, fs, "--data DIR [BUCKET/KEY]")
+			printFlags(e.stdout, fs, "--data DIR [--json] [BUCKET/KEY]")
 			return err
 		}
 		return usageErrorf("status: %v", err)
@@ -53,13 +55,26 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		if err := c.Operator(rctx, daemon.OpObject, url.Values{"bucket": {bucket}, "key": {key}}, &v); err != nil {
 			return fmt.Errorf("status: %w", err)
 		}
+		if *asJSON {
+			return printJSON(e, v)
+		}
 		return printObjectStatus(e, v)
 	}
 	var sv upkeep.Survey
 	if err := c.Operator(rctx, daemon.OpStatus, nil, &sv); err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
+	if *asJSON {
+		return printJSON(e, sv)
+	}
 	return printSurvey(e, sv)
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(e *env, v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // printSurvey writes the counts of a survey.

@@ -178,6 +178,7 @@ func (u *Upkeep) repairOne(ctx context.Context, now time.Time, id meta.SegmentID
 	}); err != nil {
 		return 0, size, err
 	}
+	u.log.InfoContext(ctx, "upkeep: repairing a segment", "segment", fmt.Sprintf("%x", id[:8]), "shards", len(targets))
 	receipts := make([]*shard.Receipt, len(targets))
 	var wg sync.WaitGroup
 	for j := range targets {

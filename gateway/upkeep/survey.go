@@ -126,6 +126,7 @@ func (u *Upkeep) surveyBucket(ctx context.Context, bucket string, healthy map[me
 type ShardView struct {
 	Index       int       `json:"index"`
 	ID          string    `json:"id"`
+	Size        int64     `json:"size"` // bytes
 	Holder      string    `json:"holder"`
 	Address     string    `json:"address,omitempty"` // the holder's URL, if known
 	Health      string    `json:"health"`            // healthy, away or lost
@@ -183,7 +184,7 @@ func (u *Upkeep) Object(bucket, key string, addr func(shard.PublicKey) string) (
 			st := shardState(&seg, i)
 			ps, known := peers[st.Holder]
 			sh := u.pol.Shard(now, st, ps, known)
-			view := ShardView{Index: i, ID: st.ID.String(), Holder: st.Holder.String(), Address: addr(st.Holder),
+			view := ShardView{Index: i, ID: st.ID.String(), Size: st.Size, Holder: st.Holder.String(), Address: addr(st.Holder),
 				Health: sh.Health.String(), LeaseExpiry: st.LeaseExpiry, LastAudit: st.LastAudit}
 			if sh.Health == policy.Lost {
 				view.Reason = sh.Reason.String()

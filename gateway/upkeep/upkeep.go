@@ -11,6 +11,10 @@
 // pass after pass; each shard's health (last audit, failures, re-check,
 // lost) is kept in its segment record.
 //
+// Probe asks the holders nobody has tried lately whether they are still
+// there (policy.ProbesDue), so that a holder that left is seen down, and
+// one that came back seen up, within the offline grace.
+//
 // Repair rebuilds the segments whose healthy shards fell to the repair
 // threshold, within a repair byte budget (see Repair).
 package upkeep
@@ -21,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +42,9 @@ type NodeClient interface {
 	// Proof answers an audit: a leaf of a shard and its Merkle proof,
 	// signed by the node, checked against the challenge.
 	Proof(ctx context.Context, id shard.ID, leaf uint64, nonce []byte) (node.Audit, error)
+	// Hello checks that the node answers at its address with its key (a
+	// probe).
+	Hello(ctx context.Context) (shard.NodeRecord, error)
 }
 
 // Peers is how upkeep sees and reaches the owner's peers.
@@ -86,6 +94,8 @@ type Stats struct {
 	LeasesRenewed  int64 // shards whose lease a node renewed
 	NotHeld        int64 // shards a node said it does not hold (lost)
 	RenewFailures  int64 // batches that failed (the node is retried next pass)
+	Probes         int64 // holders probed
+	ProbesFailed   int64 // probes not answered (by the holder's key)
 	AuditsPassed   int64
 	AuditsFailed   int64 // bad, missing or late proofs, and shards not held
 	ShardsLost     int64 // shards found lost by audits
@@ -104,8 +114,9 @@ type Upkeep struct {
 	peers Peers
 	log   *slog.Logger
 
-	mu    sync.Mutex
-	stats Stats
+	mu      sync.Mutex
+	stats   Stats
+	holders []policy.PeerID // of the stored shards, at the last renewal pass
 
 	auditMu sync.Mutex // one audit pass at a time
 	audit   auditState
@@ -160,6 +171,7 @@ func (u *Upkeep) Run(ctx context.Context) {
 		if _, err := u.RenewLeases(ctx); err != nil && ctx.Err() == nil {
 			u.log.WarnContext(ctx, "upkeep: renewing leases", "err", err)
 		}
+		u.Probe(ctx)
 		if _, err := u.Audit(ctx); err != nil && ctx.Err() == nil {
 			u.log.WarnContext(ctx, "upkeep: audits", "err", err)
 		}
@@ -185,11 +197,13 @@ type due struct {
 // renewal (policy.RenewalsDue) are renewed, a batch per node, and the new
 // expiries recorded. It returns what this pass did; a batch that fails is
 // counted and retried next pass, not an error. Shards a node says it does
-// not hold are counted (repair will take them).
+// not hold are counted (repair will take them). It also notes the
+// holders of every stored shard, for Probe.
 func (u *Upkeep) RenewLeases(ctx context.Context) (Stats, error) {
 	var pass Stats
 	pass.Passes = 1
 	var pending []due
+	holders := make(map[policy.PeerID]struct{})
 	var after meta.SegmentID
 	for {
 		segs, err := u.db.Segments(after, segmentsPage)
@@ -203,6 +217,7 @@ func (u *Upkeep) RenewLeases(ctx context.Context) (Stats, error) {
 					continue
 				}
 				st := shardState(&s, i)
+				holders[st.Holder] = struct{}{}
 				if u.pol.NeedsRenewal(now, st) {
 					pending = append(pending, due{state: st, seg: s.ID})
 				}
@@ -220,6 +235,10 @@ func (u *Upkeep) RenewLeases(ctx context.Context) (Stats, error) {
 		after = segs[len(segs)-1].ID
 	}
 	u.mu.Lock()
+	u.holders = u.holders[:0]
+	for h := range holders {
+		u.holders = append(u.holders, h)
+	}
 	u.stats.Passes++
 	u.stats.LeasesRenewed += pass.LeasesRenewed
 	u.stats.NotHeld += pass.NotHeld
@@ -328,4 +347,61 @@ func (u *Upkeep) record(holder policy.PeerID, expiry int64, renewed, notHeld []s
 		}
 		return nil
 	})
+}
+
+// probesInFlight bounds the probes sent at once.
+const probesInFlight = 8
+
+// Probe probes the holders (noted by the last RenewLeases pass) that
+// nobody has tried for policy.Config.ProbeAfter, a few at a time, each
+// bounded by RequestTimeout, and records each outcome in the peer's
+// history (Contact): answering with its key at its address is a success,
+// anything else a failure. It returns how many it probed and how many
+// failed.
+func (u *Upkeep) Probe(ctx context.Context) (probed, failed int) {
+	now := u.cfg.Now()
+	u.mu.Lock()
+	holders := slices.Clone(u.holders)
+	u.mu.Unlock()
+	due := u.pol.ProbesDue(now, holders, u.peers.States(now))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, probesInFlight)
+	for _, id := range due {
+		c := u.peers.Client(id)
+		if c == nil {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			rctx, cancel := context.WithTimeout(ctx, u.cfg.RequestTimeout)
+			rec, err := c.Hello(rctx)
+			cancel()
+			if ctx.Err() != nil {
+				return // the loop is stopping: no verdict
+			}
+			ok := err == nil && rec.Node == id
+			u.peers.Contact(id, ok)
+			mu.Lock()
+			probed++
+			if !ok {
+				failed++
+				u.log.DebugContext(ctx, "upkeep: a holder did not answer a probe", "node", id.String(), "err", err)
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	u.mu.Lock()
+	u.stats.Probes += int64(probed)
+	u.stats.ProbesFailed += int64(failed)
+	u.mu.Unlock()
+	return probed, failed
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -30,7 +31,38 @@ type fakeNode struct {
 	key       shard.PrivateKey
 	proofs    int
 	lie       bool // answer proofs with a wrong leaf
-	hang      bool // answer proofs only when the caller gives up
+	hang      bool // answer proofs and probes only when the caller gives up
+	impostor  bool // another key answers probes at the node's address
+
+	now         func() time.Time // the clock of Contact; nil: zero time
+	lastContact time.Time
+	contacts    []bool // outcomes recorded by Contact
+}
+
+// Hello answers a probe with the node's record, or another key's.
+func (f *fakeNode) Hello(ctx context.Context) (shard.NodeRecord, error) {
+	f.mu.Lock()
+	hang, fail, impostor := f.hang, f.fail, f.impostor
+	f.mu.Unlock()
+	switch {
+	case hang:
+		<-ctx.Done()
+		return shard.NodeRecord{}, ctx.Err()
+	case fail:
+		return shard.NodeRecord{}, errors.New("unreachable")
+	}
+	key := f.key
+	if impostor || key.IsZero() {
+		var err error
+		if key, err = shard.GeneratePrivateKey(rand.Reader); err != nil {
+			return shard.NodeRecord{}, err
+		}
+	}
+	rec := shard.NodeRecord{Node: key.Public(), Address: "http://127.0.0.1:1"}
+	if !impostor {
+		rec.Node = f.id
+	}
+	return rec, nil
 }
 
 func (f *fakeNode) RenewBatch(_ context.Context, b shard.RenewBatch) (node.RenewAnswer, error) {
@@ -94,8 +126,10 @@ type fakePeers map[shard.PublicKey]*fakeNode
 
 func (p fakePeers) States(time.Time) map[policy.PeerID]policy.PeerState {
 	m := make(map[policy.PeerID]policy.PeerState)
-	for id := range p {
-		m[id] = policy.PeerState{ID: id, Reachable: true, Reputation: 1, Placeable: true}
+	for id, n := range p {
+		n.mu.Lock()
+		m[id] = policy.PeerState{ID: id, Reachable: true, Reputation: 1, Placeable: true, LastContact: n.lastContact}
+		n.mu.Unlock()
 	}
 	return m
 }
@@ -107,7 +141,16 @@ func (p fakePeers) Client(id policy.PeerID) NodeClient {
 	return nil
 }
 
-func (p fakePeers) Contact(policy.PeerID, bool) {}
+func (p fakePeers) Contact(id policy.PeerID, ok bool) {
+	if n := p[id]; n != nil {
+		n.mu.Lock()
+		n.contacts = append(n.contacts, ok)
+		if n.now != nil {
+			n.lastContact = n.now()
+		}
+		n.mu.Unlock()
+	}
+}
 
 func (p fakePeers) Penalize(id policy.PeerID) {
 	if n := p[id]; n != nil {
@@ -470,5 +513,100 @@ func TestAuditHungPeer(t *testing.T) {
 	}
 	if st.AuditsPassed != segs || st.AuditsFailed != segs || st.ShardsLost != 0 {
 		t.Fatalf("a pass with a hung node: %+v", st)
+	}
+}
+
+// Probes go to the holders nobody tried for ProbeAfter, and only to
+// holders; an unreachable holder, an impostor at its address and a hung
+// one are failures (the hung one within RequestTimeout); the outcomes go
+// to the peers' histories.
+func TestProbe(t *testing.T) {
+	db, err := meta.Open("gw", meta.InMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	owner := newKey(t)
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	cfg := Config{Policy: policy.Defaults(), Now: clock, RequestTimeout: 50 * time.Millisecond}
+	peers := fakePeers{}
+	var nodes []*fakeNode
+	for range 7 {
+		n := &fakeNode{id: newKey(t).Public(), owner: owner.Public(), now: clock}
+		peers[n.id] = n
+		nodes = append(nodes, n)
+	}
+	// Nodes 0..5 hold shards (leases far off: no renewal); node 6 none.
+	err = db.Update(func(b *meta.Batch) error {
+		for s := range 3 {
+			full := randID(t)
+			seg := meta.Segment{K: 3, N: 5, BlockSize: 1024, Refs: 1}
+			copy(seg.ID[:], full[:])
+			for i := range 5 {
+				n := nodes[(s+i)%6]
+				seg.Shards = append(seg.Shards, meta.SegmentShard{ID: randID(t), Node: n.id, Holder: n.id,
+					LeaseExpiry: now.Add(80 * 24 * time.Hour).Unix()})
+			}
+			if err := b.PutSegment(seg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes[3].fail, nodes[4].impostor, nodes[5].hang = true, true, true
+	u, err := New(cfg, db, owner, peers, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if p, f := u.Probe(ctx); p != 0 || f != 0 {
+		t.Fatalf("before any pass noted the holders: %d probed, %d failed", p, f)
+	}
+	if _, err := u.RenewLeases(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]bool{{true}, {true}, {true}, {false}, {false}, {false}, nil}
+	check := func(round int) {
+		t.Helper()
+		for i, n := range nodes {
+			n.mu.Lock()
+			got := slices.Clone(n.contacts)
+			n.mu.Unlock()
+			if !slices.Equal(got, want[i]) {
+				t.Fatalf("round %d: node %d contacts %v, want %v", round, i, got, want[i])
+			}
+		}
+	}
+	if p, f := u.Probe(ctx); p != 6 || f != 3 {
+		t.Fatalf("first probes: %d probed, %d failed; want 6, 3", p, f)
+	}
+	check(1)
+	// Just tried: none is due until ProbeAfter has passed.
+	mu.Lock()
+	now = now.Add(cfg.Policy.OfflineGrace/4 - time.Second)
+	mu.Unlock()
+	if p, f := u.Probe(ctx); p != 0 || f != 0 {
+		t.Fatalf("probed again too soon: %d, %d", p, f)
+	}
+	mu.Lock()
+	now = now.Add(time.Second)
+	mu.Unlock()
+	nodes[3].mu.Lock()
+	nodes[3].fail = false // back
+	nodes[3].mu.Unlock()
+	if p, f := u.Probe(ctx); p != 6 || f != 2 {
+		t.Fatalf("second probes: %d probed, %d failed; want 6, 2", p, f)
+	}
+	for i := range 6 {
+		want[i] = append(want[i], i != 4 && i != 5)
+	}
+	check(2)
+	if st := u.Stats(); st.Probes != 12 || st.ProbesFailed != 5 {
+		t.Fatalf("stats %+v", st)
 	}
 }

@@ -103,10 +103,10 @@ func (p *upkeepPeers) States(now time.Time) map[policy.PeerID]policy.PeerState {
 		reachable := e.Failures == 0 ||
 			(!now.Before(e.RetryAt) && (e.DownSince.IsZero() || now.Sub(e.DownSince) < p.grace))
 		m[e.Record.Node] = policy.PeerState{ID: e.Record.Node, Block: e.Block, Reachable: reachable,
-			OfflineSince: e.DownSince, Reputation: e.Reputation, Placeable: e.Placeable}
+			OfflineSince: e.DownSince, LastContact: e.LastTried, Reputation: e.Reputation, Placeable: e.Placeable}
 	}
 	self := p.key.Public()
-	m[self] = policy.PeerState{ID: self, Reachable: true, Reputation: 1}
+	m[self] = policy.PeerState{ID: self, Reachable: true, LastContact: now, Reputation: 1} // never probed
 	return m
 }
 

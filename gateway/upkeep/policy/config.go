@@ -23,6 +23,13 @@ type Config struct {
 	// shards still count as healthy (default 1 h); at or beyond it, they
 	// are lost.
 	OfflineGrace time.Duration
+	// ProbeAfter: a holder not contacted for this long is probed (asked
+	// to prove its key at its address), so that one that left is seen
+	// down, and one that came back seen up, well within OfflineGrace
+	// (zero: OfflineGrace/4, as New sets it). MaxProbes bounds the probes of one call
+	// of ProbesDue (default 256).
+	ProbeAfter time.Duration
+	MaxProbes  int
 
 	// AuditInterval: each shard is audited about once per interval
 	// (default 14 days), as far as the audit budget allows.
@@ -94,6 +101,7 @@ func DefaultsFor(k, n int) Config {
 		K: k, N: n,
 		RepairThreshold:      rt,
 		OfflineGrace:         time.Hour,
+		MaxProbes:            256,
 		AuditInterval:        14 * 24 * time.Hour,
 		AuditBytesPerSecond:  64 << 10,
 		AuditOverhead:        1 << 10,
@@ -128,6 +136,14 @@ func (c Config) Validate() error {
 	}
 	if c.OfflineGrace <= 0 {
 		bad("OfflineGrace %v: need > 0", c.OfflineGrace)
+	}
+	// A holder must be probed more than once within the grace: a peer
+	// back after one failed probe is seen before its shards are lost.
+	if c.ProbeAfter < 0 || c.ProbeAfter > c.OfflineGrace/2 {
+		bad("ProbeAfter %v: need 0 <= ProbeAfter <= OfflineGrace/2 (%v)", c.ProbeAfter, c.OfflineGrace/2)
+	}
+	if c.MaxProbes < 1 {
+		bad("MaxProbes %d: need >= 1", c.MaxProbes)
 	}
 	if c.AuditInterval <= 0 {
 		bad("AuditInterval %v: need > 0", c.AuditInterval)
@@ -179,6 +195,9 @@ type Policy struct {
 func New(c Config) (Policy, error) {
 	if err := c.Validate(); err != nil {
 		return Policy{}, err
+	}
+	if c.ProbeAfter == 0 {
+		c.ProbeAfter = c.OfflineGrace / 4
 	}
 	return Policy{c: c}, nil
 }

@@ -28,6 +28,9 @@ type PeerState struct {
 	// anyone tried again: a peer rarely contacted would be lost at its
 	// first failure.) Zero, for a peer not Reachable: down since now.
 	OfflineSince time.Time
+	// LastContact is the last time anyone tried the peer, whatever the
+	// outcome (zero: never): ProbesDue probes holders not tried lately.
+	LastContact time.Time
 	// Reputation in (0, 1]: 1 for a peer never caught lying.
 	Reputation float64
 	// Placeable: fit for new shards (peers.Peer.Placeable).
