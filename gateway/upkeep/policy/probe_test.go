@@ -39,7 +39,7 @@ func TestProbesDue(t *testing.T) {
 	}{
 		{"contacted lately", []PeerState{peer(1, time.Minute, true)}, []int{1}, nil},
 		{"exactly ProbeAfter ago", []PeerState{peer(1, 15*time.Minute, true)}, []int{1}, []int{1}},
-		{"just under ProbeAfter", []PeerState{peer(1, 15*time.Minute - time.Second, true)}, []int{1}, nil},
+		{"just under ProbeAfter", []PeerState{peer(1, 15*time.Minute-time.Second, true)}, []int{1}, nil},
 		{"never contacted", []PeerState{peer(1, -1, true)}, []int{1}, []int{1}},
 		// A holder down (in back-off) is probed still: it may be back.
 		{"down, in back-off", []PeerState{peer(1, 20*time.Minute, false)}, []int{1}, []int{1}},
