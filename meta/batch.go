@@ -14,6 +14,10 @@ type Batch struct {
 	pb   *pebble.Batch
 	sync bool
 	done bool
+
+	quiet    bool   // Quiet
+	unlogged bool   // its catalog changes are not logged (migration, restore)
+	changes  []byte // its catalog changes, encoded, for the catalog log
 }
 
 // BatchOption configures a Batch.
@@ -22,6 +26,14 @@ type BatchOption func(*Batch)
 // NoSync commits without waiting for fsync: the batch is atomic but may be
 // lost in a crash.
 func NoSync() BatchOption { return func(b *Batch) { b.sync = false } }
+
+// Quiet marks the batch's catalog changes as bookkeeping (lease
+// renewals, audit results): they are logged and backed up with the next
+// change, but do not by themselves call for a backup step.
+func Quiet() BatchOption { return func(b *Batch) { b.quiet = true } }
+
+// unlogged leaves the batch's catalog changes out of the catalog log.
+func unlogged() BatchOption { return func(b *Batch) { b.unlogged = true } }
 
 // NewBatch starts a batch. It commits with fsync unless NoSync is given.
 // Commit or Close it.
@@ -55,6 +67,9 @@ func (b *Batch) Set(key, value []byte) error {
 	if err := b.pb.Set(key, value, nil); err != nil {
 		return fmt.Errorf("meta: batch set %x: %w", key, err)
 	}
+	if !b.unlogged && IsCatalogKey(key) {
+		b.changes = appendChange(b.changes, opSet, key, value)
+	}
 	return nil
 }
 
@@ -62,6 +77,9 @@ func (b *Batch) Set(key, value []byte) error {
 func (b *Batch) Delete(key []byte) error {
 	if err := b.pb.Delete(key, nil); err != nil {
 		return fmt.Errorf("meta: batch delete %x: %w", key, err)
+	}
+	if !b.unlogged && IsCatalogKey(key) {
+		b.changes = appendChange(b.changes, opDelete, key, nil)
 	}
 	return nil
 }
@@ -72,17 +90,43 @@ func (b *Batch) Commit() error {
 		panic("meta: batch used after Commit or Close")
 	}
 	b.done = true
-	wo := pebble.NoSync
 	if b.sync {
-		wo = pebble.Sync
 		b.db.pacer.begin()
 		defer b.db.pacer.end()
 	}
-	if err := b.db.pdb.Apply(b.pb, wo); err != nil {
+	if err := b.apply(); err != nil {
 		_ = b.pb.Close()
 		return fmt.Errorf("meta: commit batch: %w", err)
 	}
-	return b.close()
+	if err := b.close(); err != nil || !b.sync {
+		return err
+	}
+	return b.db.syncWAL()
+}
+
+// apply applies the batch without waiting for fsync, with its catalog
+// changes logged.
+func (b *Batch) apply() error {
+	if len(b.changes) == 0 {
+		return b.db.pdb.Apply(b.pb, pebble.NoSync)
+	}
+	applied, err := b.db.logBatch(b)
+	if err != nil {
+		return err
+	}
+	err = b.db.pdb.Apply(b.pb, pebble.NoSync)
+	applied(err == nil)
+	return err
+}
+
+// syncWAL makes every write applied so far durable. The WAL is
+// sequential: syncing an empty record syncs all before it, and concurrent
+// callers share the fsync.
+func (db *DB) syncWAL() error {
+	if err := db.pdb.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("meta: sync: %w", err)
+	}
+	return nil
 }
 
 // Close discards an uncommitted batch. It is a no-op after Commit, so it
@@ -125,7 +169,7 @@ func (db *DB) Update(fn func(b *Batch) error, opts ...BatchOption) error {
 			return nil
 		}
 		b.done = true
-		if err := db.pdb.Apply(b.pb, pebble.NoSync); err != nil {
+		if err := b.apply(); err != nil {
 			_ = b.pb.Close()
 			return fmt.Errorf("meta: commit update: %w", err)
 		}
@@ -135,10 +179,5 @@ func (db *DB) Update(fn func(b *Batch) error, opts ...BatchOption) error {
 	if err != nil || !sync {
 		return err
 	}
-	// The WAL is sequential: syncing this empty record makes every write
-	// applied before it durable, and concurrent callers share the fsync.
-	if err := db.pdb.LogData(nil, pebble.Sync); err != nil {
-		return fmt.Errorf("meta: sync update: %w", err)
-	}
-	return nil
+	return db.syncWAL()
 }

@@ -23,6 +23,9 @@ type DB struct {
 	// writeMu serializes Update transactions.
 	writeMu sync.Mutex
 	pacer   *syncPacer // nil: syncs are not paced
+
+	logMu  sync.Mutex // held while a batch with catalog changes is applied
+	logSeq uint64     // the catalog log's last sequence number given
 }
 
 type options struct {
@@ -83,6 +86,10 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	}
 	db := &DB{pdb: pdb, pacer: pacer}
 	if err := db.migrate(); err != nil {
+		_ = pdb.Close()
+		return nil, err
+	}
+	if err := db.loadLogSeq(); err != nil {
 		_ = pdb.Close()
 		return nil, err
 	}

@@ -1,11 +1,24 @@
 package meta
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"strings"
+)
 
 // Key prefixes, one byte per entity. Never reuse a byte once data with it
 // may exist on disk.
+//
+// The first byte says whose a key is. Uppercase letters ('A' to 'Z',
+// keys_catalog.go) are the owner's catalog: buckets, objects, segments,
+// multipart uploads and the gateway's counters, one contiguous range
+// (CatalogStart to CatalogEnd) that is backed up to the network and
+// restored from it. Lowercase letters are this machine's: what the node
+// holds for others, its peers, and the gateway's local bookkeeping
+// (journal, release queue, backup log), which a restore never brings
+// back. Catalogs of schema 2 and before had the catalog under lowercase
+// bytes; Open moves them (migrate.go).
 const (
-	prefixCounter   byte = 'c' // c | name                  -> counter
+	prefixCounter   byte = 'c' // c | name                  -> counter (the node's; C: the catalog's)
 	prefixLease     byte = 'e' // e | expiry(8) | shard(32) | owner(32) -> (empty): lease index
 	prefixLastGrant byte = 'g' // g | shard(32) | owner(32) -> last grant time
 	prefixOwnerHeld byte = 'h' // h | owner(32)             -> what is held for the owner
@@ -54,9 +67,14 @@ func leaseKey(expiry int64, shard, owner [32]byte) []byte {
 
 const leaseKeyLen = 1 + 8 + 32 + 32
 
+// counterKey is the key of the named counter: in the catalog for the
+// gateway's counters (names starting "gateway/"), local otherwise.
 func counterKey(name string) []byte {
 	k := make([]byte, 1+len(name))
 	k[0] = prefixCounter
+	if strings.HasPrefix(name, catalogCounterPrefix) {
+		k[0] = prefixCatalogCounter
+	}
 	copy(k[1:], name)
 	return k
 }

@@ -1,17 +1,36 @@
 package meta
 
-// Key prefixes of the gateway's entities. 'b', 'o', 'm' and 'u' are the
-// bytes keys.go reserves for the gateway; the gateway also took 'd'
-// (release queue), 'j' (pending-upload journal) and 'q' (multipart parts).
+// Key prefixes of the gateway's entities. The owner's catalog is under
+// uppercase bytes (see keys.go); the journal and the release queue are
+// local bookkeeping, lowercase: after a restore, uploads in flight and
+// releases pending on the lost machine are orphans whose leases lapse.
 const (
-	prefixBucket  byte = 'b' // b | bucket                      -> bucket
-	prefixObject  byte = 'o' // o | bucket | 0x00 | key         -> object
-	prefixSegment byte = 'm' // m | segment(24)                 -> segment manifest
-	prefixUpload  byte = 'u' // u | bucket | 0x00 | upload(16)  -> multipart upload
-	prefixPart    byte = 'q' // q | upload(16) | part(4)        -> stored part
-	prefixJournal byte = 'j' // j | segment(24)                 -> shards sent, not committed
-	prefixRelease byte = 'd' // d | shard(32) | node(32)        -> shard to delete
+	prefixBucket         byte = 'B' // B | bucket                      -> bucket
+	prefixCatalogCounter byte = 'C' // C | name                        -> counter ("gateway/...")
+	prefixSegment        byte = 'M' // M | segment(24)                 -> segment manifest
+	prefixObject         byte = 'O' // O | bucket | 0x00 | key         -> object
+	prefixPart           byte = 'Q' // Q | upload(16) | part(4)        -> stored part
+	prefixUpload         byte = 'U' // U | bucket | 0x00 | upload(16)  -> multipart upload
+	prefixJournal        byte = 'j' // j | segment(24)                 -> shards sent, not committed
+	prefixRelease        byte = 'd' // d | shard(32) | node(32)        -> shard to delete
 )
+
+// catalogCounterPrefix starts the names of the counters kept in the
+// catalog (prefixCatalogCounter).
+const catalogCounterPrefix = "gateway/"
+
+// The owner's catalog is every key from CatalogStart (inclusive) to
+// CatalogEnd (exclusive): the keys whose first byte is an uppercase
+// letter.
+const (
+	CatalogStart byte = 'A'
+	CatalogEnd   byte = 'Z' + 1
+)
+
+// IsCatalogKey reports whether key belongs to the owner's catalog.
+func IsCatalogKey(key []byte) bool {
+	return len(key) > 0 && key[0] >= CatalogStart && key[0] < CatalogEnd
+}
 
 // Bucket names never contain 0x00 (S3 names are [a-z0-9.-]), so the
 // separator keeps every bucket's keys contiguous and in byte order.

@@ -6,7 +6,7 @@ import "fmt"
 // older catalog up to schemaVersion.
 const (
 	counterSchema = "meta/schema"
-	schemaVersion = 2
+	schemaVersion = 3
 )
 
 // migrate brings the catalog's layout up to date: each step runs once, in
@@ -29,7 +29,60 @@ func (db *DB) migrate() error {
 			return fmt.Errorf("meta: migrate to schema 2: %w", err)
 		}
 	}
+	if v < 3 {
+		if err := db.moveCatalog(); err != nil {
+			return fmt.Errorf("meta: migrate to schema 3: %w", err)
+		}
+	}
 	return nil
+}
+
+// The prefixes of the catalog's entities up to schema 2, when they were
+// interleaved with the node's (lowercase), and their schema 3 prefixes.
+var catalogMoves = [...]struct{ from, to byte }{
+	{'b', prefixBucket}, {'m', prefixSegment}, {'o', prefixObject}, {'q', prefixPart}, {'u', prefixUpload},
+}
+
+// moveCatalog (schema 3) moves the owner's catalog under its own
+// uppercase prefixes (keys.go): buckets, objects, segments, uploads,
+// parts and the gateway's counters, so that the catalog is one
+// contiguous range. It moves a page of keys per batch (each batch writes
+// the new keys and deletes the old, unlogged); interrupted, it carries
+// on at the next Open from the keys left.
+func (db *DB) moveCatalog() error {
+	const page = 4096
+	move := func(prefix []byte, newKey func(k []byte) []byte) error {
+		for {
+			n := 0
+			err := db.Update(func(b *Batch) error {
+				return scanRaw(db.pdb, prefix, nil, page, func(k, v []byte) error {
+					n++
+					if err := b.Set(newKey(k), v); err != nil {
+						return err
+					}
+					return b.Delete(k)
+				})
+			}, NoSync(), unlogged())
+			if err != nil || n < page {
+				return err
+			}
+		}
+	}
+	for _, m := range catalogMoves {
+		err := move([]byte{m.from}, func(k []byte) []byte {
+			return append([]byte{m.to}, k[1:]...)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	err := move(append([]byte{prefixCounter}, catalogCounterPrefix...), func(k []byte) []byte {
+		return append([]byte{prefixCatalogCounter}, k[1:]...)
+	})
+	if err != nil {
+		return err
+	}
+	return db.Update(func(b *Batch) error { return b.Set(counterKey(counterSchema), encodeInt(3)) })
 }
 
 // addLeaseIndex (schema 2) writes the lease index entry of every holding
