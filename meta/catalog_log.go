@@ -15,7 +15,7 @@ import (
 // snapshot (SnapshotCatalog) says up to which record it includes. Records
 // are local (lowercase key), never part of the catalog themselves.
 const (
-	prefixCatalogLog byte = 'l'             // l | seq(8)  -> changes of one batch
+	prefixCatalogLog byte = 'l'            // l | seq(8)  -> changes of one batch
 	counterLogSeq         = "meta/log_seq" // the last sequence number given
 )
 
