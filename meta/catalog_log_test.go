@@ -389,3 +389,44 @@ func TestApplyChangesRefuses(t *testing.T) {
 		t.Fatalf("a refused list changed the catalog: %+v, %v", bks, err)
 	}
 }
+
+// The backup's blob index is in the catalog (logged), its local values
+// are not; segment records round-trip through EncodeSegment.
+func TestBackupKeys(t *testing.T) {
+	db, err := Open("x", InMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	f := fixtureData()
+	err = db.Update(func(b *Batch) error {
+		if err := b.PutBackupBlob(f.segments[1].ID); err != nil {
+			return err
+		}
+		if err := b.PutBackupBlob(f.segments[0].ID); err != nil {
+			return err
+		}
+		return b.SetLocalValue("backup/state", []byte("s"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := db.BackupBlobs()
+	if err != nil || len(ids) != 2 || ids[0] != f.segments[0].ID || ids[1] != f.segments[1].ID {
+		t.Fatalf("blobs %x, %v", ids, err)
+	}
+	if v, err := db.LocalValue("backup/state"); err != nil || string(v) != "s" {
+		t.Fatalf("local value %q, %v", v, err)
+	}
+	if _, err := db.LocalValue("none"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing local value: %v", err)
+	}
+	recs := logRecords(t, db)
+	if len(recs) != 1 || len(changesOf(t, recs[0].Changes)) != 2 {
+		t.Fatalf("log %+v: want the two blob keys only", recs)
+	}
+	s, err := DecodeSegment(f.segments[0].ID, EncodeSegment(f.segments[0]))
+	if err != nil || !reflect.DeepEqual(s, f.segments[0]) {
+		t.Fatalf("segment round trip: %+v, %v", s, err)
+	}
+}

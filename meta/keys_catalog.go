@@ -11,8 +11,9 @@ const (
 	prefixObject         byte = 'O' // O | bucket | 0x00 | key         -> object
 	prefixPart           byte = 'Q' // Q | upload(16) | part(4)        -> stored part
 	prefixUpload         byte = 'U' // U | bucket | 0x00 | upload(16)  -> multipart upload
-	prefixJournal        byte = 'j' // j | segment(24)                 -> shards sent, not committed
-	prefixRelease        byte = 'd' // d | shard(32) | node(32)        -> shard to delete
+	// 'K' (backup.go): the segments holding catalog backups.
+	prefixJournal byte = 'j' // j | segment(24)                 -> shards sent, not committed
+	prefixRelease byte = 'd' // d | shard(32) | node(32)        -> shard to delete
 )
 
 // catalogCounterPrefix starts the names of the counters kept in the
