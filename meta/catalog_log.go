@@ -3,7 +3,6 @@ package meta
 import (
 	"encoding/binary"
 	"fmt"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -130,7 +129,7 @@ func decodeLogRecord(k, v []byte) (LogRecord, error) {
 func (db *DB) logBatch(b *Batch) (applied func(ok bool), err error) {
 	db.logMu.Lock()
 	seq := db.logSeq + 1
-	rec := encodeLogRecord(LogRecord{Seq: seq, Time: time.Now().UnixNano(), Quiet: b.quiet, Changes: b.changes})
+	rec := encodeLogRecord(LogRecord{Seq: seq, Time: db.now().UnixNano(), Quiet: b.quiet, Changes: b.changes})
 	if err := b.pb.Set(catalogLogKey(seq), rec, nil); err != nil {
 		db.logMu.Unlock()
 		return nil, fmt.Errorf("meta: log catalog changes: %w", err)

@@ -24,11 +24,13 @@ type DB struct {
 	writeMu sync.Mutex
 	pacer   *syncPacer // nil: syncs are not paced
 
+	now    func() time.Time
 	logMu  sync.Mutex // held while a batch with catalog changes is applied
 	logSeq uint64     // the catalog log's last sequence number given
 }
 
 type options struct {
+	now       func() time.Time
 	mem       bool
 	log       *slog.Logger
 	cacheSize int64
@@ -37,6 +39,10 @@ type options struct {
 
 // Option configures Open.
 type Option func(*options)
+
+// WithClock sets the clock that stamps catalog log records (default
+// time.Now); for tests.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // InMemory keeps the database in memory (Pebble's vfs.NewMem); for tests.
 func InMemory() Option { return func(o *options) { o.mem = true } }
@@ -57,7 +63,7 @@ func WithSyncPacing(d time.Duration) Option { return func(o *options) { o.pace =
 
 // Open opens or creates the catalog in dir.
 func Open(dir string, opts ...Option) (*DB, error) {
-	o := options{log: slog.New(slog.DiscardHandler), cacheSize: 32 << 20}
+	o := options{log: slog.New(slog.DiscardHandler), cacheSize: 32 << 20, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -84,7 +90,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("meta: open %s: %w", dir, err)
 	}
-	db := &DB{pdb: pdb, pacer: pacer}
+	db := &DB{pdb: pdb, pacer: pacer, now: o.now}
 	if err := db.migrate(); err != nil {
 		_ = pdb.Close()
 		return nil, err
