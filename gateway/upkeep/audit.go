@@ -270,7 +270,7 @@ func (u *Upkeep) recordAudits(todo []chosen, decisions []policy.AuditDecision) e
 			}
 		}
 		return nil
-	})
+	}, meta.Quiet()) // bookkeeping: backed up with the next change
 }
 
 // upTo keeps the segments up to start, inclusive, and reports whether

@@ -346,7 +346,7 @@ func (u *Upkeep) record(holder policy.PeerID, expiry int64, renewed, notHeld []s
 			}
 		}
 		return nil
-	})
+	}, meta.Quiet()) // bookkeeping: backed up with the next change
 }
 
 // probesInFlight bounds the probes sent at once.
