@@ -43,6 +43,7 @@ func main() {
 
 // env is what a subcommand gets besides its arguments.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
 }
@@ -55,6 +56,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"init", "--data DIR [--recover PHRASE]", "create the owner seed, node key and S3 keys", runInit},
+		{"recover", "--data DIR --bootstrap URL < PHRASE", "rebuild everything from the recovery phrase and the network", runRecover},
 		{"serve", "--data DIR [--listen ADDR] [--s3 ADDR] [--bootstrap URL]... [--tracker [URL]]...", "run the node, gateway and S3 endpoint (or a tracker)", runServe},
 		{"devnet", "--data DIR [--nodes 6] [--s3 ADDR]", "run a whole network on loopback", runDevnet},
 		{"peers", "--data DIR [--all]", "list the peers the running daemon knows", runPeers},
@@ -72,7 +74,7 @@ func commands() []command {
 
 // run executes the command line args (without the program name).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	e := &env{stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
+	e := &env{stdin: os.Stdin, stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
 	if len(args) == 0 {
 		printUsage(stderr)
 		return usageErrorf("no command given")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"net/url"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"ishtar/cmd/ishtar/daemon"
+	"ishtar/gateway/backup"
 	"ishtar/gateway/upkeep"
 )
 
@@ -60,7 +62,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		}
 		return printObjectStatus(e, v)
 	}
-	var sv upkeep.Survey
+	var sv daemon.Status
 	if err := c.Operator(rctx, daemon.OpStatus, nil, &sv); err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
@@ -77,8 +79,9 @@ func printJSON(e *env, v any) error {
 	return enc.Encode(v)
 }
 
-// printSurvey writes the counts of a survey.
-func printSurvey(e *env, sv upkeep.Survey) error {
+// printSurvey writes the counts of a survey and the backup's state.
+func printSurvey(e *env, st daemon.Status) error {
+	sv := st.Survey
 	w := e.stdout
 	byHealthy := func(title string, m map[int]int64) {
 		var total int64
@@ -97,8 +100,28 @@ func printSurvey(e *env, sv upkeep.Survey) error {
 	u := sv.Upkeep
 	fmt.Fprintf(w, "Audits:        %d passed, %d failed, %d shards found lost (since the daemon started)\n", u.AuditsPassed, u.AuditsFailed, u.ShardsLost)
 	fmt.Fprintf(w, "Repairs:       %d segments repaired, %d shards (%s) rebuilt, %d failed\n", u.Repairs, u.ShardsRepaired, sizeText(u.BytesRepaired), u.RepairFailures)
-	_, err := fmt.Fprintf(w, "Leases:        %d renewed, %d shards not held, %d failed batches\n", u.LeasesRenewed, u.NotHeld, u.RenewFailures)
-	return err
+	fmt.Fprintf(w, "Leases:        %d renewed, %d shards not held, %d failed batches\n", u.LeasesRenewed, u.NotHeld, u.RenewFailures)
+	return printBackup(w, st.Backup)
+}
+
+// printBackup writes the catalog backup's state.
+func printBackup(w io.Writer, b backup.Status) error {
+	switch {
+	case b.RootSeq == 0:
+		fmt.Fprintf(w, "Backup:        none yet (%d changes waiting)\n", b.Pending)
+	case b.Lag > 0:
+		fmt.Fprintf(w, "Backup:        %d changes waiting, the oldest for %s\n", b.Pending, b.Lag.Round(time.Second))
+	default:
+		fmt.Fprintf(w, "Backup:        up to date\n")
+	}
+	if b.RootSeq != 0 {
+		fmt.Fprintf(w, "               last root %s, held by %d peers; %d snapshots, %d log steps since start\n",
+			b.RootTime.UTC().Format(time.DateTime), b.RootHolders, b.Snapshots, b.Logs)
+	}
+	if b.Failures > 0 {
+		fmt.Fprintf(w, "               %d steps failed, the last: %s\n", b.Failures, b.LastError)
+	}
+	return nil
 }
 
 // printObjectStatus writes one object's segments and their holders.

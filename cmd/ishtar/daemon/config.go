@@ -73,6 +73,7 @@ func (c *Config) Defaults() {
 	c.Upkeep.OfflineGrace = policy.Defaults().OfflineGrace
 	c.Upkeep.AuditRate = int64(policy.Defaults().AuditBytesPerSecond)
 	c.Upkeep.RepairRate = int64(policy.Defaults().RepairBytesPerSecond)
+	c.Upkeep.BackupLag = 30 * time.Second
 }
 
 // Validate reports the first invalid setting, by its TOML name.
@@ -129,6 +130,8 @@ func (c *Config) Validate() error {
 		return bad("gateway.audit_rate", fmt.Errorf("%d is negative", c.Upkeep.AuditRate))
 	case c.Upkeep.RepairRate < 0:
 		return bad("gateway.repair_rate", fmt.Errorf("%d is negative", c.Upkeep.RepairRate))
+	case c.Upkeep.BackupLag < 0:
+		return bad("gateway.backup_lag", fmt.Errorf("%v is negative", c.Upkeep.BackupLag))
 	}
 	if _, err := policy.New(c.PolicyConfig()); err != nil {
 		return fmt.Errorf("gateway: upkeep: %w", err)

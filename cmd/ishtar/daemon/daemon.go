@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ishtar/gateway"
+	"ishtar/gateway/backup"
 	"ishtar/gateway/segstore"
 	"ishtar/gateway/upkeep"
 	"ishtar/meta"
@@ -72,6 +73,9 @@ type Options struct {
 	// HTTPClient, if set, is the client of the peers (its transport
 	// should set ExpectContinueTimeout, see node.NewClient).
 	HTTPClient *http.Client
+	// NoBackup leaves the catalog backup out (tests of upkeep that count
+	// every segment and byte the owner stores).
+	NoBackup bool
 }
 
 // Daemon is one node and, unless storage-only, its gateway and S3
@@ -94,6 +98,8 @@ type Daemon struct {
 	dir   *directory
 	gw    *gateway.Gateway
 	up    *upkeep.Upkeep
+	bk    *backup.Backup
+	bkp   backupPeers
 	s3h   http.Handler
 	s3ln  net.Listener
 	s3url string
@@ -207,12 +213,18 @@ func (d *Daemon) openGateway() error {
 	}
 	d.gw = gw
 	gc := d.cfg.GatewayConfig(d.id.Node.Public())
+	up := newUpkeepPeers(d.reg, d.id.Node, "http://"+dialable(d.nodeLn.Addr()), d.cfg.PolicyConfig().OfflineGrace, d.opts.HTTPClient)
 	d.up, err = upkeep.New(upkeep.Config{Policy: d.cfg.PolicyConfig(), Interval: d.cfg.upkeepInterval(), RequestTimeout: gc.RequestTimeout,
 		Shards: gw.Segments(), Self: d.id.Node.Public(), AllowSelf: gc.AllowSelf, DistinctBlocks: gc.AddressDiversity},
-		d.db, d.id.Owner.Signing, newUpkeepPeers(d.reg, d.id.Node, "http://"+dialable(d.nodeLn.Addr()), d.cfg.PolicyConfig().OfflineGrace, d.opts.HTTPClient),
-		d.log.With("component", "upkeep"))
+		d.db, d.id.Owner.Signing, up, d.log.With("component", "upkeep"))
 	if err != nil {
 		return err
+	}
+	d.bkp = backupPeers{up}
+	if !d.opts.NoBackup {
+		if d.bk, err = backup.New(d.cfg.BackupConfig(), d.db, d.id.Owner, gw, d.bkp, d.log.With("component", "backup")); err != nil {
+			return err
+		}
 	}
 	d.s3h = s3api.NewHandler(gw, d.id.S3, d.cfg.S3, d.log.With("component", "s3"))
 	if d.s3ln, err = Listen(d.cfg.S3Listen, "s3"); err != nil {
@@ -261,6 +273,16 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 				return
 			}
 			d.up.Run(bg)
+		})
+	}
+	if d.bk != nil {
+		wg.Go(func() {
+			select { // after discovery's first round: root holders are known
+			case <-ready0:
+			case <-bg.Done():
+				return
+			}
+			d.bk.Run(bg)
 		})
 	}
 	// A crash between writing a shard and indexing it (or the other way
@@ -371,6 +393,10 @@ func (d *Daemon) Peers() []segstore.PeerInfo {
 
 // Upkeep is what renews the owner's leases, nil when storage-only.
 func (d *Daemon) Upkeep() *upkeep.Upkeep { return d.up }
+
+// Backup is what backs the catalog up to the network, nil when
+// storage-only.
+func (d *Daemon) Backup() *backup.Backup { return d.bk }
 
 // Registry is the peer registry.
 func (d *Daemon) Registry() *peers.Registry { return d.reg }

@@ -356,13 +356,23 @@ func startStorage(t *testing.T, n int, mod func(*Config)) ([]*Daemon, []string) 
 }
 
 // startOwner starts an owner's daemon (a fresh seed) that bootstraps from
-// urls, its configuration adjusted by mod, with bucket "b" made.
+// urls, its configuration adjusted by mod, with bucket "b" made. Its
+// catalog is not backed up: the upkeep tests count every segment and
+// byte of the objects they store.
 func startOwner(t *testing.T, urls []string, mod func(*Config)) *Daemon {
 	t.Helper()
 	seed, err := shard.NewSeed(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
+	prev := optMod
+	optMod = func(o *Options) {
+		if prev != nil {
+			prev(o)
+		}
+		o.NoBackup = true
+	}
+	defer func() { optMod = prev }()
 	d := startDaemonWith(t, func(c *Config, id *Identity) {
 		c.StorageOnly = false
 		mod(c)

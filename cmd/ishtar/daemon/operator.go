@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/url"
 
+	"ishtar/gateway/backup"
+	"ishtar/gateway/upkeep"
 	"ishtar/meta"
 	"ishtar/node"
 	"ishtar/shard"
@@ -12,12 +14,18 @@ import (
 
 // Operator queries (GET /v1/op/{name}, for the node's own key):
 //
-//	status                   upkeep.Survey: the owner's data by health
+//	status                   Status: the owner's data by health, and the catalog backup
 //	object?bucket=B&key=K    upkeep.ObjectView: one object's segments and holders
 const (
 	OpStatus = "status"
 	OpObject = "object"
 )
+
+// Status is the answer of the status query.
+type Status struct {
+	upkeep.Survey
+	Backup backup.Status `json:"backup"`
+}
 
 // operate answers the operator's queries (node.Config.Operator).
 func (d *Daemon) operate(ctx context.Context, name string, q url.Values) (any, error) {
@@ -28,7 +36,15 @@ func (d *Daemon) operate(ctx context.Context, name string, q url.Values) (any, e
 		return nil, &node.Error{Code: node.ErrNotFound.Code, Message: "this node stores no data of its own (storage-only or a tracker)", Status: node.ErrNotFound.Status}
 	}
 	if name == OpStatus {
-		return d.up.Survey(ctx)
+		sv, err := d.up.Survey(ctx)
+		if err != nil {
+			return nil, err
+		}
+		st := Status{Survey: sv}
+		if d.bk != nil {
+			st.Backup, err = d.bk.Status()
+		}
+		return st, err
 	}
 	bucket, key := q.Get("bucket"), q.Get("key")
 	v, err := d.up.Object(bucket, key, d.peerAddress)

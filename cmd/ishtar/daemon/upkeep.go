@@ -32,6 +32,9 @@ type Upkeep struct {
 	// AuditRate and RepairRate bound the bytes a second audits and
 	// repair move (0: the policy's defaults, 64 KiB/s and 1 MiB/s).
 	AuditRate, RepairRate int64
+	// BackupLag bounds how long a change to the catalog waits before it
+	// is backed up to the network (gateway/backup); default 30 s.
+	BackupLag time.Duration
 }
 
 // upkeepInterval is the time between upkeep passes: Interval, or half the
@@ -122,6 +125,14 @@ func (p *upkeepPeers) Contact(id policy.PeerID, ok bool) {
 
 // Client returns a client of the peer at its registered address.
 func (p *upkeepPeers) Client(id policy.PeerID) upkeep.NodeClient {
+	if c := p.client(id); c != nil {
+		return c
+	}
+	return nil // a typed nil would not compare equal to nil
+}
+
+// client returns a client of the peer at its registered address, or nil.
+func (p *upkeepPeers) client(id shard.PublicKey) *node.Client {
 	addr := p.selfURL
 	if id != p.key.Public() {
 		e, ok := p.reg.Get(id)
