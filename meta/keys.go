@@ -7,6 +7,7 @@ import "encoding/binary"
 const (
 	prefixCounter   byte = 'c' // c | name                  -> counter
 	prefixLease     byte = 'e' // e | expiry(8) | shard(32) | owner(32) -> (empty): lease index
+	prefixForeign   byte = 'f' // f | ...                   -> foreign roots' index and tallies (roots.go)
 	prefixLastGrant byte = 'g' // g | shard(32) | owner(32) -> last grant time
 	prefixOwnerHeld byte = 'h' // h | owner(32)             -> what is held for the owner
 	prefixInline    byte = 'i' // i | shard(32)             -> inline shard bytes
