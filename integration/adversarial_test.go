@@ -250,7 +250,8 @@ func startHostage(t testing.TB, nodes []string) (stop func()) {
 // roots for owners the node holds nothing for, made the catalog grow
 // without bound. Each identity announces its own record only; the
 // registry keeps at most 512 first heard of from one address block, and
-// hands out none it has not verified.
+// hands out none it has not verified; a node keeps at most 32 foreign
+// roots per calling node and 64 per address block.
 func testRecordFlood(t *testing.T, d *devnetRun, url string) {
 	a := newAttacker(t, "127.0.2.1")
 	var wg sync.WaitGroup
@@ -298,12 +299,36 @@ func testRecordFlood(t *testing.T, d *devnetRun, url string) {
 	if v.Stats.Refused["source_full"]+v.Stats.Refused["block_full"] == 0 {
 		t.Fatalf("1000 records from one block, none refused as over a bound: %v", v.Stats.Refused)
 	}
+	// Roots of owners the node holds nothing for are kept, for the
+	// owners' rendezvous-chosen root holders, but only so many per
+	// calling node and per address block; the rest are refused as full.
+	var limits node.Config
+	limits.Defaults()
+	perPeer, perBlock := limits.ForeignRoots.PerPeer, limits.ForeignRoots.PerBlock
+	kept := 0
+	post := func(c *node.Client) {
+		t.Helper()
+		root := shard.RootRecord{Seq: 1, Pointer: make([]byte, 1024), Time: time.Now().Unix()}
+		root.Sign(freshKey(t))
+		switch err := c.PutRoot(t.Context(), root); {
+		case err == nil:
+			kept++
+		case !errors.Is(err, node.ErrInsufficientStorage):
+			t.Fatalf("a stranger's root record: %v, want kept or insufficient_storage", err)
+		}
+	}
 	c := a.client(t, url)
-	root := shard.RootRecord{Seq: 1, Pointer: make([]byte, 1024), Time: time.Now().Unix()}
-	root.Sign(freshKey(t))
-	err = c.PutRoot(t.Context(), root)
-	if !errors.Is(err, node.ErrForbidden) {
-		t.Fatalf("a stranger's root record: %v, want forbidden", err)
+	for range perPeer + 8 {
+		post(c)
+	}
+	if kept != perPeer {
+		t.Fatalf("one stranger made the node keep %d roots, want %d", kept, perPeer)
+	}
+	for range perBlock {
+		post(a.client(t, url))
+	}
+	if kept != perBlock {
+		t.Fatalf("strangers of one address block made the node keep %d roots, want %d", kept, perBlock)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 const (
 	prefixCounter   byte = 'c' // c | name                  -> counter (the node's; C: the catalog's)
 	prefixLease     byte = 'e' // e | expiry(8) | shard(32) | owner(32) -> (empty): lease index
+	prefixForeign   byte = 'f' // f | ...                   -> foreign roots' index and tallies (roots.go)
 	prefixLastGrant byte = 'g' // g | shard(32) | owner(32) -> last grant time
 	prefixOwnerHeld byte = 'h' // h | owner(32)             -> what is held for the owner
 	prefixInline    byte = 'i' // i | shard(32)             -> inline shard bytes

@@ -67,6 +67,9 @@ type Config struct {
 	MinRate        int64 // bytes per second
 	// Limits bound what callers can make the node hold at once.
 	Limits Limits
+	// ForeignRoots bound the root records kept for owners the node holds
+	// no shard for, and how long they are kept.
+	ForeignRoots ForeignRootLimits
 	// Registry, if set, is the peer registry behind peer exchange
 	// (GET and POST /v1/peers); nil: the node hands out no records and
 	// keeps none.
@@ -99,6 +102,7 @@ func (c *Config) Defaults() {
 	setDefault(&c.RequestTimeout, 30*time.Second)
 	setDefault(&c.MinRate, 1<<20)
 	c.Limits.defaults()
+	c.ForeignRoots.defaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -136,7 +140,9 @@ func (c *Config) Validate() error {
 	case c.RequestTimeout <= 0 || c.MinRate <= 0:
 		err = errors.New("request timeout and minimum rate must be positive")
 	default:
-		err = c.Limits.validate()
+		if err = c.Limits.validate(); err == nil {
+			err = c.ForeignRoots.validate()
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("node: config: %w", err)

@@ -39,13 +39,14 @@
 //	                                   RenewAnswer {"renewed":[id,...],
 //	                                   "not_held":[id,...]} (see Owner grants)
 //	DELETE /v1/shards/{id}             Ishtar-Grant (op delete); 204
-//	GET    /v1/roots/{owner}           200 RootRecord
+//	GET    /v1/roots/{owner}           200 RootRecord: the highest seq kept
 //	POST   /v1/roots/{owner}           body RootRecord (at most 16 KiB as JSON);
 //	                                   204, or 409 unless its seq is above the
-//	                                   one held, or 403 if the node holds no
-//	                                   shard of the owner. A root counts against
-//	                                   the capacity and goes with the owner's
-//	                                   last holding
+//	                                   one kept. For an owner the node holds
+//	                                   no shard for (a foreign root), 507 when
+//	                                   the caller's, its block's or the node's
+//	                                   room for those is full; kept 30 days
+//	                                   after its last accepted post (see Roots)
 //
 // A refused request is answered with {"code": "...", "message": "..."}:
 //
@@ -56,7 +57,7 @@
 //	401 clock_skew          request or grant time outside the clock window
 //	401 replayed            nonce already seen within the window
 //	403 forbidden           grant for another op, shard or size; owner holds no
-//	                        reference (or, for a root, no shard at all)
+//	                        reference
 //	404 not_found           shard not held, no root, unknown path
 //	408 timeout             body slower than the floor rate (see Storage)
 //	409 conflict            root seq not above the held one
@@ -73,7 +74,9 @@
 //	                        second, uploads in flight, replay window), with a
 //	                        Retry-After header in seconds; try again shortly
 //	507 insufficient_storage  the shards committed leave no room; nothing was
-//	                        kept. Never answered because of uploads in flight
+//	                        kept. Never answered because of uploads in flight.
+//	                        For a root post: no room for another foreign root
+//	                        (see Roots); it says nothing of room for shards
 //	500 internal
 //
 // # Signed requests
@@ -121,7 +124,10 @@
 // uploads in flight and the capacity they reserve, node records kept (by
 // the registry, see Peer exchange), log lines written. A
 // caller over a bound gets 503 busy with a Retry-After; the limits never
-// answer 507, which means full.
+// answer 507, which means full. Root records of owners the node holds no
+// shard for are bounded the same three ways (Config.ForeignRoots, see
+// Roots), but they are room kept for a month, not a rate: retrying soon
+// cannot help, so a post over those bounds gets 507.
 //
 // A request naming another node as its target, or a store, renew, delete
 // or post naming none, is refused (421 misdirected): a node cannot replay
@@ -278,9 +284,9 @@
 // Leases expire. A holding whose lease lapsed more than Config.LeaseGrace
 // ago (7 days by default; setting node.lease_grace) is deleted by
 // Server.Maintain (every 5 minutes, ExpireLeases), as a delete would: the
-// owner's totals lose it, the owner's root goes with its last holding,
-// and the shard's bytes with the shard's last holding, so the capacity
-// (and the Free of the node's record) grows back. Until then the owner
+// owner's totals lose it, the owner's root becomes foreign with its last
+// holding (see Roots), and the shard's bytes go with the shard's last
+// holding, so the capacity (and the Free of the node's record) grows back. Until then the owner
 // may still renew it. The sweep finds lapsed leases through meta's lease
 // index and works through them 256 at a time, each page in one meta batch
 // under its shards' locks, so a million lapsed holdings never hold the
@@ -307,6 +313,37 @@
 // removed, so a crash in between leaves bytes no owner holds; Server.Sweep
 // (run by `ishtar serve` at start) removes them. Inline shards never need
 // it.
+//
+// # Roots
+//
+// An owner's gateway posts its signed root record (shard.RootRecord: the
+// sealed pointer to its latest catalog backup, with a seq) after every
+// backup step, and at least daily, to its root holders: the peers that
+// rendezvous hashing of the owner ID picks (peers.RootHolders, 2n of them
+// by default), and those holding its newest catalog shards. A node keeps
+// one root per owner, the highest seq it accepted (a post of a lower or
+// equal seq is a conflict), verbatim, at most MaxRootRecord (16 KiB) as
+// JSON, counted against its capacity.
+//
+// The root of an owner the node holds shards for is always kept. Any
+// other is a foreign root: anyone can make owner keys, so foreign roots
+// are bounded (Config.ForeignRoots, counted in meta next to the roots) by
+// the node that posted them (32 by default), its address block (64) and
+// in all (4096 roots, 32 MiB), and must fit in the node's free capacity.
+// A post over a bound is refused with 507 insufficient_storage, naming
+// the bound: no kept root is ever evicted for a newcomer, so a flood of
+// fresh owners fills at most its own callers' and blocks' shares. A
+// higher seq of a root already kept takes its place, charged to whoever
+// posted it last. A foreign root expires 30 days (ForeignRoots.TTL) after
+// its last accepted post, and Server.Maintain deletes it within minutes
+// of that, giving its bytes back.
+//
+// A foreign root becomes an ordinary one when the owner's first shard
+// arrives, and counts against no bound from then on. When the owner's
+// last holding goes (deleted, or its lease expired), the root becomes
+// foreign again, charged to its last poster and expiring 30 days after
+// its last post; it is deleted at once instead if that time is past or
+// the poster's, its block's or the node's room for foreign roots is full.
 //
 // Audit answers sign, after the tag "ishtar/audit/v1\x00": the shard ID
 // (32 bytes), Size, LeafSize and Leaf (8 bytes each, big-endian), the nonce

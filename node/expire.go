@@ -17,7 +17,7 @@ const expirePage = 256
 type Expired struct {
 	Holdings int   // owners' holdings whose lease lapsed more than LeaseGrace ago
 	Shards   int   // shards whose bytes went with their last holding
-	Freed    int64 // capacity given back: bytes, holdings' overhead, roots
+	Freed    int64 // capacity given back: bytes, holdings' overhead, roots dropped
 }
 
 func (e *Expired) add(o Expired) {
@@ -28,10 +28,11 @@ func (e *Expired) add(o Expired) {
 
 // ExpireLeases deletes the holdings whose lease expired more than
 // Config.LeaseGrace ago, and the bytes of a shard with its last holding,
-// as a delete would (the owner's totals, and the owner's root with its
-// last holding, follow). It works through the lease index a page at a
-// time, each page in one meta batch, until nothing lapsed is left or ctx
-// ends. Maintain runs it; it is exported for tests and tools.
+// as a delete would (the owner's totals follow, and with its last
+// holding the owner's root becomes foreign or goes, see orphanRoot). It
+// works through the lease index a page at a time, each page in one meta
+// batch, until nothing lapsed is left or ctx ends. Maintain runs it; it
+// is exported for tests and tools.
 func (s *Server) ExpireLeases(ctx context.Context) (Expired, error) {
 	var total Expired
 	cutoff := s.cfg.Now().Add(-s.cfg.LeaseGrace).Unix()

@@ -17,12 +17,16 @@ import (
 // A holding whose lease lapsed more than the grace ago is deleted, with
 // the shard's bytes when it was the last; one renewed in time, or still
 // in its grace, stays; a shard held by two owners loses only the lapsed
-// owner's holding; the owner's root goes with its last holding; and the
-// node's free space grows back by all of it.
+// owner's holding; the owner's root, posted longer ago than the foreign
+// roots' TTL, goes with its last holding (see roots_test.go for one
+// posted within it); and the node's free space grows back by all of it.
 func TestLeaseExpiry(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m storageMode) {
 		clock := newTestClock()
-		n := startNode(t, nodeOpts{inlineMax: m.inlineMax, cfg: func(c *Config) { c.Now = clock.Now }})
+		n := startNode(t, nodeOpts{inlineMax: m.inlineMax, cfg: func(c *Config) {
+			c.Now = clock.Now
+			c.ForeignRoots.TTL = 7 * 24 * time.Hour
+		}})
 		var logs syncBuffer
 		n.srv.log = slog.New(slog.NewJSONHandler(&logs, nil))
 		c := n.client(t, WithClientClock(clock.Now))

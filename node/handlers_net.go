@@ -1,18 +1,11 @@
 package node
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
-	"ishtar/meta"
 	"ishtar/shard"
 )
-
-// MaxRootRecord bounds a root record as kept (its JSON form).
-const MaxRootRecord = 16 << 10
 
 // recordRefresh is how long the node's record is handed out before it is
 // signed again with the same content: well within the records' 24 h.
@@ -56,74 +49,5 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request, c *call) err
 		return err
 	}
 	writeJSON(w, http.StatusOK, rec)
-	return nil
-}
-
-// handleGetRoot answers GET /v1/roots/{owner} with the highest root record.
-func (s *Server) handleGetRoot(w http.ResponseWriter, r *http.Request, c *call) error {
-	owner, err := pathID(r, "owner")
-	if err != nil {
-		return err
-	}
-	root, err := s.db.Root(owner)
-	if errors.Is(err, meta.ErrNotFound) {
-		return errorf(ErrNotFound, "no root for owner %s", owner)
-	}
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, json.RawMessage(root.Record))
-	return nil
-}
-
-// handlePostRoot keeps an owner's root record if its Seq is the highest:
-// POST /v1/roots/{owner}.
-func (s *Server) handlePostRoot(w http.ResponseWriter, r *http.Request, c *call) error {
-	owner, err := pathID(r, "owner")
-	if err != nil {
-		return err
-	}
-	var rec shard.RootRecord
-	if err := json.Unmarshal(c.body, &rec); err != nil {
-		return errorf(ErrBadRequest, "body is not a root record: %v", err)
-	}
-	if rec.Owner != shard.PublicKey(owner) {
-		return errorf(ErrBadRequest, "record of owner %s posted for %s", rec.Owner, owner)
-	}
-	if err := rec.Verify(); err != nil {
-		return fromShardError(err, "root record")
-	}
-	raw, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("node: encode root record: %w", err)
-	}
-	if int64(len(raw)) > MaxRootRecord {
-		return errorf(ErrTooLarge, "root record of %d bytes, at most %d", len(raw), MaxRootRecord)
-	}
-	err = s.db.Update(func(b *meta.Batch) error {
-		// A root is kept only for an owner this node holds shards for,
-		// and counts against the capacity: strangers cannot make the
-		// node keep records for free.
-		if held, err := b.OwnerHeld(owner); err != nil {
-			return err
-		} else if held.Shards == 0 {
-			return errorf(ErrForbidden, "this node holds no shard of owner %s", owner)
-		}
-		old, err := b.Root(owner)
-		if err == nil && old.Seq >= rec.Seq {
-			return errorf(ErrConflict, "have seq %d, got %d", old.Seq, rec.Seq)
-		}
-		if err != nil && !errors.Is(err, meta.ErrNotFound) {
-			return err
-		}
-		if _, err := b.AddCounter(meta.CounterUsedBytes, int64(len(raw)-len(old.Record))); err != nil {
-			return err
-		}
-		return b.PutRoot(meta.Root{Owner: owner, Seq: rec.Seq, Record: raw})
-	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -79,18 +79,22 @@ func (s *Server) ownerOp(r *http.Request, g shard.Grant, apply func(rec *meta.He
 
 // addHolding counts a new holding of a shard of size bytes for owner: in
 // the owner's totals, and its catalog entries against the capacity (the
-// shard's bytes count once, with its first holding).
+// shard's bytes count once, with its first holding). With the owner's
+// first holding, the owner's foreign root becomes an ordinary one.
 func addHolding(b *meta.Batch, owner shard.PublicKey, size int64) error {
-	if _, err := b.AddOwnerHeld(owner, 1, size+meta.HoldingOverhead); err != nil {
+	o, err := b.AddOwnerHeld(owner, 1, size+meta.HoldingOverhead)
+	if err != nil {
 		return err
 	}
-	_, err := b.AddCounter(meta.CounterUsedBytes, meta.HoldingOverhead)
-	return err
+	if _, err := b.AddCounter(meta.CounterUsedBytes, meta.HoldingOverhead); err != nil || o.Shards > 1 {
+		return err
+	}
+	return adoptRoot(b, owner)
 }
 
-// dropHolding takes a released holding of size bytes off owner's totals,
-// and with the owner's last one the owner's root record: a node keeps a
-// root only for owners it holds shards for.
+// dropHolding takes a released holding of size bytes off owner's totals;
+// with the owner's last one, the owner's root becomes foreign or goes
+// (orphanRoot).
 func (s *Server) dropHolding(b *meta.Batch, owner shard.PublicKey, size int64) error {
 	o, err := b.AddOwnerHeld(owner, -1, -(size + meta.HoldingOverhead))
 	if err != nil {
@@ -99,17 +103,7 @@ func (s *Server) dropHolding(b *meta.Batch, owner shard.PublicKey, size int64) e
 	if _, err := b.AddCounter(meta.CounterUsedBytes, -meta.HoldingOverhead); err != nil || o.Shards > 0 {
 		return err
 	}
-	root, err := b.Root(owner)
-	if errors.Is(err, meta.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := b.AddCounter(meta.CounterUsedBytes, -int64(len(root.Record))); err != nil {
-		return err
-	}
-	return b.DeleteRoot(owner)
+	return s.orphanRoot(b, owner)
 }
 
 // handleRenew extends an owner's lease: POST /v1/shards/{id}/renew.

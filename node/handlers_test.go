@@ -243,11 +243,17 @@ func TestRoots(t *testing.T) {
 	}
 	_, err := c.GetRoot(ctx, owner.Public())
 	wantCode(t, err, ErrNotFound)
-	// A stranger (an owner this node holds nothing for) cannot make the
-	// node keep a root.
-	wantCode(t, c.PutRoot(ctx, root(1)), ErrForbidden)
+	// A root of an owner this node holds nothing for is kept as a
+	// foreign one (see roots_test.go), and becomes an ordinary one when
+	// the owner's first shard arrives.
+	if err := c.PutRoot(ctx, root(1)); err != nil {
+		t.Fatal(err)
+	}
 	b, id := testShard(70, 3000)
 	put(t, c, owner, b, id)
+	if r, err := n.db.Root(owner.Public()); err != nil || r.Foreign() || r.Seq != 1 {
+		t.Fatalf("root once the owner's shard came: %+v, %v", r, err)
+	}
 	if err := c.PutRoot(ctx, root(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -274,19 +280,32 @@ func TestRoots(t *testing.T) {
 	huge.Sign(owner)
 	wantCode(t, c.PutRoot(ctx, huge), ErrTooLarge)
 
-	// The root counts against the capacity, and goes with the owner's
-	// last shard.
+	// The root counts against the capacity, and with the owner's last
+	// shard becomes a foreign root again (posted just now: well within
+	// its TTL), counted against the caller's bounds.
 	used, _ := n.db.Counter(meta.CounterUsedBytes)
 	if used <= int64(len(b)) {
 		t.Fatalf("used %d with a shard of %d bytes and a root", used, len(b))
 	}
+	if tl, err := n.db.ForeignTallies(c.key.Public(), "127.0.0.0/24"); err != nil || tl != (meta.ForeignTallies{}) {
+		t.Fatalf("an ordinary root in the foreign tallies: %+v, %v", tl, err)
+	}
 	if err := c.DeleteShard(ctx, id, newGrant(owner, shard.OpDelete, id, int64(len(b)))); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.GetRoot(ctx, owner.Public())
-	wantCode(t, err, ErrNotFound)
-	if used, _ := n.db.Counter(meta.CounterUsedBytes); used != 0 {
-		t.Fatalf("used %d once the owner's last shard and root are gone", used)
+	if got, err := c.GetRoot(ctx, owner.Public()); err != nil || got.Seq != 7 {
+		t.Fatalf("root after the owner's last shard went: %+v, %v", got, err)
+	}
+	kept, err := n.db.Root(owner.Public())
+	if err != nil || !kept.Foreign() {
+		t.Fatalf("root after the owner's last shard went: %+v, %v", kept, err)
+	}
+	one := meta.ForeignTally{Roots: 1, Bytes: int64(len(kept.Record))}
+	if tl, err := n.db.ForeignTallies(c.key.Public(), "127.0.0.0/24"); err != nil || tl != (meta.ForeignTallies{Poster: one, Block: one, Node: one}) {
+		t.Fatalf("foreign tallies %+v, %v", tl, err)
+	}
+	if used, _ := n.db.Counter(meta.CounterUsedBytes); used != int64(len(kept.Record)) {
+		t.Fatalf("used %d with only a root of %d bytes left", used, len(kept.Record))
 	}
 }
 

@@ -5,17 +5,19 @@ import (
 	"time"
 )
 
-// maintainEvery is how often Maintain prunes and expires leases, or a
-// quarter of Config.LeaseGrace if that is shorter (tests run in seconds).
+// maintainEvery is how often Maintain prunes and expires leases and
+// foreign roots, or a quarter of Config.LeaseGrace or of the foreign
+// roots' TTL if that is shorter (tests run in seconds).
 const maintainEvery = 5 * time.Minute
 
 // Maintain prunes, until ctx ends, what expires in the catalog: the
 // last-grant times older than twice the clock window (a grant that old is
 // refused by its timestamp anyway), and the holdings whose lease lapsed
 // more than Config.LeaseGrace ago, with the shards' bytes and their last
-// holding (ExpireLeases). Run it beside the server, once per node.
+// holding (ExpireLeases), and the foreign roots not posted again within
+// their TTL (ExpireForeignRoots). Run it beside the server, once per node.
 func (s *Server) Maintain(ctx context.Context) {
-	t := time.NewTicker(min(maintainEvery, max(s.cfg.LeaseGrace/4, 250*time.Millisecond)))
+	t := time.NewTicker(min(maintainEvery, max(min(s.cfg.LeaseGrace, s.cfg.ForeignRoots.TTL)/4, 250*time.Millisecond)))
 	defer t.Stop()
 	for {
 		s.prune(ctx)
@@ -41,5 +43,12 @@ func (s *Server) prune(ctx context.Context) {
 	}
 	if err != nil && ctx.Err() == nil {
 		s.log.WarnContext(ctx, "expiring lapsed leases", "err", err)
+	}
+	roots, freed, err := s.ExpireForeignRoots(ctx)
+	if roots > 0 {
+		s.log.InfoContext(ctx, "expired foreign roots", "roots", roots, "freed", freed)
+	}
+	if err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "expiring foreign roots", "err", err)
 	}
 }
