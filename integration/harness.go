@@ -29,6 +29,10 @@ type Config struct {
 	MemStores bool
 	// Gateway, when set, has the last word on the gateway's configuration.
 	Gateway func(*gateway.Config)
+	// Backup turns the catalog backup on: off by default, since these
+	// tests count the shards and bytes of the objects they store (the
+	// backup is tested with serve processes: TestRecoverFromPhrase).
+	Backup bool
 }
 
 func (c *Config) defaults() {
@@ -142,6 +146,7 @@ func (n *Net) daemonConfig(nd *Node) daemon.Config {
 	gc.SegmentSize = n.Config.SegmentSize
 	gc.Capacity = n.Config.Capacity
 	gc.AddressDiversity = false
+	c.Upkeep.Backup = n.Config.Backup
 	if n.Config.Gateway != nil {
 		n.Config.Gateway(gc)
 	}

@@ -35,8 +35,10 @@ var (
 	// no gateway and no S3 endpoint, so the test waits for its GET
 	// /v1/info to answer instead of an "S3 endpoint:" line (startTracker).
 	trackerModeArgs = []string{"--tracker-mode"}
-	// networkEnv speeds peer exchange up (network.exchange_interval).
-	networkEnv = []string{"ISHTAR_NETWORK_EXCHANGE_INTERVAL=1s"}
+	// networkEnv speeds peer exchange up (network.exchange_interval),
+	// and turns the catalog backup off: the test counts what each host
+	// holds.
+	networkEnv = []string{"ISHTAR_NETWORK_EXCHANGE_INTERVAL=1s", "ISHTAR_GATEWAY_BACKUP=false"}
 )
 
 // trackerArgs make a node learn peers from the tracker at url

@@ -165,6 +165,7 @@ var settings = []setting{
 	intSetting("gateway.repair_threshold", "", "", func(c *Config) *int { return &c.Upkeep.RepairThreshold }),
 	sizeSetting("gateway.audit_rate", "", "", func(c *Config) *int64 { return &c.Upkeep.AuditRate }),
 	sizeSetting("gateway.repair_rate", "", "", func(c *Config) *int64 { return &c.Upkeep.RepairRate }),
+	boolSetting("gateway.backup", "", "", func(c *Config) *bool { return &c.Upkeep.Backup }),
 	durSetting("gateway.backup_lag", "", "", func(c *Config) *time.Duration { return &c.Upkeep.BackupLag }),
 	durSetting("gateway.hedge_after", "", "", func(c *Config) *time.Duration { return &c.Gateway.HedgeAfter }),
 	durSetting("gateway.request_timeout", "", "", func(c *Config) *time.Duration { return &c.Gateway.RequestTimeout }),

@@ -73,7 +73,7 @@ func (c *Config) Defaults() {
 	c.Upkeep.OfflineGrace = policy.Defaults().OfflineGrace
 	c.Upkeep.AuditRate = int64(policy.Defaults().AuditBytesPerSecond)
 	c.Upkeep.RepairRate = int64(policy.Defaults().RepairBytesPerSecond)
-	c.Upkeep.BackupLag = 30 * time.Second
+	c.Upkeep.Backup, c.Upkeep.BackupLag = true, 30*time.Second
 }
 
 // Validate reports the first invalid setting, by its TOML name.

@@ -73,9 +73,6 @@ type Options struct {
 	// HTTPClient, if set, is the client of the peers (its transport
 	// should set ExpectContinueTimeout, see node.NewClient).
 	HTTPClient *http.Client
-	// NoBackup leaves the catalog backup out (tests of upkeep that count
-	// every segment and byte the owner stores).
-	NoBackup bool
 }
 
 // Daemon is one node and, unless storage-only, its gateway and S3
@@ -221,7 +218,7 @@ func (d *Daemon) openGateway() error {
 		return err
 	}
 	d.bkp = backupPeers{up}
-	if !d.opts.NoBackup {
+	if d.cfg.Upkeep.Backup {
 		if d.bk, err = backup.New(d.cfg.BackupConfig(), d.db, d.id.Owner, gw, d.bkp, d.log.With("component", "backup")); err != nil {
 			return err
 		}

@@ -365,16 +365,9 @@ func startOwner(t *testing.T, urls []string, mod func(*Config)) *Daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev := optMod
-	optMod = func(o *Options) {
-		if prev != nil {
-			prev(o)
-		}
-		o.NoBackup = true
-	}
-	defer func() { optMod = prev }()
 	d := startDaemonWith(t, func(c *Config, id *Identity) {
 		c.StorageOnly = false
+		c.Upkeep.Backup = false
 		mod(c)
 		c.Network.Bootstrap = urls
 		id.Owner = seed.Keys()

@@ -40,7 +40,7 @@ func Recover(ctx context.Context, cfg Config, id Identity, opts Options) (_ Reco
 	if len(cfg.Network.Bootstrap) == 0 && len(cfg.Network.Trackers) == 0 {
 		return r, errors.New("recover: no peer to learn the network from (give --bootstrap URL)")
 	}
-	opts.NoBackup = true // nothing is backed up before the restore
+	cfg.Upkeep.Backup = false // nothing is backed up before the restore
 	d, err := Open(cfg, id, opts)
 	if err != nil {
 		return r, err

@@ -32,8 +32,11 @@ type Upkeep struct {
 	// AuditRate and RepairRate bound the bytes a second audits and
 	// repair move (0: the policy's defaults, 64 KiB/s and 1 MiB/s).
 	AuditRate, RepairRate int64
-	// BackupLag bounds how long a change to the catalog waits before it
-	// is backed up to the network (gateway/backup); default 30 s.
+	// Backup turns the catalog backup on (default): without it the
+	// recovery phrase recovers nothing. Tests that count every shard
+	// stored turn it off. BackupLag bounds how long a change to the
+	// catalog waits before it is backed up (gateway/backup); default 30 s.
+	Backup    bool
 	BackupLag time.Duration
 }
 

@@ -1,0 +1,243 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"ishtar/cmd/ishtar/daemon"
+	"ishtar/integration/devnet"
+)
+
+// serveIn starts `ishtar serve` on an existing data directory (one that
+// `ishtar recover` made), on fresh loopback ports.
+func serveIn(t testing.TB, dir string, env []string, args ...string) *serveRun {
+	t.Helper()
+	s := &serveRun{t: t, dir: dir, args: args, env: env}
+	var err error
+	if s.listen, err = devnet.FreeAddr(); err != nil {
+		t.Fatal(err)
+	}
+	if s.s3addr, err = devnet.FreeAddr(); err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	return s
+}
+
+// statusOf is a daemon's `ishtar status --json`, the backup included.
+func statusOf(t testing.TB, s *serveRun) daemon.Status {
+	t.Helper()
+	var st daemon.Status
+	ishtarStatus(t, s, &st)
+	return st
+}
+
+// waitBackup waits until the gateway's catalog backup has every change
+// that calls for one.
+func waitBackup(t testing.TB, gw *serveRun) daemon.Status {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		st := statusOf(t, gw)
+		if st.Backup.RootSeq != 0 && st.Backup.Lag == 0 {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the catalog is not backed up after 2 min: %+v", st.Backup)
+		}
+		time.Sleep(250 * time.Millisecond) // polling the gateway's status
+	}
+}
+
+// listAll lists every key of bucket with its size and ETag.
+func listAll(t testing.TB, c *s3.Client, bucket string) []string {
+	t.Helper()
+	var out []string
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			out = append(out, fmt.Sprintf("%s %d %s", aws.ToString(o.Key), aws.ToInt64(o.Size), aws.ToString(o.ETag)))
+		}
+	}
+	return out
+}
+
+// ishtarRecover runs `ishtar recover` with phrase on its standard input.
+func ishtarRecover(t testing.TB, dir, phrase string, args ...string) (string, error) {
+	cmd := exec.CommandContext(t.Context(), ishtarBin(t), append([]string{"recover", "--data", dir}, args...)...)
+	cmd.Env = append(os.Environ(), "ISHTAR_CONFIG=", "ISHTAR_DATA=")
+	cmd.Stdin = strings.NewReader(phrase + "\n")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// Issue 11, item 6: storage nodes in their own processes stay up; a
+// gateway stores a few hundred objects (small, one segment, many
+// segments, multipart), overwrites and deletes some, and backs its
+// catalog up; its data directory is destroyed; `ishtar recover` with the
+// phrase and one peer's URL brings back the same listing and every
+// object byte-exact, deleted ones stay deleted, and uploads go on.
+func TestRecoverFromPhrase(t *testing.T) {
+	env := []string{"ISHTAR_NETWORK_EXCHANGE_INTERVAL=1s", "ISHTAR_GATEWAY_BACKUP_LAG=2s", "ISHTAR_GATEWAY_SEGMENT_SIZE=256KiB"}
+	needProcesses(t)
+	// Storage nodes that know each other (all bootstrap from the first):
+	// a new machine learns the whole network from any one of them.
+	first := startServe(t, env, "--capacity", "1GiB")
+	nodes := []*serveRun{first}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			s := startServe(t, env, "--capacity", "1GiB", "--bootstrap", first.NodeURL)
+			mu.Lock()
+			nodes = append(nodes, s)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	args := []string{"--capacity", "8GiB"}
+	for _, n := range nodes {
+		args = append(args, "--bootstrap", n.NodeURL)
+	}
+	gwEnv := append([]string{"ISHTAR_GATEWAY_ADDRESS_DIVERSITY=false"}, env...)
+	gw := startServe(t, gwEnv, args...)
+	c := NewS3Client(gw.Endpoint, gw.AccessKey, gw.SecretKey, nil)
+	bucket := createBucket(t, c, "recover")
+	other := createBucket(t, c, "recover-other")
+
+	want := map[string][]byte{}
+	var pmu sync.Mutex
+	var pwg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	putOne := func(key string, data []byte) {
+		sem <- struct{}{}
+		pwg.Go(func() {
+			defer func() { <-sem }()
+			putObject(t, c, bucket, key, data)
+			pmu.Lock()
+			want[key] = data
+			pmu.Unlock()
+		})
+	}
+	for i := range 300 {
+		putOne(fmt.Sprintf("small/%03d", i), randBytes(100+i*13, uint64(9000+i)))
+	}
+	for i := range 3 {
+		putOne(fmt.Sprintf("one/%d", i), randBytes(200*KiB+i, uint64(9400+i)))
+		putOne(fmt.Sprintf("many/%d", i), randBytes(MiB+7*KiB+i, uint64(9500+i)))
+	}
+	pwg.Wait()
+	p1, p2 := randBytes(5*MiB, 9601), randBytes(300*KiB, 9602)
+	id := createUpload(t, c, bucket, "multi")
+	parts := []types.CompletedPart{uploadPart(t, c, bucket, "multi", id, 1, p1), uploadPart(t, c, bucket, "multi", id, 2, p2)}
+	if _, err := c.CompleteMultipartUpload(t.Context(), &s3.CompleteMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String("multi"),
+		UploadId: aws.String(id), MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+		t.Fatal(err)
+	}
+	want["multi"] = append(slices.Clone(p1), p2...)
+	putObject(t, c, other, "x", []byte("in the other bucket"))
+	// The first backup is done; then overwrites and deletions follow, in
+	// log chunks.
+	waitBackup(t, gw)
+	for i := range 20 {
+		key := fmt.Sprintf("small/%03d", i)
+		if i%2 == 0 {
+			data := randBytes(77+i, uint64(9700+i))
+			putObject(t, c, bucket, key, data)
+			want[key] = data
+		} else {
+			if _, err := c.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
+				t.Fatal(err)
+			}
+			delete(want, key)
+		}
+	}
+	if _, err := c.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("many/1")}); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "many/1")
+	st := waitBackup(t, gw)
+	if st.Backup.RootHolders == 0 || st.Backup.Logs == 0 {
+		t.Fatalf("backup %+v: want log steps and root holders", st.Backup)
+	}
+	before, beforeOther := listAll(t, c, bucket), listAll(t, c, other)
+	if len(before) != len(want) {
+		t.Fatalf("listed %d objects, want %d", len(before), len(want))
+	}
+
+	// The machine is lost: the process killed, its directory gone. Only
+	// the phrase is left.
+	phraseBytes, err := os.ReadFile(filepath.Join(gw.dir, "owner.seed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	phrase := strings.TrimSpace(string(phraseBytes))
+	if err := gw.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(gw.dir); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "recovered")
+	// A typo in the phrase is caught by its checksum, and nothing is left
+	// behind.
+	groups := strings.Split(phrase, "-")
+	groups[3], groups[4] = groups[4], groups[3]
+	if out, err := ishtarRecover(t, dir, strings.Join(groups, "-"), "--bootstrap", nodes[2].NodeURL); err == nil || !strings.Contains(out, "checksum") {
+		t.Fatalf("a wrong phrase: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		if ents, _ := os.ReadDir(dir); len(ents) > 0 {
+			t.Fatalf("a failed recovery left %d files in %s", len(ents), dir)
+		}
+	}
+	out, err := ishtarRecover(t, dir, phrase, "--bootstrap", nodes[2].NodeURL)
+	if err != nil {
+		t.Fatalf("ishtar recover: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("Recovered:     2 buckets, %d objects", len(want)+1)) {
+		t.Fatalf("ishtar recover printed:\n%s", out)
+	}
+	gw2 := serveIn(t, dir, gwEnv, "--capacity", "8GiB", "--bootstrap", nodes[2].NodeURL)
+	c2 := NewS3Client(gw2.Endpoint, gw2.AccessKey, gw2.SecretKey, nil)
+	if got := listAll(t, c2, bucket); !slices.Equal(got, before) {
+		t.Fatalf("listing after recovery differs: %d objects, want %d", len(got), len(before))
+	}
+	if got := listAll(t, c2, other); !slices.Equal(got, beforeOther) {
+		t.Fatalf("other bucket after recovery: %v, want %v", got, beforeOther)
+	}
+	for key, data := range want {
+		got, _ := getObject(t, c2, bucket, key, "")
+		sameBytes(t, key+" after recovery", got, data)
+	}
+	_, err = c2.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("many/1")})
+	wantStatus(t, err, 404)
+	putObject(t, c2, bucket, "after", []byte("uploads go on"))
+	got, _ := getObject(t, c2, bucket, "after", "")
+	sameBytes(t, "an upload after recovery", got, []byte("uploads go on"))
+	if st := waitBackup(t, gw2); st.Backup.Snapshots == 0 {
+		t.Fatalf("the recovered gateway made no snapshot: %+v", st.Backup)
+	}
+}
