@@ -9,7 +9,10 @@ import (
 // they count.
 const (
 	// CounterStoredBytes is the size of every stored shard of every live
-	// segment: the owner's use of the network after erasure expansion.
+	// segment: the owner's use of the network after erasure expansion;
+	// plus the sealed bytes of inline objects (Object.Inline), counted
+	// once, as the catalog holds them (its backup's own copies are the
+	// backup's to count).
 	CounterStoredBytes = "gateway/stored_bytes"
 	// CounterObjects is the number of objects.
 	CounterObjects = "gateway/objects"
