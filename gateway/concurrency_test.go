@@ -13,15 +13,25 @@ import (
 )
 
 // TestConcurrentWritersAndReaders overwrites, copies, deletes and reads a
-// few keys from many goroutines: every read sees one whole version, and at
-// the end the catalog's counters and references match what is left.
+// few keys from many goroutines, with and without inline versions among
+// them: every read sees one whole version, and at the end the catalog's
+// counters and references match what is left.
 func TestConcurrentWritersAndReaders(t *testing.T) {
-	tn := newNet(t, 6, func(c *Config) { c.Concurrency = 2 })
+	t.Run("sharded", func(t *testing.T) { testConcurrentWritersAndReaders(t, 0) })
+	t.Run("inline", func(t *testing.T) { testConcurrentWritersAndReaders(t, DefaultInlineMax) })
+}
+
+func testConcurrentWritersAndReaders(t *testing.T, inlineMax int64) {
+	tn := newNet(t, 6, func(c *Config) { c.Concurrency, c.InlineMax = 2, inlineMax })
 	tn.bucket("b")
 	seg := int(tn.g.cfg.SegmentSize)
 	versions := make([][]byte, 6)
 	for i := range versions {
-		versions[i] = randBytes(seg/2+i*seg/3, uint64(100+i))
+		size := seg/2 + i*seg/3
+		if inlineMax > 0 && i%2 == 0 {
+			size = int(inlineMax) - i
+		}
+		versions[i] = randBytes(size, uint64(100+i))
 	}
 	isVersion := func(b []byte) bool {
 		for _, v := range versions {
@@ -85,6 +95,7 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 		}
 		objects++
 		logical += o.Size
+		stored += inlineBytes(o)
 		for _, r := range o.Segments {
 			live[r.ID]++
 		}
