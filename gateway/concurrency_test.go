@@ -87,7 +87,7 @@ func testConcurrentWritersAndReaders(t *testing.T, inlineMax int64) {
 	// What is left is consistent: references, counters, and after the
 	// releases, exactly the shards of the live objects on the peers.
 	live := map[meta.SegmentID]int64{}
-	var objects, logical, stored int64
+	var objects, logical, stored, inline int64
 	for i := range 3 {
 		o, err := tn.db.Object("b", fmt.Sprintf("k%d", i))
 		if err != nil {
@@ -95,7 +95,7 @@ func testConcurrentWritersAndReaders(t *testing.T, inlineMax int64) {
 		}
 		objects++
 		logical += o.Size
-		stored += inlineBytes(o)
+		inline += inlineBytes(o)
 		for _, r := range o.Segments {
 			live[r.ID]++
 		}
@@ -114,9 +114,9 @@ func testConcurrentWritersAndReaders(t *testing.T, inlineMax int64) {
 		stored += storedBytes(s)
 	}
 	if tn.counter(meta.CounterObjects) != objects || tn.counter(meta.CounterLogicalBytes) != logical ||
-		tn.counter(meta.CounterStoredBytes) != stored {
-		t.Fatalf("counters %d/%d/%d, want %d/%d/%d", tn.counter(meta.CounterObjects), tn.counter(meta.CounterLogicalBytes),
-			tn.counter(meta.CounterStoredBytes), objects, logical, stored)
+		tn.counter(meta.CounterStoredBytes) != stored || tn.counter(meta.CounterInlineBytes) != inline {
+		t.Fatalf("counters %d/%d/%d/%d, want %d/%d/%d/%d", tn.counter(meta.CounterObjects), tn.counter(meta.CounterLogicalBytes),
+			tn.counter(meta.CounterStoredBytes), tn.counter(meta.CounterInlineBytes), objects, logical, stored, inline)
 	}
 	tn.releaseAll()
 	held := tn.held()

@@ -74,10 +74,10 @@
 // # Quota
 //
 // The bytes stored on the network (every acknowledged shard of every live
-// segment, and the sealed bytes of inline objects, counted once as the
-// catalog holds them) plus those promised to uploads in flight may not
-// exceed Config.Capacity; an upload that would is refused with
-// QuotaExceeded before anything is stored.
+// segment) and in the catalog (the sealed bytes of inline objects, counted
+// once) plus those promised to uploads in flight may not exceed
+// Config.Capacity; an upload that would is refused with QuotaExceeded
+// before anything is stored.
 //
 // # Errors
 //

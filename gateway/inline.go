@@ -16,7 +16,9 @@ import (
 // new data key wrapped with the owner's key) and kept in the object's
 // catalog record (meta.InlineContent) instead of as shards on peers.
 // Nothing else changes: ETag, checksum, metadata and listings are those of
-// any object, and the quota counts the sealed bytes once.
+// any object. The sealed bytes are counted once, in meta.CounterInlineBytes
+// (not in the stored bytes, which are the shards on peers), and count
+// against the quota.
 
 // inlines reports whether a single PUT of size bytes is kept inline. The
 // size is the one the client declared: the body is read only after this
@@ -26,8 +28,8 @@ func (g *Gateway) inlines(size int64) bool {
 }
 
 // inlineBytes is what an object's record holds of its content: the
-// sealed bytes of an inline object, else nothing. The stored-bytes
-// counter counts them while the record lives.
+// sealed bytes of an inline object, else nothing. CounterInlineBytes
+// counts them while the record lives.
 func inlineBytes(o meta.Object) int64 {
 	if o.Inline == nil {
 		return 0

@@ -55,12 +55,14 @@ func (tn *testNet) sealed(n int) int64 {
 	return shard.SealedSize(int64(n), tn.g.cfg.Params.BlockSize)
 }
 
-// wantCounters checks the object, logical and stored bytes counters.
-func (tn *testNet) wantCounters(objects, logical, stored int64) {
+// wantCounters checks the object, logical, stored and inline bytes
+// counters.
+func (tn *testNet) wantCounters(objects, logical, stored, inline int64) {
 	tn.t.Helper()
-	got := [3]int64{tn.counter(meta.CounterObjects), tn.counter(meta.CounterLogicalBytes), tn.counter(meta.CounterStoredBytes)}
-	if want := [3]int64{objects, logical, stored}; got != want {
-		tn.t.Fatalf("counters (objects, logical, stored) %v, want %v", got, want)
+	got := [4]int64{tn.counter(meta.CounterObjects), tn.counter(meta.CounterLogicalBytes),
+		tn.counter(meta.CounterStoredBytes), tn.counter(meta.CounterInlineBytes)}
+	if want := [4]int64{objects, logical, stored, inline}; got != want {
+		tn.t.Fatalf("counters (objects, logical, stored, inline) %v, want %v", got, want)
 	}
 }
 
@@ -71,12 +73,12 @@ func TestInlineTouchesNoPeer(t *testing.T) {
 	tn := inlineNet(t, DefaultInlineMax)
 	ctx := context.Background()
 	objs := map[string][]byte{"empty": {}, "one": {7}, "small": randBytes(100, 1), "max": randBytes(DefaultInlineMax, 2)}
-	var logical, stored int64
+	var logical, inline int64
 	for k, data := range objs {
 		tn.put("b", k, data)
 		tn.wantInline("b", k, true)
 		logical += int64(len(data))
-		stored += tn.sealed(len(data))
+		inline += tn.sealed(len(data))
 	}
 	for k, data := range objs {
 		obj, err := tn.g.GetObject(ctx, "b", k)
@@ -96,7 +98,7 @@ func TestInlineTouchesNoPeer(t *testing.T) {
 			t.Fatalf("listed %+v, want %d bytes ETag %s", o, len(data), md5hex(data))
 		}
 	}
-	tn.wantCounters(int64(len(objs)), logical, stored)
+	tn.wantCounters(int64(len(objs)), logical, 0, inline)
 	if n := tn.peerCalls(); n != 0 || len(tn.held()) != 0 {
 		t.Fatalf("inline objects made %d peer calls, peers hold %d shards", n, len(tn.held()))
 	}
@@ -118,7 +120,7 @@ func TestInlineTouchesNoPeer(t *testing.T) {
 	if _, err := tn.g.DeleteObjects(ctx, "b", []string{"empty", "one", "small", "max", "while-away", "copy"}); err != nil {
 		t.Fatal(err)
 	}
-	tn.wantCounters(0, 0, 0)
+	tn.wantCounters(0, 0, 0, 0)
 	if n := tn.peerCalls(); n != 0 {
 		t.Fatalf("%d peer calls with every peer away", n)
 	}
@@ -153,16 +155,16 @@ func TestInlineBoundary(t *testing.T) {
 			if got := tn.get("b", "k"); !bytes.Equal(got, data) {
 				t.Fatal("wrong bytes")
 			}
-			stored := tn.g.expansion(int64(c.size))
+			stored, inline := tn.g.expansion(int64(c.size)), int64(0)
 			if c.inline {
-				stored = tn.sealed(c.size)
+				stored, inline = 0, tn.sealed(c.size)
 				if n := tn.peerCalls(); n != 0 {
 					t.Fatalf("%d peer calls", n)
 				}
 			} else if len(tn.held()) != tn.g.cfg.Params.N {
 				t.Fatalf("peers hold %d shards, want %d", len(tn.held()), tn.g.cfg.Params.N)
 			}
-			tn.wantCounters(1, int64(c.size), stored)
+			tn.wantCounters(1, int64(c.size), stored, inline)
 		})
 	}
 }
@@ -236,7 +238,7 @@ func TestInlineOverwrite(t *testing.T) {
 		t.Fatalf("%d shards held after the release", n)
 	}
 	checkDeleteGrants(t, tn, oldShards)
-	tn.wantCounters(1, int64(len(small)), tn.sealed(len(small)))
+	tn.wantCounters(1, int64(len(small)), 0, tn.sealed(len(small)))
 
 	tn.put("b", "k", big)
 	tn.wantInline("b", "k", false)
@@ -246,18 +248,18 @@ func TestInlineOverwrite(t *testing.T) {
 	if n := tn.pendingReleases(); n != 0 {
 		t.Fatalf("replacing an inline object queued %d releases", n)
 	}
-	tn.wantCounters(1, int64(len(big)), tn.g.expansion(int64(len(big))))
+	tn.wantCounters(1, int64(len(big)), tn.g.expansion(int64(len(big))), 0)
 
 	tn.put("b", "k", small) // and inline over inline
 	tn.put("b", "k", big[:DefaultInlineMax])
 	tn.wantInline("b", "k", true)
 	tn.releaseAll()
-	tn.wantCounters(1, DefaultInlineMax, tn.sealed(DefaultInlineMax))
+	tn.wantCounters(1, DefaultInlineMax, 0, tn.sealed(DefaultInlineMax))
 	if err := tn.g.DeleteObject(context.Background(), "b", "k"); err != nil {
 		t.Fatal(err)
 	}
 	tn.releaseAll()
-	tn.wantCounters(0, 0, 0)
+	tn.wantCounters(0, 0, 0, 0)
 	if n := len(tn.held()); n != 0 {
 		t.Fatalf("%d shards held at the end", n)
 	}
@@ -304,7 +306,7 @@ func TestInlineCopy(t *testing.T) {
 			t.Fatalf("copy %s: wrong bytes", key)
 		}
 	}
-	tn.wantCounters(3, 3*3000, 3*tn.sealed(3000))
+	tn.wantCounters(3, 3*3000, 0, 3*tn.sealed(3000))
 	if n := tn.peerCalls(); n != 0 {
 		t.Fatalf("inline copies made %d peer calls", n)
 	}
@@ -326,7 +328,7 @@ func TestInlineCopy(t *testing.T) {
 	if obj := tn.object("b", "to-peers"); obj.ETag != md5hex(data) || obj.ChecksumValue != "AAAAAA==" {
 		t.Fatalf("copy on peers: %+v", obj)
 	}
-	tn.wantCounters(4, 4*3000, 3*tn.sealed(3000)+tn.g.expansion(3000))
+	tn.wantCounters(4, 4*3000, tn.g.expansion(3000), 3*tn.sealed(3000))
 
 	// A small object on peers is copied by reference, whatever InlineMax.
 	tn.cfg.InlineMax = 0
@@ -353,7 +355,7 @@ func TestInlineCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	tn.releaseAll()
-	tn.wantCounters(0, 0, 0)
+	tn.wantCounters(0, 0, 0, 0)
 	if n := len(tn.held()); n != 0 {
 		t.Fatalf("%d shards held after every object went", n)
 	}
@@ -406,7 +408,7 @@ func TestInlineBody(t *testing.T) {
 	if _, err := tn.g.GetObject(ctx, "b", "bad"); err == nil {
 		t.Fatal("a failed PUT left an object")
 	}
-	tn.wantCounters(0, 0, 0)
+	tn.wantCounters(0, 0, 0, 0)
 
 	data := randBytes(5000, 5)
 	pr, pw := io.Pipe()
@@ -478,4 +480,30 @@ func TestInlineCorrupt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInlineQuota: inline objects count against the capacity with their
+// sealed bytes, and Stats shows them apart from the shards on peers.
+func TestInlineQuota(t *testing.T) {
+	const size = 1000
+	var sealed int64
+	tn := newNet(t, 5, func(c *Config) {
+		c.InlineMax = DefaultInlineMax
+		sealed = shard.SealedSize(size, shard.DefaultBlockSize)
+		c.Capacity = 3 * sealed
+	})
+	tn.bucket("b")
+	for i := range 3 {
+		tn.put("b", fmt.Sprint(i), randBytes(size, uint64(i)))
+	}
+	_, err := tn.g.PutObject(context.Background(), putInput("b", "over", randBytes(size, 9)))
+	wantCode(t, err, s3api.ErrQuotaExceeded)
+	st, err := tn.g.Stats(context.Background())
+	if err != nil || st.InlineBytes != 3*sealed || st.StoredBytes != 0 || st.Objects != 3 {
+		t.Fatalf("Stats = %+v, %v", st, err)
+	}
+	if err := tn.g.DeleteObject(context.Background(), "b", "0"); err != nil {
+		t.Fatal(err)
+	}
+	tn.put("b", "over", randBytes(size, 9))
 }

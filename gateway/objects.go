@@ -270,7 +270,7 @@ func (g *Gateway) commitSegments(b *meta.Batch, st *stored) error {
 
 // replaceObject writes o over any object of its key, dropping the
 // references of the one replaced, and keeps the counters (the inline
-// bytes of a record count as stored while it lives).
+// bytes of a record count while it lives).
 func (g *Gateway) replaceObject(b *meta.Batch, o meta.Object) error {
 	objects, logical, inline := int64(1), o.Size, inlineBytes(o)
 	old, err := b.Object(o.Bucket, o.Key)
@@ -289,14 +289,14 @@ func (g *Gateway) replaceObject(b *meta.Batch, o meta.Object) error {
 	return addCounters(b, objects, logical, inline)
 }
 
-// addCounters adds to the object count, the logical bytes and the stored
-// bytes of inline objects.
+// addCounters adds to the object count, the logical bytes and the inline
+// bytes.
 func addCounters(b *meta.Batch, objects, logical, inline int64) error {
 	if _, err := b.AddCounter(meta.CounterObjects, objects); err != nil {
 		return err
 	}
 	if inline != 0 {
-		if _, err := b.AddCounter(meta.CounterStoredBytes, inline); err != nil {
+		if _, err := b.AddCounter(meta.CounterInlineBytes, inline); err != nil {
 			return err
 		}
 	}

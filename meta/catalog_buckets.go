@@ -9,11 +9,12 @@ import (
 // they count.
 const (
 	// CounterStoredBytes is the size of every stored shard of every live
-	// segment: the owner's use of the network after erasure expansion;
-	// plus the sealed bytes of inline objects (Object.Inline), counted
-	// once, as the catalog holds them (its backup's own copies are the
-	// backup's to count).
+	// segment: the owner's use of the network after erasure expansion.
 	CounterStoredBytes = "gateway/stored_bytes"
+	// CounterInlineBytes is the size of the sealed content of every inline
+	// object (Object.Inline): what the owner stores in the catalog itself,
+	// counted once (the catalog backup's own copies are its to count).
+	CounterInlineBytes = "gateway/inline_bytes"
 	// CounterObjects is the number of objects.
 	CounterObjects = "gateway/objects"
 	// CounterLogicalBytes is the total size of the objects as clients see it.
