@@ -94,8 +94,8 @@ func benchGateway(b *testing.B, keep bool, mod func(*Config)) *Gateway {
 // the targets (4 clients for 64 MiB objects on 2 cores).
 const clients = 4
 
-func benchPut(b *testing.B, size int, par int) {
-	g := benchGateway(b, false, nil)
+func benchPut(b *testing.B, size int, par int, mod func(*Config)) {
+	g := benchGateway(b, false, mod)
 	data := randBytes(size, 1)
 	var n atomic.Int64
 	b.SetBytes(int64(size))
@@ -113,8 +113,8 @@ func benchPut(b *testing.B, size int, par int) {
 	})
 }
 
-func benchGet(b *testing.B, size int, par int) {
-	g := benchGateway(b, true, nil)
+func benchGet(b *testing.B, size int, par int, mod func(*Config)) {
+	g := benchGateway(b, true, mod)
 	data := randBytes(size, 2)
 	const keys = 8
 	for i := range keys {
@@ -153,10 +153,22 @@ func benchGet(b *testing.B, size int, par int) {
 	b.ReportMetric(float64(g.store.Stats().Reconstructions), "rebuilds")
 }
 
-func BenchmarkPutObject64MiB(b *testing.B) { benchPut(b, 64<<20, clients) }
-func BenchmarkGetObject64MiB(b *testing.B) { benchGet(b, 64<<20, clients) }
-func BenchmarkPutObject4KiB(b *testing.B)  { benchPut(b, 4<<10, 16) }
-func BenchmarkGetObject4KiB(b *testing.B)  { benchGet(b, 4<<10, 16) }
+func BenchmarkPutObject64MiB(b *testing.B) { benchPut(b, 64<<20, clients, nil) }
+func BenchmarkGetObject64MiB(b *testing.B) { benchGet(b, 64<<20, clients, nil) }
+
+// The 4 KiB benchmarks run with the object inline (InlineMax 4 KiB, the
+// daemon's default) and on peers (InlineMax 0).
+func BenchmarkPutObject4KiB(b *testing.B) { bench4KiB(b, benchPut) }
+func BenchmarkGetObject4KiB(b *testing.B) { bench4KiB(b, benchGet) }
+
+func bench4KiB(b *testing.B, run func(b *testing.B, size, par int, mod func(*Config))) {
+	for _, c := range []struct {
+		name  string
+		limit int64
+	}{{"inline", DefaultInlineMax}, {"sharded", 0}} {
+		b.Run(c.name, func(b *testing.B) { run(b, 4<<10, 16, func(cfg *Config) { cfg.InlineMax = c.limit }) })
+	}
+}
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
 

@@ -13,15 +13,25 @@ import (
 )
 
 // TestConcurrentWritersAndReaders overwrites, copies, deletes and reads a
-// few keys from many goroutines: every read sees one whole version, and at
-// the end the catalog's counters and references match what is left.
+// few keys from many goroutines, with and without inline versions among
+// them: every read sees one whole version, and at the end the catalog's
+// counters and references match what is left.
 func TestConcurrentWritersAndReaders(t *testing.T) {
-	tn := newNet(t, 6, func(c *Config) { c.Concurrency = 2 })
+	t.Run("sharded", func(t *testing.T) { testConcurrentWritersAndReaders(t, 0) })
+	t.Run("inline", func(t *testing.T) { testConcurrentWritersAndReaders(t, DefaultInlineMax) })
+}
+
+func testConcurrentWritersAndReaders(t *testing.T, inlineMax int64) {
+	tn := newNet(t, 6, func(c *Config) { c.Concurrency, c.InlineMax = 2, inlineMax })
 	tn.bucket("b")
 	seg := int(tn.g.cfg.SegmentSize)
 	versions := make([][]byte, 6)
 	for i := range versions {
-		versions[i] = randBytes(seg/2+i*seg/3, uint64(100+i))
+		size := seg/2 + i*seg/3
+		if inlineMax > 0 && i%2 == 0 {
+			size = int(inlineMax) - i
+		}
+		versions[i] = randBytes(size, uint64(100+i))
 	}
 	isVersion := func(b []byte) bool {
 		for _, v := range versions {
@@ -77,7 +87,7 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 	// What is left is consistent: references, counters, and after the
 	// releases, exactly the shards of the live objects on the peers.
 	live := map[meta.SegmentID]int64{}
-	var objects, logical, stored int64
+	var objects, logical, stored, inline int64
 	for i := range 3 {
 		o, err := tn.db.Object("b", fmt.Sprintf("k%d", i))
 		if err != nil {
@@ -85,6 +95,7 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 		}
 		objects++
 		logical += o.Size
+		inline += inlineBytes(o)
 		for _, r := range o.Segments {
 			live[r.ID]++
 		}
@@ -103,9 +114,9 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 		stored += storedBytes(s)
 	}
 	if tn.counter(meta.CounterObjects) != objects || tn.counter(meta.CounterLogicalBytes) != logical ||
-		tn.counter(meta.CounterStoredBytes) != stored {
-		t.Fatalf("counters %d/%d/%d, want %d/%d/%d", tn.counter(meta.CounterObjects), tn.counter(meta.CounterLogicalBytes),
-			tn.counter(meta.CounterStoredBytes), objects, logical, stored)
+		tn.counter(meta.CounterStoredBytes) != stored || tn.counter(meta.CounterInlineBytes) != inline {
+		t.Fatalf("counters %d/%d/%d/%d, want %d/%d/%d/%d", tn.counter(meta.CounterObjects), tn.counter(meta.CounterLogicalBytes),
+			tn.counter(meta.CounterStoredBytes), tn.counter(meta.CounterInlineBytes), objects, logical, stored, inline)
 	}
 	tn.releaseAll()
 	held := tn.held()

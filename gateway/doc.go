@@ -28,6 +28,22 @@
 // then is the object visible. Journal entries left by a crash are
 // orphans: New queues them for release and Run deletes them.
 //
+// # Inline objects
+//
+// A single PUT of at most Config.InlineMax bytes (0: none) asks no peer.
+// Its declared size decides, before the body is read, so no more than
+// InlineMax bytes are held; the body is sealed as a segment would be
+// (shard.SegmentCipher, segment number 0, a new data key wrapped with the
+// owner's key) and the sealed bytes are kept in the object's catalog
+// record (meta.InlineContent), committed like any object. A read opens
+// them whole and serves its range; bytes that fail authentication give
+// InternalError, never wrong bytes. ETag, checksum, metadata, listings,
+// conditions and ranges are those of any object. Objects completed from
+// multipart parts are never inline. CopyObject copies the record; only an
+// inline source larger than InlineMax is now has its content stored on
+// peers for the copy. An inline object is as durable as the catalog: on
+// the network once the catalog's backup has it.
+//
 // # Read
 //
 // GetObject reads the manifest only; Object.Open has the segment store
@@ -58,7 +74,8 @@
 // # Quota
 //
 // The bytes stored on the network (every acknowledged shard of every live
-// segment) plus those promised to uploads in flight may not exceed
+// segment) and in the catalog (the sealed bytes of inline objects, counted
+// once) plus those promised to uploads in flight may not exceed
 // Config.Capacity; an upload that would is refused with QuotaExceeded
 // before anything is stored.
 //

@@ -20,6 +20,7 @@ var (
 	errNoSuchUpload   = errors.New("gateway: no such upload")
 	errIncompleteBody = errors.New("gateway: body shorter or longer than its declared size")
 	errQuota          = errors.New("gateway: the network would hold more than the capacity offered")
+	errInlineCorrupt  = errors.New("gateway: inline object fails authentication")
 )
 
 // s3Error translates an internal error into what the S3 client sees. It is
@@ -57,6 +58,9 @@ func s3Error(err error, bucket, key string) error {
 	case errors.Is(err, segstore.ErrTooFewPeers):
 		return s3api.ErrSlowDown.WithMessage(
 			"Too few storage peers accepted the data; try again later.").WithResource(object)
+	case errors.Is(err, errInlineCorrupt):
+		return s3api.ErrInternalError.WithMessage(
+			"The object's content in the gateway's catalog is damaged and fails authentication.").WithResource(object)
 	case errors.Is(err, meta.ErrNotFound):
 		// A catalog record vanished under a request (a concurrent delete).
 		if key == "" {

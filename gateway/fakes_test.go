@@ -174,6 +174,7 @@ type faulty struct {
 	mode  atomic.Int32
 	hint  atomic.Int64 // Retry-After of busy answers (ns)
 	puts  atomic.Int64 // PutShard calls, whatever they answered
+	calls atomic.Int64 // calls of any method
 	// healAfter, if > 0, is the number of faulty answers after which the
 	// peer is healthy again.
 	healAfter atomic.Int64
@@ -193,6 +194,7 @@ func (f *faulty) get() fault {
 // common returns the fault of this call, and the error it answers if the
 // fault is one every call has.
 func (f *faulty) common(ctx context.Context) (fault, error) {
+	f.calls.Add(1)
 	m := f.get()
 	switch m {
 	case offline:

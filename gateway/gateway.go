@@ -19,7 +19,7 @@ import (
 var _ s3api.Backend = (*Gateway)(nil)
 
 // Config are the gateway's settings. The zero value of every field means
-// its default (see Defaults), except the booleans and Self.
+// its default (see Defaults), except the booleans, Self and InlineMax.
 type Config struct {
 	Params      shard.Params // K, N, BlockSize; default 3, 5, 64 KiB
 	SegmentSize int64        // plaintext bytes per segment; default 16 MiB
@@ -69,7 +69,20 @@ type Config struct {
 	// default 1 min, negative for none. Orphans of failed uploads and
 	// replaced or aborted parts are released at once.
 	ReleaseDelay time.Duration
+	// InlineMax is the size up to which a single PUT keeps the object
+	// inline, sealed in its catalog record instead of as shards on peers
+	// (see the package doc); at most MaxInlineMax. Zero keeps every object
+	// on peers, so Defaults leaves it alone: DefaultInlineMax is what the
+	// daemon sets.
+	InlineMax int64
 }
+
+// DefaultInlineMax and MaxInlineMax are the usual and the largest
+// Config.InlineMax.
+const (
+	DefaultInlineMax = 4 << 10
+	MaxInlineMax     = 64 << 10
+)
 
 // Defaults fills in the zero fields; those of the segment store are
 // segstore's defaults.
@@ -113,6 +126,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway: config: segment size %d not in [%d, %d]", c.SegmentSize, MinSegmentSize, MaxSegmentSize)
 	case c.Concurrency < 1:
 		return fmt.Errorf("gateway: config: concurrency %d < 1", c.Concurrency)
+	case c.InlineMax < 0 || c.InlineMax > MaxInlineMax:
+		return fmt.Errorf("gateway: config: inline max %d not in [0, %d]", c.InlineMax, MaxInlineMax)
 	}
 	if err := c.storeConfig().Validate(); err != nil {
 		return fmt.Errorf("gateway: %w", err) // "config: ..."

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"ishtar/meta"
 	"ishtar/s3api"
+	"ishtar/shard"
 )
 
 // ListBuckets returns every bucket, sorted by name.
@@ -118,13 +120,18 @@ func fromMeta(m meta.ObjectMeta) s3api.ObjectMeta {
 }
 
 // GetObject returns the object's information and a snapshot of its
-// segments; Open reads byte ranges of that snapshot.
+// segments (or its inline content); Open reads byte ranges of that
+// snapshot.
 func (g *Gateway) GetObject(ctx context.Context, bucket, key string) (*s3api.Object, error) {
 	o, segs, err := g.snapshot(bucket, key)
 	if err != nil {
 		return nil, s3Error(err, bucket, key)
 	}
 	open := func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+		if o.Inline != nil {
+			r, err := g.openInlineRange(o, off, n)
+			return r, s3Error(err, bucket, key)
+		}
 		r, err := g.open(ctx, segs, off, n)
 		return r, s3Error(err, bucket, key)
 	}
@@ -162,7 +169,8 @@ func (g *Gateway) snapshot(bucket, key string) (meta.Object, []meta.Segment, err
 }
 
 // PutObject stores an object: quota first, then the body streamed into
-// segments, then one atomic commit.
+// segments (or, up to InlineMax bytes, sealed inline), then one atomic
+// commit.
 func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api.PutObjectOutput, error) {
 	out, err := g.putObject(ctx, in)
 	return out, s3Error(err, in.Bucket, in.Key)
@@ -175,37 +183,58 @@ func (g *Gateway) putObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 	if in.Size < 0 {
 		return s3api.PutObjectOutput{}, fmt.Errorf("%w: size %d", errIncompleteBody, in.Size)
 	}
-	unreserve, err := g.reserve(g.expansion(in.Size))
+	inline := g.inlines(in.Size)
+	need := g.expansion(in.Size)
+	if inline {
+		need = shard.SealedSize(in.Size, g.cfg.Params.BlockSize)
+	}
+	unreserve, err := g.reserve(need)
 	if err != nil {
 		return s3api.PutObjectOutput{}, err
 	}
 	defer unreserve()
-	var object [16]byte
-	if err := g.randomBytes(object[:]); err != nil {
-		return s3api.PutObjectOutput{}, err
+	var st *stored
+	var content *meta.InlineContent
+	if inline {
+		st, content, err = g.storeInline(in.Body, in.Size)
+	} else {
+		var object [16]byte
+		if err = g.randomBytes(object[:]); err == nil {
+			st, err = g.storeBody(ctx, in.Body, in.Size, object, 0)
+		}
 	}
-	st, err := g.storeBody(ctx, in.Body, in.Size, object, 0)
 	if err != nil {
 		return s3api.PutObjectOutput{}, err
 	}
 	sum := in.Checksum()
-	now := g.now()
-	o := meta.Object{Bucket: in.Bucket, Key: in.Key, Size: st.size, ETag: st.etag, Modified: now.UnixNano(),
-		Meta: toMeta(in.Meta), ChecksumAlgorithm: sum.Algorithm, ChecksumValue: sum.Value, Segments: refs(st.segs)}
-	err = g.db.Update(func(b *meta.Batch) error {
-		if _, err := b.Bucket(in.Bucket); err != nil {
+	o := meta.Object{Bucket: in.Bucket, Key: in.Key, Size: st.size, ETag: st.etag, Modified: g.now().UnixNano(),
+		Meta: toMeta(in.Meta), ChecksumAlgorithm: sum.Algorithm, ChecksumValue: sum.Value, Segments: refs(st.segs),
+		Inline: content}
+	if err := g.commitObject(st, o); err != nil {
+		return s3api.PutObjectOutput{}, err
+	}
+	return s3api.PutObjectOutput{ETag: st.etag, LastModified: time.Unix(0, o.Modified)}, nil
+}
+
+// commitObject writes o, whose segments st stored (an inline object has
+// none), in one batch with st's commit. On failure st's shards are queued
+// for release.
+func (g *Gateway) commitObject(st *stored, o meta.Object) error {
+	err := g.db.Update(func(b *meta.Batch) error {
+		if _, err := b.Bucket(o.Bucket); err != nil {
 			return bucketErr(err)
 		}
-		if err := g.commitSegments(b, st); err != nil {
-			return err
+		if len(st.segs) > 0 {
+			if err := g.commitSegments(b, st); err != nil {
+				return err
+			}
 		}
 		return g.replaceObject(b, o)
 	})
 	if err != nil {
 		g.abandon(st.journal)
-		return s3api.PutObjectOutput{}, err
 	}
-	return s3api.PutObjectOutput{ETag: st.etag, LastModified: time.Unix(0, o.Modified)}, nil
+	return err
 }
 
 func refs(segs []meta.Segment) []meta.SegmentRef {
@@ -240,35 +269,46 @@ func (g *Gateway) commitSegments(b *meta.Batch, st *stored) error {
 }
 
 // replaceObject writes o over any object of its key, dropping the
-// references of the one replaced, and keeps the counters.
+// references of the one replaced, and keeps the counters (the inline
+// bytes of a record count while it lives).
 func (g *Gateway) replaceObject(b *meta.Batch, o meta.Object) error {
-	objects, logical := int64(1), o.Size
+	objects, logical, inline := int64(1), o.Size, inlineBytes(o)
 	old, err := b.Object(o.Bucket, o.Key)
 	switch {
 	case err == nil:
 		if _, err := g.unref(b, old.Segments, false); err != nil {
 			return err
 		}
-		objects, logical = 0, o.Size-old.Size
+		objects, logical, inline = 0, o.Size-old.Size, inline-inlineBytes(old)
 	case !errors.Is(err, meta.ErrNotFound):
 		return err
 	}
 	if err := b.PutObject(o); err != nil {
 		return err
 	}
-	return addCounters(b, objects, logical)
+	return addCounters(b, objects, logical, inline)
 }
 
-func addCounters(b *meta.Batch, objects, logical int64) error {
+// addCounters adds to the object count, the logical bytes and the inline
+// bytes.
+func addCounters(b *meta.Batch, objects, logical, inline int64) error {
 	if _, err := b.AddCounter(meta.CounterObjects, objects); err != nil {
 		return err
+	}
+	if inline != 0 {
+		if _, err := b.AddCounter(meta.CounterInlineBytes, inline); err != nil {
+			return err
+		}
 	}
 	_, err := b.AddCounter(meta.CounterLogicalBytes, logical)
 	return err
 }
 
 // CopyObject copies the manifest: the copy references the source's
-// segments (their reference counts go up); no byte moves.
+// segments (their reference counts go up), or holds the same sealed
+// inline content; no byte moves and no peer is asked. The one exception
+// is an inline source larger than InlineMax is now: its content is
+// stored on peers for the copy (copyToPeers).
 func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3api.ObjectInfo, error) {
 	var o meta.Object
 	srcMissing := false
@@ -295,6 +335,9 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 		if in.Meta != nil {
 			o.Meta = toMeta(*in.Meta)
 		}
+		if src.Inline != nil && !g.inlines(src.Size) {
+			return errCopyToPeers
+		}
 		// References first, so that copying an object onto itself never
 		// drops a segment to zero.
 		for _, r := range src.Segments {
@@ -309,6 +352,9 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 		}
 		return g.replaceObject(b, o)
 	})
+	if errors.Is(err, errCopyToPeers) {
+		o, err = g.copyToPeers(ctx, o)
+	}
 	if srcMissing {
 		return s3api.ObjectInfo{}, s3Error(err, in.SrcBucket, in.SrcKey)
 	}
@@ -316,6 +362,33 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 		return s3api.ObjectInfo{}, s3Error(err, in.Bucket, in.Key)
 	}
 	return objectInfo(o), nil
+}
+
+// errCopyToPeers ends a copy's batch whose content must be stored first.
+var errCopyToPeers = errors.New("gateway: copy to be stored on peers")
+
+// copyToPeers stores the content of o, a copy of an inline object whose
+// record it still holds, as segments on peers, and commits o so.
+func (g *Gateway) copyToPeers(ctx context.Context, o meta.Object) (meta.Object, error) {
+	plain, err := g.openInline(o)
+	if err != nil {
+		return o, err
+	}
+	unreserve, err := g.reserve(g.expansion(o.Size))
+	if err != nil {
+		return o, err
+	}
+	defer unreserve()
+	var object [16]byte
+	if err := g.randomBytes(object[:]); err != nil {
+		return o, err
+	}
+	st, err := g.storeBody(ctx, bytes.NewReader(plain), o.Size, object, 0)
+	if err != nil {
+		return o, err
+	}
+	o.Inline, o.Segments = nil, refs(st.segs)
+	return o, g.commitObject(st, o)
 }
 
 // DeleteObject removes an object; its segments lose a reference.
@@ -347,7 +420,7 @@ func (g *Gateway) DeleteObjects(ctx context.Context, bucket string, keys []strin
 			if err := b.DeleteObject(bucket, k); err != nil {
 				return err
 			}
-			if err := addCounters(b, -1, -o.Size); err != nil {
+			if err := addCounters(b, -1, -o.Size, -inlineBytes(o)); err != nil {
 				return err
 			}
 		}

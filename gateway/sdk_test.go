@@ -22,14 +22,7 @@ import (
 // handler on a loopback listener.
 func TestThroughS3API(t *testing.T) {
 	tn := newNet(t, 5, nil)
-	const ak, sk = "AKIAGATEWAYTEST00001", "gateway/test/secret/0000000000000000000"
-	h := s3api.NewHandler(tn.g, s3api.StaticCredentials{ak: sk}, s3api.Config{}, slog.New(slog.DiscardHandler))
-	srv := httptest.NewTLSServer(h)
-	defer srv.Close()
-	c := s3.NewFromConfig(aws.Config{
-		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(ak, sk, ""),
-		HTTPClient: srv.Client(), RetryMaxAttempts: 1,
-	}, func(o *s3.Options) { o.BaseEndpoint = aws.String(srv.URL); o.UsePathStyle = true })
+	c := tn.s3Client()
 	ctx := t.Context()
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bkt")}); err != nil {
 		t.Fatal(err)
@@ -109,6 +102,19 @@ func TestThroughS3API(t *testing.T) {
 	if !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" {
 		t.Fatalf("GET with three peers away: %v", err)
 	}
+}
+
+// s3Client serves the gateway through s3api's handler on a loopback TLS
+// listener and returns an aws-sdk-go-v2 client of it.
+func (tn *testNet) s3Client() *s3.Client {
+	const ak, sk = "AKIAGATEWAYTEST00001", "gateway/test/secret/0000000000000000000"
+	h := s3api.NewHandler(tn.g, s3api.StaticCredentials{ak: sk}, s3api.Config{}, slog.New(slog.DiscardHandler))
+	srv := httptest.NewTLSServer(h)
+	tn.t.Cleanup(srv.Close)
+	return s3.NewFromConfig(aws.Config{
+		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(ak, sk, ""),
+		HTTPClient: srv.Client(), RetryMaxAttempts: 1,
+	}, func(o *s3.Options) { o.BaseEndpoint = aws.String(srv.URL); o.UsePathStyle = true })
 }
 
 func equalStrings(a, b []string) bool {

@@ -22,6 +22,7 @@ type Stats struct {
 	Objects         int64 // objects in the catalog
 	LogicalBytes    int64 // their size as clients see it
 	StoredBytes     int64 // shards on the network (after erasure expansion)
+	InlineBytes     int64 // sealed inline objects in the catalog
 	ReservedBytes   int64 // promised to uploads in flight
 	Capacity        int64 // what the node offers; <= 0: no limit
 	PendingReleases int   // shards waiting for an owner-signed delete
@@ -41,7 +42,8 @@ type Stats struct {
 func (g *Gateway) Stats(ctx context.Context) (Stats, error) {
 	s := Stats{Capacity: g.cfg.Capacity, Params: g.cfg.Params}
 	for name, dst := range map[string]*int64{meta.CounterObjects: &s.Objects,
-		meta.CounterLogicalBytes: &s.LogicalBytes, meta.CounterStoredBytes: &s.StoredBytes} {
+		meta.CounterLogicalBytes: &s.LogicalBytes, meta.CounterStoredBytes: &s.StoredBytes,
+		meta.CounterInlineBytes: &s.InlineBytes} {
 		v, err := g.db.Counter(name)
 		if err != nil {
 			return s, fmt.Errorf("gateway: stats: %w", err)

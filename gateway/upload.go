@@ -58,6 +58,17 @@ func (g *Gateway) expansion(size int64) int64 {
 	return total
 }
 
+// used is what counts against the quota: the shards on the network and
+// the inline objects in the catalog.
+func (g *Gateway) used() (int64, error) {
+	stored, err := g.db.Counter(meta.CounterStoredBytes)
+	if err != nil {
+		return 0, err
+	}
+	inline, err := g.db.Counter(meta.CounterInlineBytes)
+	return stored + inline, err
+}
+
 // reserve promises need bytes of capacity to an upload; the function it
 // returns gives them back (after the commit has counted them).
 func (g *Gateway) reserve(need int64) (func(), error) {
@@ -66,7 +77,7 @@ func (g *Gateway) reserve(need int64) (func(), error) {
 	}
 	g.quotaMu.Lock()
 	defer g.quotaMu.Unlock()
-	used, err := g.db.Counter(meta.CounterStoredBytes)
+	used, err := g.used()
 	if err != nil {
 		return nil, err
 	}

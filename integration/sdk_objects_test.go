@@ -218,3 +218,63 @@ func testRelease(t *testing.T, s *sdkSuite) {
 		t.Fatalf("after the delete the stores hold %+v, before the upload %+v", after, before)
 	}
 }
+
+// testInline checks that objects up to gateway.inline_max (4 KiB by
+// default) leave no shard on any node, yet read, range, copy and list
+// like any object, and that one byte more is stored as shards.
+func testInline(t *testing.T, s *sdkSuite) {
+	ctx, c := t.Context(), s.c
+	before := s.n.Settle(t)
+	small := map[string][]byte{"inline/empty": {}, "inline/1": {42}, "inline/4096": randBytes(4*KiB, 707)}
+	for k, data := range small {
+		putObject(t, c, s.bucket, k, data)
+	}
+	if _, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(s.bucket), Key: aws.String("inline/copy"),
+		CopySource: aws.String(s.bucket + "/inline/4096")}); err != nil {
+		t.Fatalf("copy: %v", err)
+	}
+	small["inline/copy"] = small["inline/4096"]
+	if got := s.n.Settle(t); got != before {
+		t.Fatalf("inline objects changed the stored shards from %+v to %+v", before, got)
+	}
+	for k, data := range small {
+		got, _ := getObject(t, c, s.bucket, k, "")
+		sameBytes(t, k, got, data)
+	}
+	got, out := getObject(t, c, s.bucket, "inline/4096", "bytes=-10")
+	sameBytes(t, "suffix range", got, small["inline/4096"][4*KiB-10:])
+	if aws.ToString(out.ContentRange) != "bytes 4086-4095/4096" {
+		t.Fatalf("Content-Range %q", aws.ToString(out.ContentRange))
+	}
+	_, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String("inline/1"), Range: aws.String("bytes=1-")})
+	wantCode(t, err, "InvalidRange")
+	lo, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String("inline/")})
+	if err != nil || len(lo.Contents) != len(small) {
+		t.Fatalf("list: %v, %v", lo, err)
+	}
+	for _, o := range lo.Contents {
+		data := small[aws.ToString(o.Key)]
+		if aws.ToInt64(o.Size) != int64(len(data)) || aws.ToString(o.ETag) != quoted(md5hex(data)) {
+			t.Fatalf("listed %s: %d bytes, ETag %s", aws.ToString(o.Key), aws.ToInt64(o.Size), aws.ToString(o.ETag))
+		}
+	}
+
+	over := randBytes(4*KiB+1, 708)
+	putObject(t, c, s.bucket, "inline/4097", over)
+	if got := s.n.Settle(t); got.Count != before.Count+s.n.Config.N {
+		t.Fatalf("an object of 4 KiB + 1 left %d shards, want %d", got.Count-before.Count, s.n.Config.N)
+	}
+	got, _ = getObject(t, c, s.bucket, "inline/4097", "")
+	sameBytes(t, "inline/4097", got, over)
+
+	var ids []types.ObjectIdentifier
+	for _, k := range []string{"inline/empty", "inline/1", "inline/4096", "inline/copy", "inline/4097"} {
+		ids = append(ids, types.ObjectIdentifier{Key: aws.String(k)})
+	}
+	if _, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(s.bucket), Delete: &types.Delete{Objects: ids}}); err != nil {
+		t.Fatalf("delete objects: %v", err)
+	}
+	if got := s.n.Settle(t); got != before {
+		t.Fatalf("after the deletes the stores hold %+v, before %+v", got, before)
+	}
+}

@@ -57,6 +57,7 @@ func TestSDK(t *testing.T) {
 			{"MultipartErrors", testMultipartErrors},
 			{"Presigned", testPresigned},
 			{"Release", testRelease},
+			{"Inline", testInline},
 			{"List10000", testList10000},
 			{"Settled", func(t *testing.T, s *sdkSuite) { s.n.Settle(t) }},
 		} {

@@ -11,6 +11,10 @@ const (
 	// CounterStoredBytes is the size of every stored shard of every live
 	// segment: the owner's use of the network after erasure expansion.
 	CounterStoredBytes = "gateway/stored_bytes"
+	// CounterInlineBytes is the size of the sealed content of every inline
+	// object (Object.Inline): what the owner stores in the catalog itself,
+	// counted once (the catalog backup's own copies are its to count).
+	CounterInlineBytes = "gateway/inline_bytes"
 	// CounterObjects is the number of objects.
 	CounterObjects = "gateway/objects"
 	// CounterLogicalBytes is the total size of the objects as clients see it.

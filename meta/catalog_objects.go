@@ -45,6 +45,22 @@ type Object struct {
 	ChecksumAlgorithm, ChecksumValue string
 	PartSizes                        []int64 // multipart objects only
 	Segments                         []SegmentRef
+	// Inline, when set, holds the object's content in this record instead
+	// of Segments (which are then empty).
+	Inline *InlineContent
+}
+
+// InlineContent is the content of a small object kept in its catalog
+// record (not to be confused with the inline shards a node keeps for
+// others): sealed as a segment would be (shard.SegmentCipher with Object,
+// segment number 0 and Salt) under the object's data key, which is
+// wrapped with the owner's key as in segment records.
+type InlineContent struct {
+	Object     [16]byte // shard.SegmentContext.Object
+	Salt       [16]byte // shard.SegmentContext.Salt
+	BlockSize  int      // AEAD block size of the sealing
+	WrappedKey []byte
+	Sealed     []byte
 }
 
 // ObjectListing is the part of an object that a listing shows.
@@ -55,7 +71,14 @@ type ObjectListing struct {
 	Modified int64
 }
 
-const objectV1 = 1
+// Object record versions. Version 2 is version 1 followed by the inline
+// section (InlineContent); an object without one is still written as
+// version 1, byte for byte as before, so only inline objects need a
+// reader that knows version 2.
+const (
+	objectV1 = 1
+	objectV2 = 2
+)
 
 func encodeMeta(e *encoder, m ObjectMeta) {
 	for _, s := range []string{m.ContentType, m.ContentEncoding, m.ContentDisposition,
@@ -111,7 +134,11 @@ func decodeRefs(d *decoder) []SegmentRef {
 }
 
 func encodeObject(o Object) []byte {
-	e := newEncoder(objectV1, 64+len(o.ETag)+len(o.Segments)*30)
+	version, hint := byte(objectV1), 64+len(o.ETag)+len(o.Segments)*30
+	if o.Inline != nil {
+		version, hint = objectV2, hint+40+len(o.Inline.WrappedKey)+len(o.Inline.Sealed)
+	}
+	e := newEncoder(version, hint)
 	e.varint(o.Size)
 	e.bytes([]byte(o.ETag))
 	e.varint(o.Modified)
@@ -123,7 +150,32 @@ func encodeObject(o Object) []byte {
 		e.varint(s)
 	}
 	encodeRefs(e, o.Segments)
+	if in := o.Inline; in != nil {
+		e.b = append(e.b, in.Object[:]...)
+		e.b = append(e.b, in.Salt[:]...)
+		e.uvarint(uint64(in.BlockSize))
+		e.bytes(in.WrappedKey)
+		e.bytes(in.Sealed)
+	}
 	return e.b
+}
+
+func decodeInlineContent(d *decoder) *InlineContent {
+	var in InlineContent
+	if d.err != nil || len(d.b) < len(in.Object)+len(in.Salt) {
+		d.fail("inline object")
+		return nil
+	}
+	copy(in.Object[:], d.b)
+	copy(in.Salt[:], d.b[len(in.Object):])
+	d.b = d.b[len(in.Object)+len(in.Salt):]
+	in.BlockSize = int(min(d.uvarint(), 1<<31))
+	in.WrappedKey = d.bytes()
+	in.Sealed = d.bytes()
+	if d.err != nil {
+		return nil
+	}
+	return &in
 }
 
 // splitObjectKey returns the bucket and object key of an object key.
@@ -141,7 +193,7 @@ func decodeObject(key, v []byte) (Object, error) {
 	if o.Bucket, o.Key, err = splitObjectKey(key); err != nil {
 		return o, err
 	}
-	d := newDecoder(v, "object", objectV1)
+	d := newDecoder(v, "object", objectV2)
 	o.Size = d.varint()
 	o.ETag = string(d.bytes())
 	o.Modified = d.varint()
@@ -155,13 +207,16 @@ func decodeObject(key, v []byte) (Object, error) {
 		}
 	}
 	o.Segments = decodeRefs(d)
+	if d.version >= objectV2 {
+		o.Inline = decodeInlineContent(d)
+	}
 	return o, d.err
 }
 
 // decodeListing reads only the listing fields of an object record.
 func decodeListing(keyInBucket, v []byte) (ObjectListing, error) {
 	l := ObjectListing{Key: string(keyInBucket)}
-	d := newDecoder(v, "object", objectV1)
+	d := newDecoder(v, "object", objectV2)
 	l.Size = d.varint()
 	l.ETag = string(d.bytes())
 	l.Modified = d.varint()

@@ -1,6 +1,8 @@
 package meta
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"testing"
@@ -88,6 +90,78 @@ func TestObjectRoundTripAndListing(t *testing.T) {
 	}
 	if it.SeekGE("\xff\x00") {
 		t.Fatal("SeekGE past the end found something")
+	}
+}
+
+// Object records written before inline objects existed (version 1, the
+// bytes below come from that encoder) still decode, and objects without
+// inline content are still written exactly so.
+func TestObjectV1Records(t *testing.T) {
+	for _, c := range []struct {
+		hex  string
+		want Object
+	}{{
+		"01f2c001203031323334353637383961626364656630313233343536373839616263646566aab4aed8c7bfce972f0a746578742f" +
+			"706c61696e000000086e6f2d6361636865000201610005636f6c6f7204626c7565054352433332084e68436d68673d3d00010102" +
+			"03000000000000000000000000000000000000000009f2c001",
+		Object{Bucket: "bk", Key: "dir/k", Size: 12345, ETag: "0123456789abcdef0123456789abcdef", Modified: 1700000000123456789,
+			Meta:              ObjectMeta{ContentType: "text/plain", CacheControl: "no-cache", User: map[string]string{"color": "blue", "a": ""}},
+			ChecksumAlgorithm: "CRC32", ChecksumValue: "NhCmhg==",
+			Segments: []SegmentRef{{ID: SegmentID{1, 2, 3, 23: 9}, Size: 12345}}},
+	}, {
+		"01948080052266656463626139383736353433323130666564636261393837363534333231302d320a00000000000000000002808080" +
+			"0514020700000000000000000000000000000000000000000000008080800508000000000000000000000000000000000000000000000014",
+		Object{Bucket: "bk", Key: "mp", Size: 5<<20 + 10, ETag: "fedcba9876543210fedcba9876543210-2", Modified: 5,
+			PartSizes: []int64{5 << 20, 10}, Segments: []SegmentRef{{ID: SegmentID{7}, Size: 5 << 20}, {ID: SegmentID{8}, Size: 10}}},
+	}} {
+		v, err := hex.DecodeString(c.hex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeObject(objectKey(c.want.Bucket, c.want.Key), v)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Fatalf("v1 record decoded as %+v, %v\nwant %+v", got, err, c.want)
+		}
+		l, err := decodeListing([]byte(c.want.Key), v)
+		if err != nil || l.Size != c.want.Size || l.ETag != c.want.ETag || l.Modified != c.want.Modified {
+			t.Fatalf("v1 listing %+v, %v", l, err)
+		}
+		if again := encodeObject(got); !bytes.Equal(again, v) {
+			t.Fatalf("an object without inline content re-encodes as %x, not as the v1 record", again)
+		}
+	}
+}
+
+func TestObjectInline(t *testing.T) {
+	db := openMem(t)
+	o := Object{Bucket: "bk", Key: "small", Size: 3, ETag: "e", Modified: 9, Meta: ObjectMeta{ContentType: "a/b"},
+		ChecksumAlgorithm: "SHA256", ChecksumValue: "x", Segments: []SegmentRef{},
+		Inline: &InlineContent{Object: [16]byte{1, 15: 2}, Salt: [16]byte{3, 15: 4}, BlockSize: 65536,
+			WrappedKey: bytes.Repeat([]byte{5}, 73), Sealed: bytes.Repeat([]byte{6}, 19)}}
+	put(t, db, func(b *Batch) error { return b.PutObject(o) })
+	got, err := db.Object("bk", "small")
+	if err != nil || !reflect.DeepEqual(got, o) {
+		t.Fatalf("Object = %+v, %v\nwant %+v", got, err, o)
+	}
+	it, err := db.Objects("bk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	if !it.SeekGE("") || it.Listing() != (ObjectListing{Key: "small", Size: 3, ETag: "e", Modified: 9}) {
+		t.Fatalf("listing %+v, %v", it.Listing(), it.Err())
+	}
+	v := encodeObject(o)
+	if v[0] != objectV2 {
+		t.Fatalf("inline object written as version %d", v[0])
+	}
+	// Every truncation of the inline section is caught.
+	plain := len(encodeObject(Object{Bucket: o.Bucket, Key: o.Key, Size: o.Size, ETag: o.ETag, Modified: o.Modified,
+		Meta: o.Meta, ChecksumAlgorithm: o.ChecksumAlgorithm, ChecksumValue: o.ChecksumValue}))
+	for n := plain; n < len(v); n++ {
+		if _, err := decodeObject(objectKey("bk", "small"), v[:n]); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("record cut to %d of %d bytes: %v, want ErrCorrupt", n, len(v), err)
+		}
 	}
 }
 
@@ -242,6 +316,8 @@ func TestCatalogCorrupt(t *testing.T) {
 func FuzzDecodeObject(f *testing.F) {
 	f.Add(encodeObject(Object{Bucket: "b", Key: "k", ETag: "e", Meta: ObjectMeta{User: map[string]string{"a": "b"}},
 		Segments: []SegmentRef{{Size: 1}}}))
+	f.Add(encodeObject(Object{Bucket: "b", Key: "k", ETag: "e", Size: 1,
+		Inline: &InlineContent{BlockSize: 16, WrappedKey: []byte{1}, Sealed: []byte{2, 3}}}))
 	f.Fuzz(func(t *testing.T, v []byte) {
 		o, err := decodeObject(objectKey("b", "k"), v)
 		if err != nil {

@@ -157,6 +157,7 @@ var settings = []setting{
 	intSetting("gateway.n", "n", "`N` shards per segment, on N distinct peers (default 5)", func(c *Config) *int { return &c.Gateway.Params.N }),
 	sizeSetting("gateway.segment_size", "segment-size", "objects are cut into segments of `SIZE` (default 16MiB)", func(c *Config) *int64 { return &c.Gateway.SegmentSize }),
 	intSetting("gateway.concurrency", "", "", func(c *Config) *int { return &c.Gateway.Concurrency }),
+	sizeSetting("gateway.inline_max", "", "", func(c *Config) *int64 { return &c.Gateway.InlineMax }),
 	intSetting("gateway.min_acks", "", "", func(c *Config) *int { return &c.Gateway.MinAcks }),
 	durSetting("gateway.lease", "", "", func(c *Config) *time.Duration { return &c.Gateway.Lease }),
 	durSetting("gateway.upkeep_interval", "", "", func(c *Config) *time.Duration { return &c.Upkeep.Interval }),

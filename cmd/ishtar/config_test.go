@@ -92,6 +92,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"peer query", []string{"--peer", "http://a:1/?x=1"}, nil, "", "network.bootstrap: ", false},
 		{"region", []string{"--s3-region", ""}, nil, "", "s3.region: empty", false},
 		{"node", nil, nil, "[node]\nmax_shard_size = 0\n", "node: config: size limits must be positive", false},
+		{"inline max", nil, nil, "[gateway]\ninline_max = \"65KiB\"\n", "gateway: config: inline max 66560 not in [0, 65536]", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadWith(t, tc.args, tc.env, tc.file)
@@ -106,6 +107,27 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 				t.Errorf("usage error: %v, want %v", !tc.usage, tc.usage)
 			}
 		})
+	}
+}
+
+// gateway.inline_max: 4 KiB unless set; 0 (no object inline) is kept.
+func TestConfigInlineMax(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		file string
+		want int64
+	}{
+		{nil, "", 4 << 10},
+		{map[string]string{"ISHTAR_GATEWAY_INLINE_MAX": "0"}, "", 0},
+		{nil, "[gateway]\ninline_max = \"1KiB\"\n", 1 << 10},
+	} {
+		c, err := loadWith(t, nil, tc.env, tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.GatewayConfig([32]byte{}).InlineMax; got != tc.want {
+			t.Errorf("env %v, file %q: inline max %d, want %d", tc.env, tc.file, got, tc.want)
+		}
 	}
 }
 

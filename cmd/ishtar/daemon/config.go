@@ -66,6 +66,7 @@ func (c *Config) Defaults() {
 	c.Gateway.Defaults()
 	c.Gateway.MinAcks = 0 // 0 means k+1 (at most n), whatever k and n end up being
 	c.Gateway.AddressDiversity = true
+	c.Gateway.InlineMax = gateway.DefaultInlineMax // 0 is a setting: none inline
 	c.S3.Region = "us-east-1"
 	c.Network.ExchangeInterval = 30 * time.Second
 	c.Upkeep.Interval = 10 * time.Minute

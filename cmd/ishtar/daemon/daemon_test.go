@@ -428,7 +428,7 @@ func TestRepairAfterNodesLeave(t *testing.T) {
 	})
 	ctx := context.Background()
 	objects := map[string][]byte{}
-	for i, size := range []int{1000, 200 << 10, 1<<20 + 5} { // one segment, one, five
+	for i, size := range []int{5000, 200 << 10, 1<<20 + 5} { // one segment (not inline), one, five
 		data := make([]byte, size)
 		rand.Read(data)
 		key := fmt.Sprint(i)
