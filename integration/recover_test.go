@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -89,17 +90,14 @@ func ishtarRecover(t testing.TB, dir, phrase string, args ...string) (string, er
 	return out.String(), err
 }
 
-// Issue 11, item 6: storage nodes in their own processes stay up; a
-// gateway stores a few hundred objects (small, one segment, many
-// segments, multipart), overwrites and deletes some, and backs its
-// catalog up; its data directory is destroyed; `ishtar recover` with the
-// phrase and one peer's URL brings back the same listing and every
-// object byte-exact, deleted ones stay deleted, and uploads go on.
-func TestRecoverFromPhrase(t *testing.T) {
-	env := []string{"ISHTAR_NETWORK_EXCHANGE_INTERVAL=1s", "ISHTAR_GATEWAY_BACKUP_LAG=2s", "ISHTAR_GATEWAY_SEGMENT_SIZE=256KiB"}
+// startBackupNet starts 6 storage nodes that know each other (all
+// bootstrap from the first: a new machine learns the whole network from
+// any one of them) and a gateway using them, with env (and gwEnv for the
+// gateway alone); it returns the nodes, the gateway and the gateway's
+// environment.
+func startBackupNet(t *testing.T, env, gwEnv []string) ([]*serveRun, *serveRun, []string) {
+	t.Helper()
 	needProcesses(t)
-	// Storage nodes that know each other (all bootstrap from the first):
-	// a new machine learns the whole network from any one of them.
 	first := startServe(t, env, "--capacity", "1GiB")
 	nodes := []*serveRun{first}
 	var mu sync.Mutex
@@ -120,8 +118,19 @@ func TestRecoverFromPhrase(t *testing.T) {
 	for _, n := range nodes {
 		args = append(args, "--bootstrap", n.NodeURL)
 	}
-	gwEnv := append([]string{"ISHTAR_GATEWAY_ADDRESS_DIVERSITY=false"}, env...)
-	gw := startServe(t, gwEnv, args...)
+	gwEnv = append(append([]string{"ISHTAR_GATEWAY_ADDRESS_DIVERSITY=false"}, env...), gwEnv...)
+	return nodes, startServe(t, gwEnv, args...), gwEnv
+}
+
+// Issue 11, item 6: storage nodes in their own processes stay up; a
+// gateway stores a few hundred objects (small, one segment, many
+// segments, multipart), overwrites and deletes some, and backs its
+// catalog up; its data directory is destroyed; `ishtar recover` with the
+// phrase and one peer's URL brings back the same listing and every
+// object byte-exact, deleted ones stay deleted, and uploads go on.
+func TestRecoverFromPhrase(t *testing.T) {
+	env := []string{"ISHTAR_NETWORK_EXCHANGE_INTERVAL=1s", "ISHTAR_GATEWAY_BACKUP_LAG=2s", "ISHTAR_GATEWAY_SEGMENT_SIZE=256KiB"}
+	nodes, gw, gwEnv := startBackupNet(t, env, nil)
 	c := NewS3Client(gw.Endpoint, gw.AccessKey, gw.SecretKey, nil)
 	bucket := createBucket(t, c, "recover")
 	other := createBucket(t, c, "recover-other")
@@ -241,3 +250,97 @@ func TestRecoverFromPhrase(t *testing.T) {
 		t.Fatalf("the recovered gateway made no snapshot: %+v", st.Backup)
 	}
 }
+
+// rootPostsAfter returns the seq of the first "posting a root" log line
+// (debug level) of gw with a seq above after, or 0.
+func rootPostsAfter(gw *serveRun, after uint64) uint64 {
+	for _, line := range strings.Split(gw.Output(), "\n") {
+		if !strings.Contains(line, "backup: posting a root") {
+			continue
+		}
+		_, rest, ok := strings.Cut(line, " seq=")
+		if !ok {
+			continue
+		}
+		var seq uint64
+		if _, err := fmt.Sscan(strings.Fields(rest)[0], &seq); err == nil && seq > after {
+			return seq
+		}
+	}
+	return 0
+}
+
+// Issue 11, item 6: a SIGKILL during a backup step leaves a consistent,
+// recoverable state. One storage node is stopped (SIGSTOP), so the step
+// that follows an upload hangs on it (storing the log chunk, or posting
+// the root to it); the gateway is killed right then. Restarted, it backs
+// up again; recovered elsewhere from the phrase, the catalog lists what
+// the restarted gateway lists, and reads byte-exact.
+func TestBackupKilledMidStep(t *testing.T) {
+	env := []string{"ISHTAR_NETWORK_EXCHANGE_INTERVAL=1s", "ISHTAR_GATEWAY_BACKUP_LAG=2s"}
+	nodes, gw, gwEnv := startBackupNet(t, env, []string{"ISHTAR_LOG_LEVEL=debug"})
+	c := NewS3Client(gw.Endpoint, gw.AccessKey, gw.SecretKey, nil)
+	bucket := createBucket(t, c, "killed")
+	want := map[string][]byte{}
+	for i := range 20 {
+		key := fmt.Sprintf("before/%d", i)
+		want[key] = randBytes(3000+i*997, uint64(9800+i))
+		putObject(t, c, bucket, key, want[key])
+	}
+	st := waitBackup(t, gw)
+
+	stopped := nodes[3]
+	if err := syscallStop(stopped); err != nil {
+		t.Fatal(err)
+	}
+	defer syscallCont(stopped)
+	want["during"] = randBytes(10*KiB, 9900)
+	putObject(t, c, bucket, "during", want["during"])
+	deadline := time.Now().Add(time.Minute)
+	for rootPostsAfter(gw, st.Backup.RootSeq) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no backup step started within a minute of the upload:\n%s", lastLines(gw.Output(), 20))
+		}
+		time.Sleep(20 * time.Millisecond) // polling the gateway's log
+	}
+	if err := gw.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscallCont(stopped); err != nil {
+		t.Fatal(err)
+	}
+	phraseBytes, err := os.ReadFile(filepath.Join(gw.dir, "owner.seed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Restarted, the gateway has every acknowledged object and backs up.
+	gw.start()
+	c = NewS3Client(gw.Endpoint, gw.AccessKey, gw.SecretKey, nil)
+	before := listAll(t, c, bucket)
+	if len(before) != len(want) {
+		t.Fatalf("the restarted gateway lists %d objects, want %d", len(before), len(want))
+	}
+	waitBackup(t, gw)
+
+	dir := filepath.Join(t.TempDir(), "recovered")
+	out, err := ishtarRecover(t, dir, strings.TrimSpace(string(phraseBytes)), "--bootstrap", nodes[0].NodeURL)
+	if err != nil {
+		t.Fatalf("ishtar recover: %v\n%s", err, out)
+	}
+	if err := gw.Kill(); err != nil { // the recovered gateway takes its place
+		t.Fatal(err)
+	}
+	gw2 := serveIn(t, dir, gwEnv, "--capacity", "8GiB", "--bootstrap", nodes[0].NodeURL)
+	c2 := NewS3Client(gw2.Endpoint, gw2.AccessKey, gw2.SecretKey, nil)
+	if got := listAll(t, c2, bucket); !slices.Equal(got, before) {
+		t.Fatalf("recovered listing %v\nwant %v", got, before)
+	}
+	for key, data := range want {
+		got, _ := getObject(t, c2, bucket, key, "")
+		sameBytes(t, key+" after recovery", got, data)
+	}
+}
+
+func syscallStop(s *serveRun) error { return syscall.Kill(s.PID(), syscall.SIGSTOP) }
+func syscallCont(s *serveRun) error { return syscall.Kill(s.PID(), syscall.SIGCONT) }

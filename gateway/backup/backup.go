@@ -417,6 +417,7 @@ func (b *Backup) post(ctx context.Context, ptr pointer, now time.Time) error {
 	rec := shard.RootRecord{Seq: seq, Pointer: sealed, Time: now.Unix()}
 	rec.Sign(b.keys.Signing)
 	holders := b.holders(ptr)
+	b.log.DebugContext(ctx, "backup: posting a root", "seq", seq, "holders", len(holders), "catalog_seq", ptr.CatalogSeq)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	took := 0
