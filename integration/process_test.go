@@ -19,6 +19,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"ishtar/gateway"
 	"ishtar/meta"
 	"ishtar/node"
 	"ishtar/shard"
@@ -211,7 +212,8 @@ func (d *devnetRun) state(t testing.TB) devnetState {
 
 // storedSize is what objects take on the storage nodes: for each 16 MiB
 // segment, N shards of the sealed segment's size over K, each charged
-// meta.HoldingOverhead for its catalog entries.
+// meta.HoldingOverhead for its catalog entries; nothing for an object
+// small enough to be kept inline in the gateway's catalog.
 func (d *devnetRun) storedSize(t testing.TB, objs []chaosObject) int64 {
 	st := d.state(t)
 	p := shard.Params{K: st.K, N: st.N, BlockSize: shard.DefaultBlockSize}
@@ -219,6 +221,9 @@ func (d *devnetRun) storedSize(t testing.TB, objs []chaosObject) int64 {
 	var total int64
 	for _, o := range objs {
 		size := int64(len(o.data))
+		if size <= gateway.DefaultInlineMax {
+			continue
+		}
 		for off := int64(0); off < size || off == 0; off += seg {
 			total += shard.EncodedSize(p, shard.SealedSize(min(seg, size-off), p.BlockSize)) + int64(p.N)*meta.HoldingOverhead
 		}

@@ -122,11 +122,12 @@ func startBackupNet(t *testing.T, env, gwEnv []string) ([]*serveRun, *serveRun, 
 	return nodes, startServe(t, gwEnv, args...), gwEnv
 }
 
-// Issue 11, item 6: storage nodes in their own processes stay up; a
-// gateway stores a few hundred objects (small, one segment, many
+// Issue 11, item 6: storage nodes in their own processes; a gateway
+// stores a few hundred objects (small, one segment, many
 // segments, multipart), overwrites and deletes some, and backs its
-// catalog up; its data directory is destroyed; `ishtar recover` with the
-// phrase and one peer's URL brings back the same listing and every
+// catalog up; its data directory is destroyed and two of the six nodes
+// (root holders all) go down; `ishtar recover` with the phrase and one
+// peer's URL brings back the same listing and every
 // object byte-exact, deleted ones stay deleted, and uploads go on.
 func TestRecoverFromPhrase(t *testing.T) {
 	env := []string{"ISHTAR_NETWORK_EXCHANGE_INTERVAL=1s", "ISHTAR_GATEWAY_BACKUP_LAG=2s", "ISHTAR_GATEWAY_SEGMENT_SIZE=256KiB"}
@@ -207,6 +208,13 @@ func TestRecoverFromPhrase(t *testing.T) {
 	}
 	if err := os.RemoveAll(gw.dir); err != nil {
 		t.Fatal(err)
+	}
+	// Two of the root holders (every node is one: 2n > 6) are down too;
+	// each segment keeps k of its n shards.
+	for _, s := range nodes[4:] {
+		if err := s.Kill(); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	dir := filepath.Join(t.TempDir(), "recovered")
