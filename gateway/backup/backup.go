@@ -197,21 +197,22 @@ func (b *Backup) Status() (Status, error) {
 	return s, nil
 }
 
-// pending counts the log records after seq and finds the time of the
-// oldest one that is not Quiet (zero if none).
+// pending returns how many log records follow seq (their numbers are
+// consecutive: all of them wait) and the time of the oldest of them that
+// is not Quiet (zero if none), reading only up to that one.
 func (b *Backup) pending(after uint64) (n int, oldest time.Time, err error) {
+	n = int(b.db.LastLogSeq() - min(after, b.db.LastLogSeq()))
 	for {
-		recs, err := b.db.CatalogLog(after, 1024)
+		recs, err := b.db.CatalogLog(after, 64)
 		if err != nil {
 			return n, oldest, err
 		}
 		for _, r := range recs {
-			n++
-			if !r.Quiet && oldest.IsZero() {
-				oldest = time.Unix(0, r.Time)
+			if !r.Quiet {
+				return n, time.Unix(0, r.Time), nil
 			}
 		}
-		if len(recs) < 1024 {
+		if len(recs) < 64 {
 			return n, oldest, nil
 		}
 		after = recs[len(recs)-1].Seq
