@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"ishtar/gateway/backup"
+	"ishtar/meta"
 	"ishtar/s3api"
 	"ishtar/shard"
 )
@@ -50,7 +51,10 @@ func waitBackedUp(t *testing.T, d *Daemon) backup.Status {
 // An owner's daemon backs its catalog up as it changes; its data
 // directory is lost; Recover with the owner's keys alone and one peer's
 // URL brings back every object (listing, bytes), deleted ones stay
-// deleted, and the recovered daemon serves, uploads and backs up again.
+// deleted, and the recovered daemon serves, uploads and backs up again;
+// a root holder that was away (it answers with an older root) and one
+// that serves a forged root with a higher seq do not change what is
+// recovered.
 func TestBackupAndRecover(t *testing.T) {
 	// The storage nodes know each other through a tracker: the new
 	// machine learns the network from any one of them.
@@ -59,7 +63,7 @@ func TestBackupAndRecover(t *testing.T) {
 	tr := startDaemonWith(t, func(c *Config, _ *Identity) {
 		c.Network.Tracker, c.Network.ExchangeInterval = true, time.Second
 	})
-	_, urls := startStorage(t, 4, func(c *Config) {
+	storage, urls := startStorage(t, 4, func(c *Config) {
 		c.Network.Trackers, c.Network.ExchangeInterval = []string{tr.NodeURL()}, time.Second
 	})
 	seed, err := shard.NewSeed(rand.Reader)
@@ -87,6 +91,9 @@ func TestBackupAndRecover(t *testing.T) {
 		want[key] = data
 	}
 	first := waitBackedUp(t, gw)
+	// One root holder is away from now on: it keeps the first root, and
+	// will answer with it (an older root replayed).
+	stops[storage[0]]()
 	// More changes after the first backup: an overwrite, a deletion, a
 	// new object; they go out as log chunks.
 	over := []byte("overwritten")
@@ -104,6 +111,16 @@ func TestBackupAndRecover(t *testing.T) {
 	}
 	before := listing(t, gw)
 	stops[gw]() // the machine is lost
+	restartDaemon(t, storage[0])
+	// Another holder keeps a forged root of the owner, with a higher seq
+	// (as a malicious node would serve it).
+	forged := fmt.Sprintf(`{"owner":%q,"seq":%d,"pointer":"AA==","time":1,"sig":"AA=="}`, seed.Keys().Signing.Public(), last.RootSeq+1)
+	err = storage[1].Catalog().Update(func(b *meta.Batch) error {
+		return b.PutRoot(meta.Root{Owner: seed.Keys().Signing.Public(), Seq: last.RootSeq + 1, Record: []byte(forged)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// A new machine: the owner's keys (from the phrase), a fresh node
 	// key, an empty data directory, one peer's URL.
