@@ -250,37 +250,26 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	if d.gw != nil {
 		wg.Go(func() { gwErr = d.gw.Run(bg) })
 	}
+	// Discovery's first round runs before ready (so that a first upload
+	// finds the peers); its later rounds, upkeep (the holders are known
+	// then) and the backup (the root holders too) start after it.
 	ready0 := make(chan struct{})
-	wg.Go(func() {
-		// Discovery's first round runs before ready (so that a first
-		// upload finds the peers); Run's rounds follow it.
-		select {
-		case <-ready0:
-		case <-bg.Done():
-			return
-		}
-		d.disc.Run(bg)
-	})
-	wg.Go(func() { d.node.Maintain(bg) })
-	if d.up != nil {
+	afterReady := func(run func(context.Context)) {
 		wg.Go(func() {
-			select { // after discovery's first round: the holders are known
+			select {
 			case <-ready0:
+				run(bg)
 			case <-bg.Done():
-				return
 			}
-			d.up.Run(bg)
 		})
 	}
+	afterReady(d.disc.Run)
+	wg.Go(func() { d.node.Maintain(bg) })
+	if d.up != nil {
+		afterReady(d.up.Run)
+	}
 	if d.bk != nil {
-		wg.Go(func() {
-			select { // after discovery's first round: root holders are known
-			case <-ready0:
-			case <-bg.Done():
-				return
-			}
-			d.bk.Run(bg)
-		})
+		afterReady(d.bk.Run)
 	}
 	// A crash between writing a shard and indexing it (or the other way
 	// round on delete) leaves bytes no one holds.
