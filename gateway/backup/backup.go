@@ -350,19 +350,22 @@ func (b *Backup) logChunk(ctx context.Context, ptr pointer) (pointer, error) {
 // pointing at them alone, trims the log and drops every older blob.
 func (b *Backup) snapshot(ctx context.Context, old pointer, now time.Time) error {
 	snap := b.db.SnapshotCatalog()
-	var changes []byte
+	seq := snap.Seq
+	// The blob is built in place: its header, then the catalog's sets.
+	blob := encodeSnapshot(seq, nil)
+	header := len(blob)
 	err := snap.Scan(nil, 0, func(k, v []byte) error {
-		changes = meta.AppendSet(changes, k, v)
+		blob = meta.AppendSet(blob, k, v)
 		return nil
 	})
-	seq := snap.Seq
 	if cerr := snap.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("backup: read the catalog: %w", err)
 	}
-	segs, err := b.blobs.StoreBlob(ctx, encodeSnapshot(seq, changes))
+	catalogBytes := len(blob) - header
+	segs, err := b.blobs.StoreBlob(ctx, blob)
 	if err != nil {
 		return fmt.Errorf("backup: store a snapshot: %w", err)
 	}
@@ -399,7 +402,7 @@ func (b *Backup) snapshot(ctx context.Context, old pointer, now time.Time) error
 			return err
 		}
 	}
-	b.log.InfoContext(ctx, "backup: catalog snapshot stored", "catalog_bytes", len(changes), "dropped_blobs", len(drop))
+	b.log.InfoContext(ctx, "backup: catalog snapshot stored", "catalog_bytes", catalogBytes, "dropped_blobs", len(drop))
 	return nil
 }
 

@@ -430,3 +430,44 @@ func FuzzDecodePointer(f *testing.F) {
 		_, _, _ = decodeIndex(b)
 	})
 }
+
+// A log step costs in proportion to what changed, not to the catalog:
+// one changed object in a catalog of two thousand ships a blob of a few
+// hundred bytes, against the snapshot's hundreds of KiB.
+func TestBackupCostsWhatChanged(t *testing.T) {
+	w := newWorld(t, 4)
+	err := w.db.Update(func(b *meta.Batch) error {
+		if err := b.PutBucket(meta.Bucket{Name: "b"}); err != nil {
+			return err
+		}
+		for i := range 2000 {
+			if err := b.PutObject(meta.Object{Bucket: "b", Key: fmt.Sprintf("key/%05d", i), Size: int64(i), ETag: strings.Repeat("e", 32)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sizeOf is the size of the blob of the given kind (one of each).
+	sizeOf := func(kind byte) int {
+		w.blobs.mu.Lock()
+		defer w.blobs.mu.Unlock()
+		for _, d := range w.blobs.data {
+			if _, err := openBlob(d, kind); err == nil {
+				return len(d)
+			}
+		}
+		t.Fatalf("no blob of kind %d", kind)
+		return 0
+	}
+	w.step(false, SnapshotStep)
+	snap := sizeOf(kindSnapshot)
+	w.put("b", "key/00007", 7777)
+	w.step(true, LogStep)
+	logBlob := sizeOf(kindLog)
+	if snap < 100<<10 || logBlob > 1<<10 {
+		t.Fatalf("snapshot blob %d bytes, log blob %d: want the log in proportion to the change", snap, logBlob)
+	}
+}
