@@ -228,14 +228,31 @@ func (b *Backup) Poke() {
 	}
 }
 
-// Run runs steps as they fall due until ctx ends.
+// failureLogEvery bounds how often Run logs a failure it already logged
+// (a new node without enough peers fails every step for minutes).
+const failureLogEvery = 10 * time.Minute
+
+// Run runs steps as they fall due until ctx ends. A failed step is
+// retried after MaxLag/3; the failure is logged when it differs from the
+// last one logged, or failureLogEvery after it (Status counts them all).
 func (b *Backup) Run(ctx context.Context) {
 	poll := max(100*time.Millisecond, min(time.Second, b.cfg.MaxLag/10))
-	retry := time.Time{}
+	var retry, loggedAt time.Time
+	var logged string
 	for {
 		if now := b.cfg.Now(); !now.Before(retry) {
-			if _, err := b.Step(ctx, false); err != nil && ctx.Err() == nil {
-				b.log.WarnContext(ctx, "backup: step failed; retrying", "err", err)
+			_, err := b.Step(ctx, false)
+			switch {
+			case err == nil:
+				if logged != "" {
+					b.log.InfoContext(ctx, "backup: steps succeed again")
+					logged = ""
+				}
+			case ctx.Err() == nil:
+				if msg := err.Error(); msg != logged || now.Sub(loggedAt) >= failureLogEvery {
+					b.log.WarnContext(ctx, "backup: step failed; retrying", "err", err, "retry_in", b.cfg.MaxLag/3)
+					logged, loggedAt = msg, now
+				}
 				retry = now.Add(b.cfg.MaxLag / 3)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -469,5 +470,76 @@ func TestBackupCostsWhatChanged(t *testing.T) {
 	logBlob := sizeOf(kindLog)
 	if snap < 100<<10 || logBlob > 1<<10 {
 		t.Fatalf("snapshot blob %d bytes, log blob %d: want the log in proportion to the change", snap, logBlob)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) count(sub string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), sub)
+}
+
+// Run retries a failing step every MaxLag/3 and logs the same failure
+// once per failureLogEvery, and the recovery once.
+func TestRunLogsFailuresSparingly(t *testing.T) {
+	w := newWorld(t, 3)
+	w.blobs.fail = true
+	var logs syncBuffer
+	b, err := New(Config{Holders: 3, MaxLag: time.Second, Now: w.clock}, w.db, w.keys, w.blobs, w.peers, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFailures := func(n int64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if st, _ := b.Status(); st.Failures >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("fewer than %d failed steps", n)
+			}
+			time.Sleep(10 * time.Millisecond) // polling the loop's counter
+		}
+	}
+	waitFailures(1)
+	for i := range 5 { // retried every MaxLag/3 of the (fake) clock
+		w.advance(time.Second)
+		waitFailures(int64(2 + i))
+	}
+	if n := logs.count("step failed"); n != 1 {
+		t.Fatalf("the same failure logged %d times in six tries", n)
+	}
+	w.advance(failureLogEvery)
+	waitFailures(7)
+	if n := logs.count("step failed"); n != 2 {
+		t.Fatalf("after %v: logged %d times, want 2", failureLogEvery, n)
+	}
+	w.blobs.mu.Lock()
+	w.blobs.fail = false
+	w.blobs.mu.Unlock()
+	w.advance(time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for logs.count("steps succeed again") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no success logged after the failures")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the log
 	}
 }
