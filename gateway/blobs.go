@@ -59,15 +59,11 @@ func (g *Gateway) ReadBlob(ctx context.Context, segs []meta.Segment) ([]byte, er
 		return nil, err
 	}
 	defer r.Close()
-	out := make([]byte, 0, size)
-	buf := bytes.NewBuffer(out)
-	if _, err := io.Copy(buf, r); err != nil {
-		return nil, err
+	out := make([]byte, size)
+	if _, err := io.ReadFull(r, out); err != nil {
+		return nil, fmt.Errorf("gateway: read a blob of %d bytes: %w", size, err)
 	}
-	if int64(buf.Len()) != size {
-		return nil, fmt.Errorf("gateway: blob of %d bytes read as %d", size, buf.Len())
-	}
-	return buf.Bytes(), nil
+	return out, nil
 }
 
 // DropBlobs forgets backup blob segments and queues their shards for

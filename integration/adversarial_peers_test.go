@@ -31,10 +31,18 @@ type serveRun struct {
 func startServe(t testing.TB, env []string, args ...string) *serveRun {
 	t.Helper()
 	needProcesses(t)
-	s := &serveRun{t: t, dir: filepath.Join(t.TempDir(), "data"), args: args, env: env}
-	if err := devnet.Init(t.Context(), ishtarBin(t), s.dir); err != nil {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := devnet.Init(t.Context(), ishtarBin(t), dir); err != nil {
 		t.Fatal(err)
 	}
+	return serveIn(t, dir, env, args...)
+}
+
+// serveIn starts `ishtar serve` on an existing data directory (made by
+// `ishtar init` or `ishtar recover`), on free loopback ports.
+func serveIn(t testing.TB, dir string, env []string, args ...string) *serveRun {
+	t.Helper()
+	s := &serveRun{t: t, dir: dir, args: args, env: env}
 	// The ports are free when chosen, but processes starting at the same
 	// time may take one first: choose again then.
 	for attempt := 1; ; attempt++ {

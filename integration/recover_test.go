@@ -18,24 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"ishtar/cmd/ishtar/daemon"
-	"ishtar/integration/devnet"
 )
-
-// serveIn starts `ishtar serve` on an existing data directory (one that
-// `ishtar recover` made), on fresh loopback ports.
-func serveIn(t testing.TB, dir string, env []string, args ...string) *serveRun {
-	t.Helper()
-	s := &serveRun{t: t, dir: dir, args: args, env: env}
-	var err error
-	if s.listen, err = devnet.FreeAddr(); err != nil {
-		t.Fatal(err)
-	}
-	if s.s3addr, err = devnet.FreeAddr(); err != nil {
-		t.Fatal(err)
-	}
-	s.start()
-	return s
-}
 
 // statusOf is a daemon's `ishtar status --json`, the backup included.
 func statusOf(t testing.TB, s *serveRun) daemon.Status {

@@ -201,7 +201,8 @@ func (b *Backup) Status() (Status, error) {
 // consecutive: all of them wait) and the time of the oldest of them that
 // is not Quiet (zero if none), reading only up to that one.
 func (b *Backup) pending(after uint64) (n int, oldest time.Time, err error) {
-	n = int(b.db.LastLogSeq() - min(after, b.db.LastLogSeq()))
+	last := b.db.LastLogSeq()
+	n = int(last - min(after, last))
 	for {
 		recs, err := b.db.CatalogLog(after, 64)
 		if err != nil {

@@ -56,8 +56,6 @@ func Recover(ctx context.Context, cfg Config, id Identity, opts Options) (_ Reco
 		return r, fmt.Errorf("recover: %s already has a catalog (%d buckets); recover into a fresh data directory", cfg.Data, len(bks))
 	}
 	// The node listens (its peers may challenge it) while discovery runs.
-	sctx, stopServing := context.WithCancel(ctx)
-	defer stopServing()
 	go func() { _ = d.nodeHTTP.Serve(d.nodeLn) }()
 	defer func() {
 		_ = d.nodeHTTP.Close()
@@ -67,7 +65,7 @@ func Recover(ctx context.Context, cfg Config, id Identity, opts Options) (_ Reco
 	// a round learns and verifies nothing new.
 	for range recoverRounds {
 		before := d.reg.Stats()
-		rctx, cancel := context.WithTimeout(sctx, firstRoundTimeout)
+		rctx, cancel := context.WithTimeout(ctx, firstRoundTimeout)
 		d.disc.Round(rctx)
 		cancel()
 		if err := ctx.Err(); err != nil {
