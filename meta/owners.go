@@ -20,14 +20,24 @@ type OwnerHeld struct {
 	Owner  [32]byte
 	Shards int64
 	Bytes  int64
+	// Block is the address block the owner's last store came from: the
+	// node bounds the grace of all owners of one block together.
+	Block string
 }
 
-const ownerHeldV1 = 1
+// MaxBlockLen bounds OwnerHeld.Block.
+const MaxBlockLen = 64
+
+const (
+	ownerHeldV1 = 1
+	ownerHeldV2 = 2 // + block
+)
 
 func encodeOwnerHeld(o OwnerHeld) []byte {
-	e := newEncoder(ownerHeldV1, 20)
+	e := newEncoder(ownerHeldV2, 22+len(o.Block))
 	e.varint(o.Shards)
 	e.varint(o.Bytes)
+	e.bytes([]byte(o.Block))
 	return e.b
 }
 
@@ -37,9 +47,12 @@ func decodeOwnerHeld(key, v []byte) (OwnerHeld, error) {
 		return o, fmt.Errorf("%w: owner key length %d", ErrCorrupt, len(key))
 	}
 	copy(o.Owner[:], key[1:])
-	d := newDecoder(v, "owner totals", ownerHeldV1)
+	d := newDecoder(v, "owner totals", ownerHeldV2)
 	o.Shards = d.varint()
 	o.Bytes = d.varint()
+	if d.version >= ownerHeldV2 {
+		o.Block = string(d.bytes())
+	}
 	return o, d.err
 }
 
@@ -74,6 +87,23 @@ func (b *Batch) AddOwnerHeld(owner [32]byte, shards, bytes int64) (OwnerHeld, er
 		return o, b.Delete(ownerKey(owner))
 	}
 	return o, b.Set(ownerKey(owner), encodeOwnerHeld(o))
+}
+
+// SetOwnerBlock records the address block of owner's last store, if the
+// node holds anything for owner (block is cut to MaxBlockLen bytes).
+func (b *Batch) SetOwnerBlock(owner [32]byte, block string) error {
+	o, err := b.OwnerHeld(owner)
+	if err != nil || o.Shards == 0 {
+		return err
+	}
+	if len(block) > MaxBlockLen {
+		block = block[:MaxBlockLen]
+	}
+	if o.Block == block {
+		return nil
+	}
+	o.Block = block
+	return b.Set(ownerKey(owner), encodeOwnerHeld(o))
 }
 
 // OwnersHeld lists up to limit owners' totals in owner order after the

@@ -95,3 +95,35 @@ func TestPeerV1(t *testing.T) {
 		t.Fatalf("v2 peer: %+v, %v", p, err)
 	}
 }
+
+// The block of an owner's last store is kept with its totals, which
+// keep it as they change; totals written before blocks (v1) decode.
+func TestOwnerBlock(t *testing.T) {
+	db := openMem(t)
+	a := [32]byte{1}
+	put(t, db, func(b *Batch) error { return b.SetOwnerBlock(a, "10.0.0.0/24") }) // nothing held: not kept
+	if o, err := db.OwnerHeld(a); err != nil || o.Block != "" {
+		t.Fatalf("block kept for an owner with nothing held: %+v, %v", o, err)
+	}
+	put(t, db, func(b *Batch) error {
+		if _, err := b.AddOwnerHeld(a, 1, 100); err != nil {
+			return err
+		}
+		return b.SetOwnerBlock(a, "10.0.0.0/24")
+	})
+	put(t, db, func(b *Batch) error { _, err := b.AddOwnerHeld(a, 1, 50); return err })
+	if o, err := db.OwnerHeld(a); err != nil || o.Block != "10.0.0.0/24" || o.Bytes != 150 {
+		t.Fatalf("after adds: %+v, %v", o, err)
+	}
+	long := string(make([]byte, 2*MaxBlockLen))
+	put(t, db, func(b *Batch) error { return b.SetOwnerBlock(a, long) })
+	if o, _ := db.OwnerHeld(a); len(o.Block) != MaxBlockLen {
+		t.Fatalf("block of %d bytes kept", len(o.Block))
+	}
+	v1 := []byte{ownerHeldV1}
+	v1 = append(v1, 0x04, 0xc8, 0x01) // varint 2, varint 100
+	o, err := decodeOwnerHeld(ownerKey(a), v1)
+	if err != nil || o.Shards != 2 || o.Bytes != 100 || o.Block != "" {
+		t.Fatalf("v1 totals: %+v, %v", o, err)
+	}
+}

@@ -97,7 +97,8 @@
 // two's complement uint64, GrantOp as one byte), keys and IDs as their 32
 // bytes, strings and byte slices as a uint32 length then the bytes.
 //
-//	NodeRecord  "ishtar/node-record/v1\x00" Node Address Capacity Free Version Seq Time
+//	NodeRecord  "ishtar/node-record/v2\x00" Node Owner OwnerSig Address Capacity Free Version Seq Time
+//	owner link  "ishtar/owner-link/v1\x00"  Owner Node (signed by Owner: OwnerSig)
 //	Grant       "ishtar/grant/v1\x00"       Op Shard Size Owner LeaseExpiry Time
 //	Receipt     "ishtar/receipt/v1\x00"     Shard Size Owner Node Holder LeaseExpiry Time
 //	RootRecord  "ishtar/root-record/v1\x00" Owner Seq Pointer Time
@@ -112,4 +113,9 @@
 // MaxRenewBatch (4096) shard IDs, none zero, strictly ascending), then
 // the signature against the named signer: Node for NodeRecord and
 // Receipt, Owner for Grant, RootRecord and RenewBatch (ErrBadSignature).
+// A NodeRecord also carries its owner link: Owner's signature OwnerSig
+// over the owner-link encoding, so every node can tell which owner stands
+// behind a peer (one owner may run several nodes); a record without a
+// valid link does not verify. A node with no owner of its own signs its
+// own link (Owner = Node).
 package shard

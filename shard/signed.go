@@ -18,7 +18,8 @@ const (
 // Domain tags: the first bytes of each canonical encoding, so a signature
 // over one kind of message never verifies as another.
 const (
-	tagNodeRecord = "ishtar/node-record/v1\x00"
+	tagNodeRecord = "ishtar/node-record/v2\x00"
+	tagOwnerLink  = "ishtar/owner-link/v1\x00"
 	tagGrant      = "ishtar/grant/v1\x00"
 	tagReceipt    = "ishtar/receipt/v1\x00"
 	tagRootRecord = "ishtar/root-record/v1\x00"
@@ -60,10 +61,32 @@ func checkText(what, field, s string, max int) error {
 	return nil
 }
 
+// SignOwnerLink returns the owner's signature linking node to the owner:
+// the proof, carried in the node's records, that owner stands behind the
+// node (one owner may run several nodes).
+func SignOwnerLink(owner PrivateKey, node PublicKey) []byte {
+	return owner.Sign(ownerLinkBytes(owner.Public(), node))
+}
+
+// VerifyOwnerLink checks owner's link signature over node
+// (ErrBadSignature).
+func VerifyOwnerLink(owner, node PublicKey, sig []byte) error {
+	return checkSig("owner link", owner, ownerLinkBytes(owner, node), sig)
+}
+
+func ownerLinkBytes(owner, node PublicKey) []byte {
+	return newCanon(tagOwnerLink, 64).key(owner).key(node)
+}
+
 // NodeRecord is a node's signed description of itself, exchanged between
-// peers; the highest Seq of a node wins.
+// peers; the highest Seq of a node wins. Owner is the owner standing
+// behind the node, proved by OwnerSig (SignOwnerLink): the ledgers of
+// fair exchange are kept per owner. A record without a valid link does
+// not verify.
 type NodeRecord struct {
 	Node     PublicKey `json:"id"`
+	Owner    PublicKey `json:"owner"`
+	OwnerSig []byte    `json:"owner_sig"`
 	Address  string    `json:"address"` // base URL, at most MaxAddressLen bytes
 	Capacity int64     `json:"capacity"`
 	Free     int64     `json:"free"`
@@ -74,16 +97,20 @@ type NodeRecord struct {
 }
 
 func (r *NodeRecord) signedBytes() []byte {
-	return newCanon(tagNodeRecord, 80+len(r.Address)+len(r.Version)).
-		key(r.Node).str(r.Address).i64(r.Capacity).i64(r.Free).str(r.Version).u64(r.Seq).i64(r.Time)
+	return newCanon(tagNodeRecord, 180+len(r.Address)+len(r.Version)).
+		key(r.Node).key(r.Owner).bytes(r.OwnerSig).str(r.Address).i64(r.Capacity).i64(r.Free).str(r.Version).u64(r.Seq).i64(r.Time)
 }
 
-// Validate checks the fields (not the signature): a node key, bounded
-// UTF-8 strings, no negative sizes. Errors wrap ErrMalformed.
+// Validate checks the fields (not the signatures): node and owner keys, a
+// link signature, bounded UTF-8 strings, no negative
+// sizes. Errors wrap ErrMalformed.
 func (r *NodeRecord) Validate() error {
 	const what = "node record"
 	if r.Node.IsZero() {
 		return malformed(what, "no node key")
+	}
+	if r.Owner.IsZero() || len(r.OwnerSig) == 0 {
+		return malformed(what, "no owner link")
 	}
 	if err := checkText(what, "address", r.Address, MaxAddressLen); err != nil {
 		return err
@@ -97,16 +124,23 @@ func (r *NodeRecord) Validate() error {
 	return nil
 }
 
-// Sign sets Node to k's public key and Sig to k's signature.
+// Sign sets Node to k's public key and Sig to k's signature. A record
+// without an owner link gets k's own: the node is its own owner.
 func (r *NodeRecord) Sign(k PrivateKey) {
 	r.Node = k.Public()
+	if r.Owner.IsZero() {
+		r.Owner, r.OwnerSig = r.Node, SignOwnerLink(k, r.Node)
+	}
 	r.Sig = k.Sign(r.signedBytes())
 }
 
-// Verify checks the fields (ErrMalformed) and Node's signature
-// (ErrBadSignature).
+// Verify checks the fields (ErrMalformed), the owner link and Node's
+// signature (ErrBadSignature).
 func (r NodeRecord) Verify() error {
 	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := VerifyOwnerLink(r.Owner, r.Node, r.OwnerSig); err != nil {
 		return err
 	}
 	return checkSig("node record", r.Node, r.signedBytes(), r.Sig)

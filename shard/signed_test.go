@@ -204,3 +204,47 @@ func TestRenewBatchFull(t *testing.T) {
 		t.Fatalf("full batch is %d bytes of JSON", len(b))
 	}
 }
+
+func TestNodeRecordOwnerLink(t *testing.T) {
+	owner, _ := PrivateKeyFromSeed(bytesOf(0x11, SeedSize))
+	nodeKey, _ := PrivateKeyFromSeed(bytesOf(0x22, SeedSize))
+	other, _ := PrivateKeyFromSeed(bytesOf(0x33, SeedSize))
+	linked := func(mod func(r *NodeRecord)) NodeRecord {
+		r := NodeRecord{Owner: owner.Public(), OwnerSig: SignOwnerLink(owner, nodeKey.Public()),
+			Address: "http://127.0.0.1:7000", Seq: 1, Time: 1700000000}
+		mod(&r)
+		r.Sign(nodeKey)
+		return r
+	}
+	if err := linked(func(*NodeRecord) {}).Verify(); err != nil {
+		t.Fatalf("linked record: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		mod  func(r *NodeRecord)
+		want error
+	}{
+		{"link signed by another key", func(r *NodeRecord) { r.OwnerSig = SignOwnerLink(other, nodeKey.Public()) }, ErrBadSignature},
+		{"link to another node", func(r *NodeRecord) { r.OwnerSig = SignOwnerLink(owner, other.Public()) }, ErrBadSignature},
+		{"owner claimed without its link", func(r *NodeRecord) { r.Owner = other.Public() }, ErrBadSignature},
+		{"owner without a link", func(r *NodeRecord) { r.OwnerSig = nil }, ErrMalformed},
+		{"truncated link", func(r *NodeRecord) { r.OwnerSig = r.OwnerSig[:63] }, ErrBadSignature},
+	} {
+		if err := linked(tc.mod).Verify(); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Verify = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	// A record signed without an owner link is its own owner's.
+	r := NodeRecord{Address: "http://127.0.0.1:7000"}
+	r.Sign(nodeKey)
+	if r.Owner != nodeKey.Public() || r.Verify() != nil {
+		t.Fatalf("self-owned record: owner %s, verify %v", r.Owner, r.Verify())
+	}
+	// A link is the owner's and cannot be moved to a record of another
+	// node, even by that node's key.
+	r = linked(func(*NodeRecord) {})
+	r.Sign(other)
+	if err := r.Verify(); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("link moved to another node's record: %v", err)
+	}
+}

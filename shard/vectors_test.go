@@ -104,6 +104,9 @@ func computeVectors(t *testing.T) vectors {
 		case *NodeRecord, *Receipt:
 			signer = nk
 		}
+		if r, ok := m.msg.(*NodeRecord); ok {
+			r.Owner, r.OwnerSig = keys.Signing.Public(), SignOwnerLink(keys.Signing, nk.Public())
+		}
 		m.msg.Sign(signer)
 		name := fmt.Sprintf("%T", m.msg)[len("*shard."):]
 		v.add(name+" canonical", "%x", m.msg.(interface{ signedBytes() []byte }).signedBytes())
