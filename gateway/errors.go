@@ -55,6 +55,10 @@ func s3Error(err error, bucket, key string) error {
 	case errors.Is(err, segstore.ErrUnavailable):
 		return s3api.ErrServiceUnavailable.WithMessage(
 			"Too few storage peers answered with good data to read this object; try again later.").WithResource(object)
+	case errors.Is(err, segstore.ErrTooFewPeers) && segstore.NoCredit(err):
+		return s3api.ErrQuotaExceeded.WithMessage(
+			"The storage network refused the data: its peers extend you no more credit, since your node holds too little for them. " +
+				"Offer more storage (a larger --capacity, and keep your node online so that peers place data on it) to store more.").WithResource(object)
 	case errors.Is(err, segstore.ErrTooFewPeers):
 		return s3api.ErrSlowDown.WithMessage(
 			"Too few storage peers accepted the data; try again later.").WithResource(object)

@@ -113,8 +113,12 @@ func startServeNet(t testing.TB, env []string, capacities ...string) *serveNet {
 	net := &serveNet{}
 	var wg sync.WaitGroup
 	net.nodes = make([]*serveRun, len(capacities))
+	// The gateway's owner holds nothing for the nodes' owners: they let
+	// it store on grace up to their whole capacity, so that what these
+	// tests see is refusals for space (credit: TestFairExchange).
+	nodeEnv := append([]string{"ISHTAR_NODE_STRANGER_SHARE=1"}, env...)
 	for i, c := range capacities {
-		wg.Go(func() { net.nodes[i] = startServe(t, env, "--capacity", c) })
+		wg.Go(func() { net.nodes[i] = startServe(t, nodeEnv, "--capacity", c) })
 	}
 	wg.Wait()
 	if t.Failed() {

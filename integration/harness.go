@@ -159,11 +159,12 @@ func (n *Net) daemonConfig(nd *Node) daemon.Config {
 	return c
 }
 
-// identity is node i's identity: node 0 acts for the owner.
+// identity is node i's identity: every node is the owner's (their records
+// link them to it), node 0 runs the owner's gateway.
 func (n *Net) identity(nd *Node) daemon.Identity {
-	id := daemon.Identity{Node: nd.key}
+	id := daemon.Identity{Node: nd.key, Owner: n.Owner}
 	if nd.Index == 0 {
-		id.Owner, id.S3 = n.Owner, s3api.StaticCredentials{AccessKey: SecretKey}
+		id.S3 = s3api.StaticCredentials{AccessKey: SecretKey}
 	}
 	return id
 }

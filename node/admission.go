@@ -42,6 +42,7 @@ type upload struct {
 	block    string
 	size     int64
 	reserved int64
+	credit   *credit // the owner's credit it reserved, if any
 }
 
 // used returns the bytes of committed shards.
@@ -53,9 +54,10 @@ func (s *Server) used() (int64, error) {
 	return used, nil
 }
 
-// admitUpload admits an upload of size bytes from peer, calling from
-// address block, and reserves its first step.
-func (s *Server) admitUpload(peer shard.PublicKey, block string, size int64) (*upload, error) {
+// admitUpload admits an upload of size bytes for owner from peer, calling
+// from address block: within the capacity, the owner's credit (see
+// Credit) and the limits of uploads in flight. It reserves the first step.
+func (s *Server) admitUpload(owner, peer shard.PublicKey, block string, size int64) (*upload, error) {
 	used, err := s.used()
 	if err != nil {
 		return nil, err
@@ -63,20 +65,27 @@ func (s *Server) admitUpload(peer shard.PublicKey, block string, size int64) (*u
 	if used+size+meta.HoldingOverhead > s.cfg.Capacity {
 		return nil, errorf(ErrInsufficientStorage, "%d bytes free, %d needed", max(s.cfg.Capacity-used, 0), size+meta.HoldingOverhead)
 	}
+	cr, err := s.reserveCredit(owner, block, size)
+	if err != nil {
+		return nil, err
+	}
 	lim := &s.cfg.Limits
 	a := s.adm
 	a.mu.Lock()
 	p, b := a.peers[peer], a.blocks[block]
+	var busy error
 	switch {
 	case a.uploads >= lim.Uploads:
-		a.mu.Unlock()
-		return nil, busyFor(0, "%d uploads in flight, at most %d", a.uploads, lim.Uploads)
+		busy = busyFor(0, "%d uploads in flight, at most %d", a.uploads, lim.Uploads)
 	case p != nil && p.uploads >= lim.UploadsPerPeer:
-		a.mu.Unlock()
-		return nil, busyFor(0, "%d uploads in flight from this node, at most %d", p.uploads, lim.UploadsPerPeer)
+		busy = busyFor(0, "%d uploads in flight from this node, at most %d", p.uploads, lim.UploadsPerPeer)
 	case b != nil && b.uploads >= lim.UploadsPerBlock:
+		busy = busyFor(0, "%d uploads in flight from address block %s, at most %d", b.uploads, block, lim.UploadsPerBlock)
+	}
+	if busy != nil {
 		a.mu.Unlock()
-		return nil, busyFor(0, "%d uploads in flight from address block %s, at most %d", b.uploads, block, lim.UploadsPerBlock)
+		s.releaseCredit(cr)
+		return nil, busy
 	}
 	if p == nil {
 		p = &inflight{}
@@ -90,7 +99,7 @@ func (s *Server) admitUpload(peer shard.PublicKey, block string, size int64) (*u
 	p.uploads++
 	b.uploads++
 	a.mu.Unlock()
-	u := &upload{s: s, peer: peer, block: block, size: size}
+	u := &upload{s: s, peer: peer, block: block, size: size, credit: cr}
 	if err := u.grow(min(size, reserveStep), used); err != nil {
 		u.done()
 		return nil, err
@@ -109,6 +118,9 @@ func (u *upload) reserveNext() error {
 
 // grow reserves n more bytes, given the committed bytes used.
 func (u *upload) grow(n, used int64) error {
+	if err := u.s.growCredit(u.credit, u.reserved+n); err != nil {
+		return err
+	}
 	s, lim, a := u.s, &u.s.cfg.Limits, u.s.adm
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -130,9 +142,11 @@ func (u *upload) grow(n, used int64) error {
 	return nil
 }
 
-// done gives back the upload's slot and reservation (after its commit has
+// done gives back the upload's slot and reservations (after its commit has
 // counted the bytes as used, or after it failed).
 func (u *upload) done() {
+	u.s.releaseCredit(u.credit)
+	u.credit = nil
 	a := u.s.adm
 	a.mu.Lock()
 	defer a.mu.Unlock()

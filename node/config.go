@@ -30,6 +30,14 @@ type Config struct {
 	Address  string           // public base URL announced to peers, e.g. "http://203.0.113.5:7070"
 	Capacity int64            // bytes of shards this node offers to hold
 	Version  string           // software version announced in the node record
+	// Owner is the owner standing behind the node, and OwnerSig its
+	// link signature over the node ID (shard.SignOwnerLink); both zero:
+	// the node is its own owner. Shards stored for Owner are not counted
+	// against any credit (see Credit).
+	Owner    shard.PublicKey
+	OwnerSig []byte
+	// Credit is the fair exchange rule applied to other owners' shards.
+	Credit Credit
 
 	// ClockWindow bounds how far a request's timestamp, or a grant's, may
 	// be from this node's clock; nonces are remembered for as long.
@@ -103,6 +111,7 @@ func (c *Config) Defaults() {
 	setDefault(&c.MinRate, 1<<20)
 	c.Limits.defaults()
 	c.ForeignRoots.defaults()
+	c.Credit.defaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -139,9 +148,13 @@ func (c *Config) Validate() error {
 		err = fmt.Errorf("inline maximum %d above %d", c.InlineMax, MaxInline)
 	case c.RequestTimeout <= 0 || c.MinRate <= 0:
 		err = errors.New("request timeout and minimum rate must be positive")
+	case !c.Owner.IsZero() && shard.VerifyOwnerLink(c.Owner, c.Key.Public(), c.OwnerSig) != nil:
+		err = errors.New("the owner link does not verify for the node key")
 	default:
 		if err = c.Limits.validate(); err == nil {
-			err = c.ForeignRoots.validate()
+			if err = c.ForeignRoots.validate(); err == nil {
+				err = c.Credit.validate()
+			}
 		}
 	}
 	if err != nil {

@@ -58,6 +58,9 @@
 //	401 replayed            nonce already seen within the window
 //	403 forbidden           grant for another op, shard or size; owner holds no
 //	                        reference
+//	403 no_credit           the store's owner has no credit left on this node
+//	                        (see Fair exchange): try another node; the owner
+//	                        must provide more storage to store more
 //	404 not_found           shard not held, no root, unknown path
 //	408 timeout             body slower than the floor rate (see Storage)
 //	409 conflict            root seq not above the held one
@@ -139,9 +142,9 @@
 //
 // # Peer exchange
 //
-// A node's record (shard.NodeRecord: node ID, advertised URL, capacity
-// and free bytes, software version, a sequence number and the time it was
-// signed) is signed by the node itself, re-signed with a higher seq when a
+// A node's record (shard.NodeRecord: node ID, its owner's ID and link
+// signature, advertised URL, capacity and free bytes, software version, a
+// sequence number and the time it was signed) is signed by the node itself, re-signed with a higher seq when a
 // field changes and at least hourly, and lasts 24 h after it was signed
 // (peers.DefaultTTL): a node that stops refreshing it drops out of every
 // table within a day. Peer knowledge lives in a peers.Registry (see that
@@ -160,7 +163,8 @@
 // answers, in change order, the tried, unexpired records whose entry
 // changed after the asker's cursor:
 //
-//	{"peers":[{"id":"<64 hex>","url":"http://203.0.113.5:7070",
+//	{"peers":[{"id":"<64 hex>","owner":"<64 hex>","owner_sig":"<base64>",
+//	           "url":"http://203.0.113.5:7070",
 //	           "capacity":10737418240,"free":8589934592,"version":"0.1.0",
 //	           "seq":7,"time":1796380800,"expires":"2026-12-05T12:00:00Z",
 //	           "sig":"<base64>"}, ...],
@@ -313,6 +317,49 @@
 // removed, so a crash in between leaves bytes no owner holds; Server.Sweep
 // (run by `ishtar serve` at start) removes them. Inline shards never need
 // it.
+//
+// # Fair exchange
+//
+// 1 MB given earns 1 MB stored, with no one to trust. Every node record
+// names its owner (Owner, with the owner's link signature; see package
+// shard), so a node knows which owner stands behind every peer. For each
+// other owner X a node keeps a ledger:
+//
+//   - held_for(X): the bytes it holds for X, each shard's size plus
+//     meta.HoldingOverhead (512), from its holdings (meta.OwnerHeld,
+//     updated in the batch of every store, delete and expired lease);
+//   - held_by(X): the bytes X's nodes hold for this node's owner, counted
+//     while the owner's audits of them pass (not lost, no failed audit
+//     waiting), computed by the owner's gateway from its catalog and the
+//     registry's owner of each holder (Config.Credit.HeldBy; the daemon
+//     refreshes it at start and every upkeep interval).
+//
+// A store of a shard of size bytes for owner X is accepted only while
+//
+//	held_for(X) + inflight(X) + size + 512 <= held_by(X) + grace
+//
+// where inflight(X) are X's uploads in flight and grace is
+// node.credit_grace (default 256 MiB). What X holds beyond held_by(X) is
+// its debt, extended on grace; two more bounds keep a flood of fresh
+// identities from earning more than one: the debts of all owners together
+// stay within node.stranger_share (default 0.1) of the capacity, and the
+// debts of the owners whose last store came from one address block (the
+// caller's /24 or /64, kept with the owner's totals) within grace. Each is
+// checked before the body is read, after the capacity (507) and before
+// the limits of uploads in flight (503); a refusal is 403 no_credit,
+// naming the bound, and leaves nothing behind. The node's own owner's
+// shards (a daemon may store on its own node) count against no credit.
+// Debts are settled again from the catalog after every store and delete,
+// after expired leases and whenever held_by is refreshed, and read from
+// the catalog at start, so they survive restarts and do not drift.
+//
+// The gateway takes a no_credit refusal as a full peer (the shard goes
+// elsewhere, and shards that large avoid the peer a while), places first
+// on the peers whose owners owe its owner space (its node holds more for
+// them than they hold for it), and answers S3 clients 403 QuotaExceeded,
+// asking for more storage, when too few peers take a segment because of
+// credit. Delegation (a full node forwarding a shard under its own
+// identity) is not built yet: a full node answers 507.
 //
 // # Roots
 //

@@ -61,6 +61,11 @@ var (
 	// ErrInsufficientStorage: the node is full: its committed shards leave
 	// no room for this one. Never answered because of uploads in flight.
 	ErrInsufficientStorage = &Error{Code: "insufficient_storage", Message: "not enough free capacity", Status: http.StatusInsufficientStorage}
+	// ErrNoCredit: the node has room, but the shard's owner has used the
+	// credit this node extends to it: its nodes hold too little for this
+	// node's owner (see Credit). The owner should try another node, and
+	// provide more storage to store more.
+	ErrNoCredit = &Error{Code: "no_credit", Message: "the owner has no credit left on this node", Status: http.StatusForbidden}
 )
 
 // wrapf is errorf keeping cause for errors.Is and errors.As.

@@ -29,6 +29,8 @@ const MaxPeerPage = 256
 // record's Time plus 24 h).
 type WireRecord struct {
 	ID       shard.PublicKey `json:"id"`
+	Owner    shard.PublicKey `json:"owner"`
+	OwnerSig []byte          `json:"owner_sig"`
 	URL      string          `json:"url"`
 	Capacity int64           `json:"capacity"`
 	Free     int64           `json:"free"`
@@ -47,13 +49,13 @@ type PeerPage struct {
 }
 
 func toWire(r shard.NodeRecord) WireRecord {
-	return WireRecord{ID: r.Node, URL: r.Address, Capacity: r.Capacity, Free: r.Free, Version: r.Version,
+	return WireRecord{ID: r.Node, Owner: r.Owner, OwnerSig: r.OwnerSig, URL: r.Address, Capacity: r.Capacity, Free: r.Free, Version: r.Version,
 		Seq: r.Seq, Time: r.Time, Expires: time.Unix(r.Time, 0).Add(peers.DefaultTTL).UTC().Format(time.RFC3339), Sig: r.Sig}
 }
 
 // Record returns the signed record w carries (not verified).
 func (w WireRecord) Record() shard.NodeRecord {
-	return shard.NodeRecord{Node: w.ID, Address: w.URL, Capacity: w.Capacity, Free: w.Free, Version: w.Version,
+	return shard.NodeRecord{Node: w.ID, Owner: w.Owner, OwnerSig: w.OwnerSig, Address: w.URL, Capacity: w.Capacity, Free: w.Free, Version: w.Version,
 		Seq: w.Seq, Time: w.Time, Sig: w.Sig}
 }
 

@@ -30,6 +30,8 @@ func (s *Server) Record() (shard.NodeRecord, error) {
 	}
 	s.seq = max(s.seq+1, uint64(now.UnixNano()))
 	rec := shard.NodeRecord{
+		Owner:    s.cfg.Owner,
+		OwnerSig: s.cfg.OwnerSig,
 		Address:  s.cfg.Address,
 		Capacity: s.cfg.Capacity,
 		Free:     free,

@@ -152,6 +152,9 @@ func (s *Server) handleDeleteShard(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
+	if err := s.settleCredit(g.Owner); err != nil {
+		s.log.WarnContext(r.Context(), "settling an owner's credit", "err", err) // the next refresh does
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -56,7 +56,7 @@ func (s *Server) handlePutShard(w http.ResponseWriter, r *http.Request, c *call)
 			return ErrStaleGrant
 		}
 	}
-	up, err := s.admitUpload(c.peer, c.block, size)
+	up, err := s.admitUpload(g.Owner, c.peer, c.block, size)
 	if err != nil {
 		return err
 	}
@@ -73,9 +73,12 @@ func (s *Server) handlePutShard(w http.ResponseWriter, r *http.Request, c *call)
 	if err := s.receiveBody(wr, r.Body, up, c.rc, start); err != nil {
 		return err
 	}
-	hd, err := s.commitShard(ctx, wr, g, now)
+	hd, err := s.commitShard(ctx, wr, g, c.block, now)
 	if err != nil {
 		return err
+	}
+	if err := s.settleCredit(g.Owner); err != nil {
+		s.log.WarnContext(ctx, "settling an owner's credit", "err", err) // the next refresh does
 	}
 	writeJSON(w, http.StatusOK, s.receipt(id, size, hd, now))
 	return nil
@@ -136,7 +139,7 @@ func bodyError(err error, n, size int64) error {
 // holding, in one meta batch, under the shard's lock. A writer that can
 // commit inside that batch (an inline shard) does so: bytes, index and
 // counters land together, with one fsync.
-func (s *Server) commitShard(ctx context.Context, wr Writer, g shard.Grant, now time.Time) (meta.Holding, error) {
+func (s *Server) commitShard(ctx context.Context, wr Writer, g shard.Grant, block string, now time.Time) (meta.Holding, error) {
 	id := g.Shard
 	mu := s.lock(id)
 	mu.Lock()
@@ -181,6 +184,11 @@ func (s *Server) commitShard(ctx context.Context, wr Writer, g shard.Grant, now 
 		rec.SetHolding(hd)
 		if err := b.PutHeldShard(rec); err != nil {
 			return err
+		}
+		if s.enforced(g.Owner) {
+			if err := b.SetOwnerBlock(g.Owner, block); err != nil {
+				return err
+			}
 		}
 		if created {
 			if _, err := b.AddCounter(meta.CounterUsedBytes, g.Size); err != nil {

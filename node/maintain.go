@@ -44,6 +44,11 @@ func (s *Server) prune(ctx context.Context) {
 	if err != nil && ctx.Err() == nil {
 		s.log.WarnContext(ctx, "expiring lapsed leases", "err", err)
 	}
+	if ex.Holdings > 0 {
+		if err := s.RefreshCredit(); err != nil {
+			s.log.WarnContext(ctx, "settling credit after expired leases", "err", err)
+		}
+	}
 	roots, freed, err := s.ExpireForeignRoots(ctx)
 	if roots > 0 {
 		s.log.InfoContext(ctx, "expired foreign roots", "roots", roots, "freed", freed)

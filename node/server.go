@@ -32,6 +32,7 @@ type Server struct {
 	inline *InlineStore
 	nonces *nonceStore
 	adm    *admission
+	ledger *ledger
 	// Signed requests per identity and per address block (Limits).
 	peerRates  *rateTable[shard.PublicKey]
 	blockRates *rateTable[string]
@@ -60,6 +61,9 @@ func NewServer(cfg Config, st Store, db *meta.DB, log *slog.Logger) *Server {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
+	if cfg.Owner.IsZero() {
+		cfg.Owner, cfg.OwnerSig = cfg.Key.Public(), shard.SignOwnerLink(cfg.Key, cfg.Key.Public())
+	}
 	if !keepsInline(st) {
 		st = NewInlineStore(db, st, max(cfg.InlineMax, 0), cfg.LeafSize)
 	}
@@ -74,6 +78,7 @@ func NewServer(cfg Config, st Store, db *meta.DB, log *slog.Logger) *Server {
 		self:   cfg.Key.Public(),
 		nonces: newNonceStore(cfg.ClockWindow, cfg.MaxNonces),
 		adm:    newAdmission(),
+		ledger: newLedger(),
 		logs:   newLogLimiter(cfg.Now),
 	}
 	s.peerRates = newRateTable[shard.PublicKey](cfg.Limits.PeerRate, cfg.Limits.Tracked)
@@ -82,6 +87,9 @@ func NewServer(cfg Config, st Store, db *meta.DB, log *slog.Logger) *Server {
 		s.inline = il
 	}
 	s.routes()
+	if err := s.RefreshCredit(); err != nil {
+		log.Error("node: reading the owners' debts", "err", err) // settled again at each store
+	}
 	return s
 }
 

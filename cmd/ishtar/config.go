@@ -153,6 +153,8 @@ var settings = []setting{
 	floatSetting("node.block_rate", "", "", func(c *Config) *float64 { return &c.Node.Limits.BlockRate }),
 	intSetting("node.conns_per_block", "", "", func(c *Config) *int { return &c.Node.Limits.ConnsPerBlock }),
 	intSetting("node.conns", "", "", func(c *Config) *int { return &c.Node.Limits.Conns }),
+	sizeSetting("node.credit_grace", "", "", func(c *Config) *int64 { return &c.Node.Credit.Grace }),
+	floatSetting("node.stranger_share", "", "", func(c *Config) *float64 { return &c.Node.Credit.StrangerShare }),
 	intSetting("gateway.k", "k", "any `K` shards of a segment rebuild it (default 3)", func(c *Config) *int { return &c.Gateway.Params.K }),
 	intSetting("gateway.n", "n", "`N` shards per segment, on N distinct peers (default 5)", func(c *Config) *int { return &c.Gateway.Params.N }),
 	sizeSetting("gateway.segment_size", "segment-size", "objects are cut into segments of `SIZE` (default 16MiB)", func(c *Config) *int64 { return &c.Gateway.SegmentSize }),

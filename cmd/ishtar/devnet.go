@@ -210,7 +210,9 @@ func openDevnet(cfg *Config, st *devnetState, log *slog.Logger) (_ *devnet, _ id
 		}
 		c := cfg.Config
 		c.Data, c.Listen, c.StorageOnly = dir, addr, true
-		d, err := daemon.Open(c, daemon.Identity{Node: key}, daemon.Options{Log: log.With("node", i+1)})
+		// The storage nodes are the devnet owner's: their records link
+		// them to the owner, whose shards they hold without counting credit.
+		d, err := daemon.Open(c, daemon.Identity{Node: key, Owner: id.owner}, daemon.Options{Log: log.With("node", i+1)})
 		if err != nil {
 			return nil, id, fmt.Errorf("node %d: %w", i+1, err)
 		}

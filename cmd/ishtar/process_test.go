@@ -258,6 +258,10 @@ func TestServeRestartKeepsShards(t *testing.T) {
 // nothing of the shard is left behind.
 func TestServeFullNodeRefuses(t *testing.T) {
 	dir := initDataDir(t)
+	// The test's owner holds nothing for the node's: let it store on
+	// grace up to the whole capacity (node.stranger_share), so that the
+	// refusal is for space, not credit.
+	t.Setenv("ISHTAR_NODE_STRANGER_SHARE", "1")
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	p := startIshtar(t, "Node endpoint:", serveArgs(dir, "--capacity", "200KiB")...)

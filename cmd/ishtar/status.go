@@ -101,7 +101,37 @@ func printSurvey(e *env, st daemon.Status) error {
 	fmt.Fprintf(w, "Audits:        %d passed, %d failed, %d shards found lost (since the daemon started)\n", u.AuditsPassed, u.AuditsFailed, u.ShardsLost)
 	fmt.Fprintf(w, "Repairs:       %d segments repaired, %d shards (%s) rebuilt, %d failed\n", u.Repairs, u.ShardsRepaired, sizeText(u.BytesRepaired), u.RepairFailures)
 	fmt.Fprintf(w, "Leases:        %d renewed, %d shards not held, %d failed batches\n", u.LeasesRenewed, u.NotHeld, u.RenewFailures)
-	return printBackup(w, st.Backup)
+	if err := printBackup(w, st.Backup); err != nil {
+		return err
+	}
+	return printExchange(w, st.Exchange)
+}
+
+// printExchange writes the space given and used, and the ledger's top
+// counterparts.
+func printExchange(w io.Writer, ex daemon.Exchange) error {
+	fmt.Fprintf(w, "Space given:   %s, %s used: %s for others, %s for you\n",
+		sizeText(ex.Capacity), sizeText(ex.Used), sizeText(ex.HeldForOthers), sizeText(ex.HeldForOwn))
+	fmt.Fprintf(w, "On the network: %s of yours held by peers (audits passing)\n", sizeText(ex.OnNetwork))
+	fmt.Fprintf(w, "Credit:        %d owners store here; %s of it on grace (at most %s; %s each)\n",
+		ex.Owners, sizeText(ex.Debts), sizeText(ex.StrangerCap), sizeText(ex.Grace))
+	if len(ex.Top) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "  OWNER\tHELD FOR THEM\tHELD BY THEM\tTHEIR CREDIT")
+	for _, c := range ex.Top {
+		fmt.Fprintf(tw, "  %.16s\t%s\t%s\t%s\n", c.Owner, sizeText(c.HeldFor), sizeText(c.HeldBy), signedSize(c.Credit))
+	}
+	return tw.Flush()
+}
+
+// signedSize is sizeText for a count that may be negative.
+func signedSize(n int64) string {
+	if n < 0 {
+		return "-" + sizeText(-n)
+	}
+	return sizeText(n)
 }
 
 // printBackup writes the catalog backup's state.

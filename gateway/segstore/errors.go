@@ -40,10 +40,16 @@ func isShardNotFound(err error) bool {
 // holds nothing for this owner under that grant: retrying cannot help.
 func isNotHeldForOwner(err error) bool { return errors.Is(err, node.ErrForbidden) }
 
-// isPeerFull reports whether a peer refused a shard for lack of space.
+// isPeerFull reports whether a peer refused a shard for lack of space,
+// or of the owner's credit there (which is the owner's room on the peer).
 func isPeerFull(err error) bool {
-	return errors.Is(err, ErrPeerFull) || errors.Is(err, node.ErrInsufficientStorage)
+	return errors.Is(err, ErrPeerFull) || errors.Is(err, node.ErrInsufficientStorage) || NoCredit(err)
 }
+
+// NoCredit reports whether err is, or joins, a peer's refusal for lack of
+// the owner's credit (node.ErrNoCredit): the owner must provide more
+// storage to store more there.
+func NoCredit(err error) bool { return errors.Is(err, node.ErrNoCredit) }
 
 // isBusy reports whether a peer refused a request for now (see classify).
 func isBusy(err error) bool {

@@ -60,7 +60,12 @@ type PeerInfo struct {
 	// unverified address, bad history, too many of its address block);
 	// its shards are still read.
 	Unplaceable bool
-	Peer        Peer
+	// Creditor is set when the owner's own node holds more for the
+	// peer's owner than that owner's nodes hold for this one: the peer
+	// owes the owner space, so placement tries it before peers that would
+	// store on grace (see node.Credit).
+	Creditor bool
+	Peer     Peer
 }
 
 // PeerObserver is implemented by a Directory that keeps peers' history

@@ -22,7 +22,7 @@ import (
 // them.
 
 // Peers are ranked by standing first (see peerHealth): Usable peers by
-// score, then, only when too few usable ones are left for a segment, busy
+// score, creditors (PeerInfo.Creditor) before the others, then, only when too few usable ones are left for a segment, busy
 // peers, peers with too little room and peers in back-off, in that order.
 // A peer's reputation multiplies its weight, so a peer caught lying gets
 // fewer shards but is never shut out; so does its uptime, when the
@@ -104,17 +104,17 @@ func score(id shard.PublicKey, seg meta.SegmentID, index int, weight float64) fl
 // group holds no other shard of the segment, and its standing; -1 if
 // none. The caller holds mu.
 func (pl *placer) best(index int) (int, Standing) {
-	best, bestSt, bestScore := -1, Usable, math.Inf(-1)
+	best, bestSt, bestCr, bestScore := -1, Usable, false, math.Inf(-1)
 	for i, c := range pl.cands {
 		if pl.tried[c.info.ID] || (pl.diversity && pl.groups[c.group] > 0) {
 			continue
 		}
-		st := pl.health.standing(c.info, pl.size)
-		if best >= 0 && st > bestSt {
+		st, cr := pl.health.standing(c.info, pl.size), c.info.Creditor
+		if best >= 0 && (st > bestSt || (st == bestSt && bestCr && !cr)) {
 			continue
 		}
-		if s := score(c.info.ID, pl.seg, index, c.weight); best < 0 || st < bestSt || s > bestScore {
-			best, bestSt, bestScore = i, st, s
+		if s := score(c.info.ID, pl.seg, index, c.weight); best < 0 || st < bestSt || cr != bestCr || s > bestScore {
+			best, bestSt, bestCr, bestScore = i, st, cr, s
 		}
 	}
 	return best, bestSt

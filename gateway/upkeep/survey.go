@@ -195,3 +195,33 @@ func (u *Upkeep) Object(bucket, key string, addr func(shard.PublicKey) string) (
 	}
 	return v, nil
 }
+
+// HeldBy returns, by node, the bytes the owner's shards take on the nodes
+// holding them, as those nodes count them (each shard's size plus
+// meta.HoldingOverhead), for the shards whose audits pass: not lost and
+// no failed audit waiting for its recheck. It is the owner's side of the
+// exchange: what each peer earns for holding the owner's data.
+func HeldBy(db *meta.DB) (map[shard.PublicKey]int64, error) {
+	out := make(map[shard.PublicKey]int64)
+	var after meta.SegmentID
+	for {
+		segs, err := db.Segments(after, segmentsPage)
+		if err != nil {
+			return nil, err
+		}
+		for i := range segs {
+			seg := &segs[i]
+			for j := range seg.Shards {
+				sh := &seg.Shards[j]
+				if !sh.Stored() || sh.Health.Lost != 0 || sh.Health.AuditFailures > 0 {
+					continue
+				}
+				out[shard.PublicKey(sh.Node)] += shardState(seg, j).Size + meta.HoldingOverhead
+			}
+		}
+		if len(segs) < segmentsPage {
+			return out, nil
+		}
+		after = segs[len(segs)-1].ID
+	}
+}

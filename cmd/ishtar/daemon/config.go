@@ -151,6 +151,13 @@ func (c *Config) Validate() error {
 func (c *Config) NodeConfig(key shard.PrivateKey, addr string) node.Config {
 	nc := c.Node
 	nc.Key, nc.Capacity, nc.Address = key, c.Capacity, addr
+	// Defaults set both; a zero left is the user's: none.
+	if nc.Credit.Grace == 0 {
+		nc.Credit.Grace = -1
+	}
+	if nc.Credit.StrangerShare == 0 {
+		nc.Credit.StrangerShare = -1
+	}
 	if nc.Key.IsZero() {
 		nc.Key, _ = shard.PrivateKeyFromSeed(make([]byte, shard.SeedSize))
 	}

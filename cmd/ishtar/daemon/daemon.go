@@ -91,6 +91,7 @@ type Daemon struct {
 	handlers sync.WaitGroup // node requests being served
 
 	reg   *peers.Registry
+	held  heldBy // what other owners hold for this one
 	disc  *node.Discovery
 	dir   *directory
 	gw    *gateway.Gateway
@@ -162,6 +163,13 @@ func (d *Daemon) openNode() error {
 	}
 	nc.Registry = d.reg
 	nc.Operator = d.operate
+	if !d.id.Owner.Signing.IsZero() {
+		nc.Owner, nc.OwnerSig = d.id.Owner.Signing.Public(), shard.SignOwnerLink(d.id.Owner.Signing, d.id.Node.Public())
+	}
+	nc.Credit.HeldBy = d.held.get
+	if err := d.refreshLedger(); err != nil { // d.node is nil: the node settles it as it opens
+		return err
+	}
 	st := d.opts.Store
 	if st == nil {
 		if st, err = node.NewDiskStore(filepath.Join(d.cfg.Data, ShardsDir), nc.LeafSize); err != nil {
@@ -203,7 +211,7 @@ func (d *Daemon) openNode() error {
 // openGateway opens the gateway over the node's catalog with a directory
 // of peers, and binds the S3 listener.
 func (d *Daemon) openGateway() error {
-	d.dir = newDirectory(d.reg, d.id.Node, d.opts.HTTPClient, d.opts.WrapPeer)
+	d.dir = newDirectory(d.reg, d.id.Node, d.opts.HTTPClient, d.opts.WrapPeer, d.held.creditor)
 	gw, err := gateway.New(d.cfg.GatewayConfig(d.id.Node.Public()), d.db, d.id.Owner, d.dir, d.log.With("component", "gateway"))
 	if err != nil {
 		return err
@@ -265,6 +273,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	}
 	afterReady(d.disc.Run)
 	wg.Go(func() { d.node.Maintain(bg) })
+	afterReady(func(ctx context.Context) { d.keepLedger(ctx, d.cfg.upkeepInterval()) })
 	if d.up != nil {
 		afterReady(d.up.Run)
 	}

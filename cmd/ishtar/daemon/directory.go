@@ -26,6 +26,8 @@ type directory struct {
 	key  shard.PrivateKey
 	hc   *http.Client
 	wrap func(shard.PublicKey, segstore.Peer) segstore.Peer
+	// creditor reports whether an owner owes this one space.
+	creditor func(owner shard.PublicKey) bool
 
 	mu      sync.Mutex
 	clients map[shard.PublicKey]dirClient
@@ -43,8 +45,9 @@ var (
 	_ segstore.PeerObserver = (*directory)(nil)
 )
 
-func newDirectory(reg *peers.Registry, key shard.PrivateKey, hc *http.Client, wrap func(shard.PublicKey, segstore.Peer) segstore.Peer) *directory {
-	return &directory{reg: reg, key: key, hc: hc, wrap: wrap, clients: make(map[shard.PublicKey]dirClient)}
+func newDirectory(reg *peers.Registry, key shard.PrivateKey, hc *http.Client, wrap func(shard.PublicKey, segstore.Peer) segstore.Peer,
+	creditor func(shard.PublicKey) bool) *directory {
+	return &directory{reg: reg, key: key, hc: hc, wrap: wrap, creditor: creditor, clients: make(map[shard.PublicKey]dirClient)}
 }
 
 // Peers returns the registry's verified peers.
@@ -75,7 +78,7 @@ func (d *directory) Peers() []segstore.PeerInfo {
 		// registry's back-off stays placeable here.
 		placeable := p.Placeable || p.Why == peers.WhyBackoff
 		out = append(out, segstore.PeerInfo{ID: id, Addr: url, Free: p.Record.Free, Seen: p.LastSeen,
-			Uptime: p.Uptime, Unplaceable: !placeable, Peer: c.peer})
+			Uptime: p.Uptime, Unplaceable: !placeable, Creditor: d.creditor(p.Record.Owner), Peer: c.peer})
 	}
 	for id := range d.clients {
 		if !live[id] {

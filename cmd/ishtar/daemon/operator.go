@@ -25,7 +25,13 @@ const (
 type Status struct {
 	upkeep.Survey
 	Backup backup.Status `json:"backup"`
+	// Exchange is the space given and used, and the credit of the top
+	// counterparts (statusTop of them).
+	Exchange Exchange `json:"exchange"`
 }
+
+// statusTop is how many counterparts the status lists.
+const statusTop = 10
 
 // operate answers the operator's queries (node.Config.Operator).
 func (d *Daemon) operate(ctx context.Context, name string, q url.Values) (any, error) {
@@ -41,6 +47,9 @@ func (d *Daemon) operate(ctx context.Context, name string, q url.Values) (any, e
 			return nil, err
 		}
 		st := Status{Survey: sv}
+		if st.Exchange, err = d.exchange(statusTop); err != nil {
+			return nil, err
+		}
 		if d.bk != nil {
 			st.Backup, err = d.bk.Status()
 		}
