@@ -18,15 +18,16 @@ import (
 // back. Catalogs of schema 2 and before had the catalog under lowercase
 // bytes; Open moves them (migrate.go).
 const (
-	prefixCounter   byte = 'c' // c | name                  -> counter (the node's; C: the catalog's)
-	prefixLease     byte = 'e' // e | expiry(8) | shard(32) | owner(32) -> (empty): lease index
-	prefixForeign   byte = 'f' // f | ...                   -> foreign roots' index and tallies (roots.go)
-	prefixLastGrant byte = 'g' // g | shard(32) | owner(32) -> last grant time
-	prefixOwnerHeld byte = 'h' // h | owner(32)             -> what is held for the owner
-	prefixInline    byte = 'i' // i | shard(32)             -> inline shard bytes
-	prefixPeer      byte = 'p' // p | node(32)              -> peer record
-	prefixRoot      byte = 'r' // r | owner(32)             -> root record
-	prefixShard     byte = 's' // s | shard(32)             -> held shard
+	prefixCounter    byte = 'c' // c | name                  -> counter (the node's; C: the catalog's)
+	prefixLease      byte = 'e' // e | expiry(8) | shard(32) | owner(32) -> (empty): lease index
+	prefixForeign    byte = 'f' // f | ...                   -> foreign roots' index and tallies (roots.go)
+	prefixLastGrant  byte = 'g' // g | shard(32) | owner(32) -> last grant time
+	prefixOwnerHeld  byte = 'h' // h | owner(32)             -> what is held for the owner
+	prefixInline     byte = 'i' // i | shard(32)             -> inline shard bytes
+	prefixPeer       byte = 'p' // p | node(32)              -> peer record
+	prefixRoot       byte = 'r' // r | owner(32)             -> root record
+	prefixShard      byte = 's' // s | shard(32)             -> held shard
+	prefixDelegation byte = 'y' // y | shard(32)            -> where a delegated shard went
 	// The gateway's, in keys_catalog.go: 'b' buckets, 'd' releases,
 	// 'j' journal, 'm' manifests, 'o' objects, 'q' parts, 'u' uploads.
 )

@@ -17,6 +17,9 @@ const (
 	// LocationInline: the catalog itself (see InlineShard), for small
 	// shards.
 	LocationInline Location = 2
+	// LocationDelegated: another node's, which holds the shard for this
+	// node's owner (see Delegation); this node keeps no bytes.
+	LocationDelegated Location = 3
 )
 
 // HeldShard is a shard this node stores for others. Its bytes are shared by
@@ -166,6 +169,11 @@ func (b *Batch) DeleteHeldShard(id [32]byte) error {
 	}
 	for _, hd := range old.Holders {
 		if err := b.Delete(leaseKey(hd.LeaseExpiry, id, hd.Owner)); err != nil {
+			return err
+		}
+	}
+	if old.Location == LocationDelegated {
+		if err := b.Delete(key32(prefixDelegation, id)); err != nil {
 			return err
 		}
 	}

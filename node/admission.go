@@ -43,6 +43,8 @@ type upload struct {
 	size     int64
 	reserved int64
 	credit   *credit // the owner's credit it reserved, if any
+	// delegated: the body goes to another node, not to this one's disk.
+	delegated bool
 }
 
 // used returns the bytes of committed shards.
@@ -57,12 +59,15 @@ func (s *Server) used() (int64, error) {
 // admitUpload admits an upload of size bytes for owner from peer, calling
 // from address block: within the capacity, the owner's credit (see
 // Credit) and the limits of uploads in flight. It reserves the first step.
-func (s *Server) admitUpload(owner, peer shard.PublicKey, block string, size int64) (*upload, error) {
+//
+// A delegated upload (forwarded to another node as it arrives) takes no
+// capacity: only the credit and the limits apply.
+func (s *Server) admitUpload(owner, peer shard.PublicKey, block string, size int64, delegated bool) (*upload, error) {
 	used, err := s.used()
 	if err != nil {
 		return nil, err
 	}
-	if used+size+meta.HoldingOverhead > s.cfg.Capacity {
+	if !delegated && used+size+meta.HoldingOverhead > s.cfg.Capacity {
 		return nil, errorf(ErrInsufficientStorage, "%d bytes free, %d needed", max(s.cfg.Capacity-used, 0), size+meta.HoldingOverhead)
 	}
 	cr, err := s.reserveCredit(owner, block, size)
@@ -99,7 +104,7 @@ func (s *Server) admitUpload(owner, peer shard.PublicKey, block string, size int
 	p.uploads++
 	b.uploads++
 	a.mu.Unlock()
-	u := &upload{s: s, peer: peer, block: block, size: size, credit: cr}
+	u := &upload{s: s, peer: peer, block: block, size: size, credit: cr, delegated: delegated}
 	if err := u.grow(min(size, reserveStep), used); err != nil {
 		u.done()
 		return nil, err
@@ -126,16 +131,18 @@ func (u *upload) grow(n, used int64) error {
 	defer a.mu.Unlock()
 	p, b := a.peers[u.peer], a.blocks[u.block]
 	switch {
-	case used+u.size+meta.HoldingOverhead > s.cfg.Capacity:
+	case !u.delegated && used+u.size+meta.HoldingOverhead > s.cfg.Capacity:
 		return errorf(ErrInsufficientStorage, "%d bytes free, %d needed", max(s.cfg.Capacity-used, 0), u.size+meta.HoldingOverhead)
-	case used+a.reserved+n > s.cfg.Capacity:
+	case !u.delegated && used+a.reserved+n > s.cfg.Capacity:
 		return busyFor(0, "uploads in flight hold the free capacity")
 	case p.bytes+n > lim.InflightPerPeer:
 		return busyFor(0, "uploads in flight from this node hold %d bytes, at most %d", p.bytes, lim.InflightPerPeer)
 	case b.bytes+n > lim.InflightPerBlock:
 		return busyFor(0, "uploads in flight from address block %s hold %d bytes, at most %d", u.block, b.bytes, lim.InflightPerBlock)
 	}
-	a.reserved += n
+	if !u.delegated {
+		a.reserved += n
+	}
 	p.bytes += n
 	b.bytes += n
 	u.reserved += n
@@ -151,7 +158,9 @@ func (u *upload) done() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.uploads--
-	a.reserved -= u.reserved
+	if !u.delegated {
+		a.reserved -= u.reserved
+	}
 	p, b := a.peers[u.peer], a.blocks[u.block]
 	p.uploads--
 	p.bytes -= u.reserved

@@ -22,6 +22,12 @@ const expectContinueMin = 64 << 10
 // grant, and returns the peer's verified receipt. A body of 64 KiB or more
 // is sent only once the peer accepts the request (Expect: 100-continue).
 func (c *Client) PutShard(ctx context.Context, id shard.ID, body io.Reader, size int64, grant shard.Grant) (shard.Receipt, error) {
+	return c.putShard(ctx, id, body, size, grant, "")
+}
+
+// putShard is PutShard, as a delegated store when via names the nodes the
+// shard passed through (comma-separated hex IDs).
+func (c *Client) putShard(ctx context.Context, id shard.ID, body io.Reader, size int64, grant shard.Grant, via string) (shard.Receipt, error) {
 	var rc shard.Receipt
 	peer, err := c.PeerID(ctx)
 	if err != nil {
@@ -35,6 +41,9 @@ func (c *Client) PutShard(ctx context.Context, id shard.ID, body io.Reader, size
 		method: http.MethodPost, path: "/v1/shards/" + id.String(),
 		body: body, size: size, bodyHash: id, grant: hdr,
 		header: http.Header{"Content-Type": {"application/octet-stream"}},
+	}
+	if via != "" {
+		rq.query = url.Values{"via": {via}}
 	}
 	if size >= expectContinueMin {
 		rq.header.Set("Expect", "100-continue")

@@ -38,6 +38,8 @@ type Config struct {
 	OwnerSig []byte
 	// Credit is the fair exchange rule applied to other owners' shards.
 	Credit Credit
+	// Delegate lets a full node forward shards to its peers.
+	Delegate Delegate
 
 	// ClockWindow bounds how far a request's timestamp, or a grant's, may
 	// be from this node's clock; nonces are remembered for as long.
@@ -112,6 +114,7 @@ func (c *Config) Defaults() {
 	c.Limits.defaults()
 	c.ForeignRoots.defaults()
 	c.Credit.defaults()
+	c.Delegate.defaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}

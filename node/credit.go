@@ -323,6 +323,10 @@ type LedgerView struct {
 	StrangerCap int64 `json:"stranger_cap"`
 	Grace       int64 `json:"grace"`
 	Owners      int   `json:"owners"` // other owners the node holds anything for
+	// Delegated is what the node forwarded to other nodes (bytes plus
+	// overhead), which hold it for its owner; it counts in HeldForOwn
+	// and HeldForOthers as the holdings it is.
+	Delegated int64 `json:"delegated"`
 	// Top lists the counterparts with the most held for them.
 	Top []Counterpart `json:"top"`
 }
@@ -362,6 +366,13 @@ func (s *Server) Ledger(top int) (LedgerView, error) {
 			break
 		}
 		after = page[len(page)-1].Owner
+	}
+	dl, err := s.Delegated()
+	if err != nil {
+		return v, err
+	}
+	for _, n := range dl {
+		v.Delegated += n
 	}
 	s.ledger.mu.Lock()
 	for _, a := range s.ledger.owners {

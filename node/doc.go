@@ -358,8 +358,54 @@
 // on the peers whose owners owe its owner space (its node holds more for
 // them than they hold for it), and answers S3 clients 403 QuotaExceeded,
 // asking for more storage, when too few peers take a segment because of
-// credit. Delegation (a full node forwarding a shard under its own
-// identity) is not built yet: a full node answers 507.
+// credit.
+//
+// # Delegation
+//
+// A node asked to store a shard it has no room for (it would answer 507)
+// may forward it to a peer of its own choosing (Config.Delegate; the
+// daemon's peers with the most free space first, never the node the
+// shard came from, a node it passed through or a node of the shard's
+// owner), under its own owner's store grant: the next node counts the
+// shard as held for this node's owner, whose credit there pays for it,
+// while this node counts it as held for the shard's owner (its credit
+// here applies as to any store, the capacity does not). The first node
+// reads a body under 64 KiB whole and offers it to up to 3 peers; a
+// larger one is streamed to the first peer that accepts it before its
+// body is sent (Expect: 100-continue). The store sent on is
+//
+//	POST /v1/shards/{id}?via=<hex node ID>[,<hex node ID>...]
+//
+// where via lists the nodes the shard passed through, first one first.
+// A node refuses a store whose via names itself (508 delegation_loop)
+// or whose chain would be longer than node.delegation_depth (default 3,
+// the first node included: 508 delegation_too_deep), and forwards only
+// while the next node stays within the depth; a node with nowhere to
+// forward to answers 507 as before.
+//
+// Delegation is declared: the receipt the owner gets is signed by the
+// first node and names the next as Holder; the first node keeps the next
+// node's signed custody receipt (meta.Delegation, with its address and
+// lease). Reads and proofs go through the tree: GET /v1/shards/{id} (and
+// ranges) at the first node relay the next node's bytes, which the owner
+// verifies against the shard ID as it verifies every byte; an audit is
+// answered with the next node's proof for the same leaf and nonce,
+// checked by the first node (signature, Merkle path to the shard ID) and
+// signed again by it. The first node stays answerable: if the next node
+// fails or vanishes, its own audits fail (502 bad_response) and its
+// reputation drops at the owner, whose repair replaces the shard. (The
+// first node keeps no bytes, so it cannot re-delegate a shard whose next
+// node is gone.) Renewals of delegated shards at the first node are sent
+// on to the next nodes (one RenewBatch per next node, best effort: the
+// owner's next renewal tries again); a delete, or an expired lease, of
+// the last holding releases the next node's holding. The owner's
+// gateway refuses a delegated receipt whose holder already holds
+// another shard of the segment, and places that shard elsewhere.
+//
+// Delegated bytes count in both ledgers as the chain implies: at the
+// first node as held for the shard's owner (LedgerView.Delegated shows
+// them), at the next as held for the first node's owner, and the first
+// node's owner counts them as held by the next node's owner.
 //
 // # Roots
 //

@@ -69,8 +69,9 @@ func (s *Server) expirePage(ctx context.Context, leases []meta.Lease, cutoff int
 	}
 	var ex Expired
 	var files []shard.ID // bytes to delete once the batch is durable
+	var gone []released  // delegated shards to release at their next nodes
 	err := s.db.Update(func(b *meta.Batch) error {
-		ex, files = Expired{}, files[:0]
+		ex, files, gone = Expired{}, files[:0], gone[:0]
 		usedBefore, err := b.Counter(meta.CounterUsedBytes)
 		if err != nil {
 			return err
@@ -102,6 +103,14 @@ func (s *Server) expirePage(ctx context.Context, leases []meta.Lease, cutoff int
 				continue
 			}
 			ex.Shards++
+			if rec.Location == meta.LocationDelegated {
+				rl, err := dropDelegated(b, rec)
+				if err != nil {
+					return err
+				}
+				gone = append(gone, rl)
+				continue
+			}
 			released := false
 			if bd, ok := s.st.(batchDeleter); ok {
 				// Inline bytes go in the same batch as their index.
@@ -127,6 +136,7 @@ func (s *Server) expirePage(ctx context.Context, leases []meta.Lease, cutoff int
 		return Expired{}, err
 	}
 	ctx = context.WithoutCancel(ctx) // the index no longer has them
+	s.release(ctx, gone)
 	for _, id := range files {
 		if err := s.st.Delete(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
 			// Unindexed bytes: Sweep removes them at the next start.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -20,6 +21,7 @@ func (s *Server) ownerOp(r *http.Request, g shard.Grant, apply func(rec *meta.He
 	mu.Lock()
 	defer mu.Unlock()
 	var rec meta.HeldShard
+	var gone []released // delegated: to release at the next node
 	release, released := false, false
 	err := s.db.Update(func(b *meta.Batch) error {
 		var err error
@@ -48,7 +50,13 @@ func (s *Server) ownerOp(r *http.Request, g shard.Grant, apply func(rec *meta.He
 				return err
 			}
 		}
-		if release {
+		if release && rec.Location == meta.LocationDelegated {
+			rl, err := dropDelegated(b, rec)
+			gone, released = append(gone[:0], rl), true
+			if err != nil {
+				return err
+			}
+		} else if release {
 			if bd, ok := s.st.(batchDeleter); ok {
 				// Inline bytes go in the same batch as their index.
 				if released, err = bd.deleteIn(b, id); err != nil {
@@ -69,6 +77,7 @@ func (s *Server) ownerOp(r *http.Request, g shard.Grant, apply func(rec *meta.He
 	if err != nil {
 		return rec, false, err
 	}
+	s.release(context.WithoutCancel(r.Context()), gone)
 	if release && !released {
 		if err := s.st.Delete(r.Context(), id); err != nil && !errors.Is(err, ErrNotFound) {
 			return rec, true, err
@@ -129,6 +138,11 @@ func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request, c *call) er
 	})
 	if err != nil {
 		return err
+	}
+	if rec.Location == meta.LocationDelegated {
+		if d, err := s.db.Delegation(id); err == nil {
+			s.renewAt(r.Context(), []meta.Delegation{d}, renewed.LeaseExpiry)
+		}
 	}
 	writeJSON(w, http.StatusOK, s.receipt(id, rec.Size, renewed, now))
 	return nil

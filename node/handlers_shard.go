@@ -46,6 +46,10 @@ func (s *Server) handlePutShard(w http.ResponseWriter, r *http.Request, c *call)
 	if err := s.checkLease(g, now); err != nil {
 		return err
 	}
+	via, err := s.parseVia(r)
+	if err != nil {
+		return err
+	}
 	if size >= expectContinueMin {
 		// Refuse a stale grant before a large body is sent. A smaller one
 		// comes without waiting for the go-ahead, so this would save
@@ -56,7 +60,10 @@ func (s *Server) handlePutShard(w http.ResponseWriter, r *http.Request, c *call)
 			return ErrStaleGrant
 		}
 	}
-	up, err := s.admitUpload(g.Owner, c.peer, c.block, size)
+	up, err := s.admitUpload(g.Owner, c.peer, c.block, size, false)
+	if errors.Is(err, ErrInsufficientStorage) && s.canDelegate(via) {
+		return s.delegateShard(w, r, c, g, via, now, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -219,7 +226,17 @@ func (s *Server) receipt(id shard.ID, size int64, hd meta.Holding, now time.Time
 	return rc
 }
 
-// openHeld opens a shard this node holds.
+// delegatedShard is what openHeld answers for a shard another node holds
+// for this one (see delegate.go).
+type delegatedShard struct {
+	size int64
+	d    meta.Delegation
+}
+
+func (e *delegatedShard) Error() string { return "node: shard delegated to " + e.d.Address }
+
+// openHeld opens a shard this node holds; a shard it delegated is a
+// *delegatedShard error.
 func (s *Server) openHeld(ctx context.Context, id shard.ID) (Reader, error) {
 	if s.inline != nil {
 		// Inline bytes land and go in the same batch as the shard's index
@@ -231,10 +248,16 @@ func (s *Server) openHeld(ctx context.Context, id shard.ID) (Reader, error) {
 			return nil, fmt.Errorf("node: open shard %s: %w", id, err)
 		}
 	}
-	if _, err := s.db.HeldShard(id); errors.Is(err, meta.ErrNotFound) {
+	if rec, err := s.db.HeldShard(id); errors.Is(err, meta.ErrNotFound) {
 		return nil, errorf(ErrNotFound, "shard %s not held", id)
 	} else if err != nil {
 		return nil, err
+	} else if rec.Location == meta.LocationDelegated {
+		d, err := s.db.Delegation(id)
+		if err != nil {
+			return nil, fmt.Errorf("node: delegation of shard %s: %w", id, err)
+		}
+		return nil, &delegatedShard{size: rec.Size, d: d}
 	}
 	rd, err := s.st.Open(ctx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -250,6 +273,10 @@ func (s *Server) handleGetShard(w http.ResponseWriter, r *http.Request, c *call)
 		return err
 	}
 	rd, err := s.openHeld(r.Context(), id)
+	var dl *delegatedShard
+	if errors.As(err, &dl) {
+		return s.proxyGet(w, r, c, id, dl.size, dl.d)
+	}
 	if err != nil {
 		return err
 	}
@@ -307,6 +334,15 @@ func (s *Server) handleProof(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	rd, err := s.openHeld(r.Context(), id)
+	var dl *delegatedShard
+	if errors.As(err, &dl) {
+		a, err := s.proxyProof(r.Context(), id, leaf, nonce, dl.d)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, a)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

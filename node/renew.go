@@ -54,10 +54,11 @@ func (s *Server) handleRenewBatch(w http.ResponseWriter, r *http.Request, c *cal
 	if rb.LeaseExpiry > now.Add(s.cfg.MaxLease).Unix() {
 		return errorf(ErrBadRequest, "lease expiry beyond the maximum of %v", s.cfg.MaxLease)
 	}
-	ans, err := s.renewBatch(rb, now.Add(-s.cfg.LeaseGrace).Unix())
+	ans, delegated, err := s.renewBatch(rb, now.Add(-s.cfg.LeaseGrace).Unix())
 	if err != nil {
 		return err
 	}
+	s.renewAt(r.Context(), delegated, rb.LeaseExpiry)
 	writeJSON(w, http.StatusOK, ans)
 	return nil
 }
@@ -68,10 +69,15 @@ func (s *Server) handleRenewBatch(w http.ResponseWriter, r *http.Request, c *cal
 // more than LeaseGrace ago) is not held, whether the sweep has removed it
 // yet or not. It needs no shard lock: the record is read and written in
 // one Update, and nothing is released.
-func (s *Server) renewBatch(rb shard.RenewBatch, gone int64) (RenewAnswer, error) {
+//
+// It also returns where the delegated shards renewed went, to renew them
+// there.
+func (s *Server) renewBatch(rb shard.RenewBatch, gone int64) (RenewAnswer, []meta.Delegation, error) {
 	var ans RenewAnswer
+	var delegated []meta.Delegation
 	err := s.db.Update(func(b *meta.Batch) error {
 		ans = RenewAnswer{Renewed: make([]shard.ID, 0, len(rb.Shards)), NotHeld: []shard.ID{}}
+		delegated = delegated[:0]
 		for _, id := range rb.Shards {
 			rec, err := b.HeldShard(id)
 			if errors.Is(err, meta.ErrNotFound) {
@@ -87,6 +93,11 @@ func (s *Server) renewBatch(rb shard.RenewBatch, gone int64) (RenewAnswer, error
 				continue
 			}
 			ans.Renewed = append(ans.Renewed, id)
+			if rec.Location == meta.LocationDelegated {
+				if d, err := b.Delegation(id); err == nil {
+					delegated = append(delegated, d)
+				}
+			}
 			if rb.LeaseExpiry <= hd.LeaseExpiry {
 				continue // never shortened; a replay changes nothing
 			}
@@ -98,7 +109,7 @@ func (s *Server) renewBatch(rb shard.RenewBatch, gone int64) (RenewAnswer, error
 		}
 		return nil
 	})
-	return ans, err
+	return ans, delegated, err
 }
 
 // RenewBatch sends the owner's batch to the peer, which must be the

@@ -64,6 +64,12 @@ func NewServer(cfg Config, st Store, db *meta.DB, log *slog.Logger) *Server {
 	if cfg.Owner.IsZero() {
 		cfg.Owner, cfg.OwnerSig = cfg.Key.Public(), shard.SignOwnerLink(cfg.Key, cfg.Key.Public())
 	}
+	if cfg.Delegate.OwnerKey.IsZero() && cfg.Owner == cfg.Key.Public() {
+		cfg.Delegate.OwnerKey = cfg.Key
+	}
+	if !cfg.Delegate.OwnerKey.IsZero() && cfg.Delegate.OwnerKey.Public() != cfg.Owner {
+		panic("node: config: the delegation key is not the owner's")
+	}
 	if !keepsInline(st) {
 		st = NewInlineStore(db, st, max(cfg.InlineMax, 0), cfg.LeafSize)
 	}

@@ -154,6 +154,8 @@ var settings = []setting{
 	intSetting("node.conns_per_block", "", "", func(c *Config) *int { return &c.Node.Limits.ConnsPerBlock }),
 	intSetting("node.conns", "", "", func(c *Config) *int { return &c.Node.Limits.Conns }),
 	sizeSetting("node.credit_grace", "", "", func(c *Config) *int64 { return &c.Node.Credit.Grace }),
+	boolSetting("node.delegate", "", "", func(c *Config) *bool { return &c.Delegation }),
+	intSetting("node.delegation_depth", "", "", func(c *Config) *int { return &c.Node.Delegate.MaxDepth }),
 	floatSetting("node.stranger_share", "", "", func(c *Config) *float64 { return &c.Node.Credit.StrangerShare }),
 	intSetting("gateway.k", "k", "any `K` shards of a segment rebuild it (default 3)", func(c *Config) *int { return &c.Gateway.Params.K }),
 	intSetting("gateway.n", "n", "`N` shards per segment, on N distinct peers (default 5)", func(c *Config) *int { return &c.Gateway.Params.N }),

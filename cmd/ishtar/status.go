@@ -115,6 +115,9 @@ func printExchange(w io.Writer, ex daemon.Exchange) error {
 	fmt.Fprintf(w, "On the network: %s of yours held by peers (audits passing)\n", sizeText(ex.OnNetwork))
 	fmt.Fprintf(w, "Credit:        %d owners store here; %s of it on grace (at most %s; %s each)\n",
 		ex.Owners, sizeText(ex.Debts), sizeText(ex.StrangerCap), sizeText(ex.Grace))
+	if ex.Delegated > 0 {
+		fmt.Fprintf(w, "Delegated:     %s forwarded to other nodes (this node answers for it)\n", sizeText(ex.Delegated))
+	}
 	if len(ex.Top) == 0 {
 		return nil
 	}

@@ -135,8 +135,9 @@ func (sp *segmentPut) put(ctx context.Context, i int, target PeerInfo) {
 			r, err = s.StoreShard(ctx, target, sp.ids[i], sp.shards[i])
 		}
 		if err == nil {
-			sp.stored(i, r)
-			return
+			if err = sp.stored(i, r); err == nil {
+				return
+			}
 		}
 		sp.mu.Lock()
 		sp.failed = append(sp.failed, meta.PendingShard{Shard: sp.ids[i], Node: target.ID, Size: size})
@@ -161,13 +162,32 @@ func (sp *segmentPut) put(ctx context.Context, i int, target PeerInfo) {
 	}
 }
 
-// stored records shard i's receipt. An earlier attempt on the same node
-// (it was busy) is no longer a failed one: releasing it would delete the
-// shard.
-func (sp *segmentPut) stored(i int, r shard.Receipt) {
-	sp.recs[i] = ShardRecord(r)
+// errSameHolder: a node delegated a shard to a node that holds another
+// shard of the segment (or the other way round), which would put two of
+// its shards on one node.
+var errSameHolder = errors.New("segstore: the shard went to a node holding another shard of the segment")
+
+// stored records shard i's receipt, unless the node it names as the
+// holder (delegation) holds, or answers for, another shard of the segment
+// (errSameHolder: the shard is then released, and placed elsewhere). An
+// earlier attempt on the same node (it was busy) is no longer a failed
+// one: releasing it would delete the shard.
+func (sp *segmentPut) stored(i int, r shard.Receipt) error {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
+	holder := func(node, h [32]byte) [32]byte {
+		if h == ([32]byte{}) {
+			return node
+		}
+		return h
+	}
+	hr := holder(r.Node, r.Holder)
+	for j, o := range sp.recs {
+		if ho := holder(o.Node, o.Holder); j != i && o.Stored() && (hr == o.Node || hr == ho || r.Node == ho) {
+			return fmt.Errorf("%w: %s holds shard %d of the segment", errSameHolder, shard.PublicKey(hr), j)
+		}
+	}
+	sp.recs[i] = ShardRecord(r)
 	kept := sp.failed[:0]
 	for _, f := range sp.failed {
 		if f.Shard != sp.ids[i] || f.Node != r.Node {
@@ -175,6 +195,7 @@ func (sp *segmentPut) stored(i int, r shard.Receipt) {
 		}
 	}
 	sp.failed = kept
+	return nil
 }
 
 // ShardRecord is the catalog record of a shard stored under receipt r,

@@ -27,6 +27,9 @@ type Config struct {
 	Advertise string // the node's public base URL; default http://<listen>
 	Capacity  int64  // bytes offered to others; also the owner's quota
 	S3Listen  string // S3 endpoint listen address, host:port
+	// Delegation lets the node forward shards it has no room for to its
+	// peers (node.Delegate), under its owner's grant.
+	Delegation bool
 	// StorageOnly runs a node without a gateway or S3 endpoint (the
 	// storage nodes of a devnet).
 	StorageOnly bool
@@ -62,6 +65,7 @@ func (c *Config) Defaults() {
 	c.Listen = "127.0.0.1:7070"
 	c.S3Listen = "127.0.0.1:9000"
 	c.Capacity = 10 << 30
+	c.Delegation = true
 	c.Node.Defaults()
 	c.Gateway.Defaults()
 	c.Gateway.MinAcks = 0 // 0 means k+1 (at most n), whatever k and n end up being

@@ -167,6 +167,12 @@ func (d *Daemon) openNode() error {
 		nc.Owner, nc.OwnerSig = d.id.Owner.Signing.Public(), shard.SignOwnerLink(d.id.Owner.Signing, d.id.Node.Public())
 	}
 	nc.Credit.HeldBy = d.held.get
+	if d.cfg.Delegation && !d.cfg.Network.Tracker {
+		nc.Delegate.Peers, nc.Delegate.HTTPClient = d.delegatePeers, d.opts.HTTPClient
+		if !d.id.Owner.Signing.IsZero() {
+			nc.Delegate.OwnerKey = d.id.Owner.Signing
+		}
+	}
 	if err := d.refreshLedger(); err != nil { // d.node is nil: the node settles it as it opens
 		return err
 	}

@@ -1,13 +1,16 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"ishtar/gateway/upkeep"
 	"ishtar/node"
+	"ishtar/node/peers"
 	"ishtar/shard"
 )
 
@@ -57,10 +60,21 @@ func (d *Daemon) refreshLedger() error {
 		if byNode, err = upkeep.HeldBy(d.db); err != nil {
 			return err
 		}
-		for id, n := range byNode {
-			if p, ok := d.reg.Get(id); ok && p.Tried {
-				byOwner[p.Record.Owner] += n
-			}
+	}
+	if d.node != nil {
+		// What this node delegated is held for its owner by the next
+		// nodes.
+		dl, err := d.node.Delegated()
+		if err != nil {
+			return err
+		}
+		for id, n := range dl {
+			byNode[id] += n
+		}
+	}
+	for id, n := range byNode {
+		if p, ok := d.reg.Get(id); ok && p.Tried {
+			byOwner[p.Record.Owner] += n
 		}
 	}
 	h.byOwner.Store(&byOwner)
@@ -96,6 +110,20 @@ func (d *Daemon) keepLedger(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// delegatePeers are the peers the node may forward shards to: the
+// registry's placeable ones, those with the most free space first.
+func (d *Daemon) delegatePeers() []node.DelegatePeer {
+	ps := d.reg.Peers()
+	slices.SortFunc(ps, func(a, b peers.Peer) int { return cmp.Compare(b.Record.Free, a.Record.Free) })
+	var out []node.DelegatePeer
+	for _, p := range ps {
+		if p.Placeable && p.Record.Free > 0 {
+			out = append(out, node.DelegatePeer{ID: p.Record.Node, URL: p.Record.Address, Owner: p.Record.Owner})
+		}
+	}
+	return out
 }
 
 // RefreshLedger recomputes the exchange ledger now (tests; the daemon
