@@ -81,7 +81,7 @@ func (g *Gateway) uploadPart(ctx context.Context, in s3api.UploadPartInput) (s3a
 		return s3api.PartInfo{}, err
 	}
 	if in.PartNumber < 1 || in.PartNumber > s3api.MaxPartNumber {
-		return s3api.PartInfo{}, s3api.ErrInvalidPartNumber
+		return s3api.PartInfo{}, s3api.ErrInvalidArgument.WithMessage("Part number must be an integer between 1 and 10000, inclusive.")
 	}
 	if _, err := getUpload(g.db, in.Bucket, in.Key, id); err != nil {
 		return s3api.PartInfo{}, err

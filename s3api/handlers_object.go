@@ -201,24 +201,26 @@ type selection struct {
 }
 
 // selectBytes resolves partNumber (if > 0) or the Range header against obj.
+// As in S3, a single-PUT object is one part: part 1 is the whole object
+// (200, no parts count); a part number beyond the object's parts is
+// InvalidPart (400).
 func selectBytes(obj *Object, partNumber int, rangeHeader string) (selection, error) {
 	whole := selection{length: obj.Size}
 	if partNumber > 0 {
-		if len(obj.PartSizes) == 0 {
-			if partNumber != 1 {
-				return selection{}, ErrInvalidPartNumber
-			}
-			return whole, nil
+		parts := len(obj.PartSizes)
+		if partNumber > max(parts, 1) {
+			return selection{}, ErrInvalidPart.WithMessage("The requested part number does not exist; the object has " +
+				strconv.Itoa(max(parts, 1)) + " part(s).")
 		}
-		if partNumber > len(obj.PartSizes) {
-			return selection{}, ErrInvalidPartNumber
+		if parts == 0 {
+			return whole, nil
 		}
 		var off int64
 		for _, s := range obj.PartSizes[:partNumber-1] {
 			off += s
 		}
 		return selection{offset: off, length: obj.PartSizes[partNumber-1], partial: true,
-			partsCount: len(obj.PartSizes)}, nil
+			partsCount: parts}, nil
 	}
 	spec, ok := parseRange(rangeHeader)
 	if !ok {
