@@ -84,7 +84,10 @@ type Backend interface {
 	// Implementations call CompleteParts with the stored parts, atomically
 	// with the commit, which checks the list (InvalidPart, InvalidPartOrder,
 	// EntityTooSmall) and gives the ETag; unlisted parts are discarded and
-	// the upload ends.
+	// the upload ends. A retry of a Complete that succeeded (same upload
+	// ID and part list; the client lost the answer) returns the object it
+	// made, unchanged, for as long as that object stands; after that the
+	// upload is ErrNoSuchUpload.
 	CompleteMultipartUpload(ctx context.Context, in CompleteMultipartUploadInput) (ObjectInfo, error)
 	// AbortMultipartUpload discards an upload and its parts; ErrNoSuchUpload
 	// if it does not exist (or belongs to another key).
