@@ -51,6 +51,16 @@ type payload struct {
 	Size int64
 
 	ckAlgo, ckValue string
+	verified        *verifiedBody // Body
+}
+
+// takeContentMD5 returns the Content-MD5 digest of the request (nil if
+// none) and leaves its check to the caller; see verifiedBody.
+func (p *payload) takeContentMD5() []byte {
+	if p.verified == nil {
+		return nil
+	}
+	return p.verified.takeContentMD5()
 }
 
 // checksum returns the verified x-amz-checksum-* algorithm ("CRC32",
@@ -311,7 +321,8 @@ func newPayload(r *http.Request, s *sigV4Request, key []byte) (*payload, error) 
 		cr = newChunkedReader(body, signer, mode != streamingSigned, mode == streamingSignedTrailer, in.trailer, p.Size)
 		body = cr
 	}
-	p.Body = newVerifiedBody(body, cr, p, in, p.Size)
+	p.verified = newVerifiedBody(body, cr, p, in, p.Size)
+	p.Body = p.verified
 	return p, nil
 }
 

@@ -6,6 +6,8 @@ package s3api
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -291,8 +293,6 @@ func equalStrings(a, b []string) bool {
 	return true
 }
 
-var _ = context.Background
-
 func readXMLBody(t *testing.T, resp *http.Response, v any) {
 	t.Helper()
 	b, err := io.ReadAll(resp.Body)
@@ -301,5 +301,167 @@ func readXMLBody(t *testing.T, resp *http.Response, v any) {
 	}
 	if err := parseXML(b, v); err != nil {
 		t.Fatalf("%v: %s", err, b)
+	}
+}
+
+// chunkedPut sends body with Transfer-Encoding: chunked and no
+// Content-Length (as some SDKs and proxies do), UNSIGNED-PAYLOAD, in
+// pieces, the way such clients stream.
+func chunkedPut(t *testing.T, e *sdkEnv, path string, body []byte, hdr http.Header) *http.Response {
+	t.Helper()
+	pieces := make([]io.Reader, 0, len(body)/1000+1)
+	for off := 0; off < len(body); off += 1000 {
+		pieces = append(pieces, bytes.NewReader(body[off:min(off+1000, len(body))]))
+	}
+	// A MultiReader hides the length, so net/http sends chunks.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, e.srv.URL+path, io.MultiReader(pieces...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = -1 // unknown: net/http sends chunks
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	opsSign(t, req, "UNSIGNED-PAYLOAD", e.region)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// sizeBackend records the Size and ContentMD5 each upload reached the
+// Backend with.
+type sizeBackend struct {
+	*memBackend
+	sizes []int64
+	md5s  [][]byte
+}
+
+func (s *sizeBackend) PutObject(ctx context.Context, in PutObjectInput) (PutObjectOutput, error) {
+	s.sizes, s.md5s = append(s.sizes, in.Size), append(s.md5s, in.ContentMD5)
+	return s.memBackend.PutObject(ctx, in)
+}
+
+func (s *sizeBackend) UploadPart(ctx context.Context, in UploadPartInput) (PartInfo, error) {
+	s.sizes, s.md5s = append(s.sizes, in.Size), append(s.md5s, in.ContentMD5)
+	return s.memBackend.UploadPart(ctx, in)
+}
+
+// TestEdgeChunkedPut: a PUT with Transfer-Encoding: chunked and no
+// Content-Length is accepted and streamed to the Backend with Size -1;
+// its integrity headers are still checked.
+func TestEdgeChunkedPut(t *testing.T) {
+	sb := &sizeBackend{memBackend: newMemBackend()}
+	e := newSDKEnv(t, sdkEnvOptions{backend: sb})
+	e.mem = sb.memBackend
+	ctx := t.Context()
+	b := e.bucket(t, "tenc")
+	data := opsRandBytes(100_000, 7)
+	crc := checksumB64("CRC32", data)
+	for _, c := range []struct {
+		name, key string
+		hdr       http.Header
+		code      string
+	}{
+		{"plain", "plain", nil, ""},
+		{"content-md5", "md5", http.Header{"Content-Md5": {contentMD5(data)}}, ""},
+		{"wrong content-md5", "bad-md5", http.Header{"Content-Md5": {contentMD5(data[1:])}}, "BadDigest"},
+		{"crc32", "crc", http.Header{"X-Amz-Checksum-Crc32": {crc}}, ""},
+		{"wrong crc32", "bad-crc", http.Header{"X-Amz-Checksum-Crc32": {checksumB64("CRC32", data[1:])}}, "BadDigest"},
+	} {
+		resp := chunkedPut(t, e, "/tenc/"+c.key, data, c.hdr)
+		if c.code != "" {
+			if code := opsErrorCode(t, resp); code != c.code || e.mem.has(b, c.key) {
+				t.Fatalf("%s: %d %s", c.name, resp.StatusCode, code)
+			}
+			continue
+		}
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != opsQuotedMD5(data) {
+			t.Fatalf("%s: %d, ETag %s", c.name, resp.StatusCode, resp.Header.Get("ETag"))
+		}
+		get, err := e.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &b, Key: aws.String(c.key), ChecksumMode: types.ChecksumModeEnabled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := opsReadAll(t, get.Body); !bytes.Equal(got, data) {
+			t.Fatalf("%s: read back %d bytes, not the same", c.name, len(got))
+		}
+		if c.key == "crc" && aws.ToString(get.ChecksumCRC32) != crc {
+			t.Fatalf("crc32 stored %q, want %q", aws.ToString(get.ChecksumCRC32), crc)
+		}
+	}
+	for i, s := range sb.sizes {
+		if s != -1 {
+			t.Fatalf("upload %d reached the Backend with Size %d, want -1", i, s)
+		}
+	}
+	// A part may come the same way.
+	up, err := e.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b, Key: aws.String("mp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := chunkedPut(t, e, "/tenc/mp?partNumber=1&uploadId="+url.QueryEscape(aws.ToString(up.UploadId)), data, nil)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != opsQuotedMD5(data) {
+		t.Fatalf("chunked part: %d", resp.StatusCode)
+	}
+}
+
+// TestContentMD5HashedOnce: with Content-MD5, an upload's body is not
+// hashed with MD5 by the handler: the digest goes to the Backend, which
+// hashes for the ETag anyway and checks it before the commit. A request
+// document (DeleteObjects) is still checked by the handler.
+func TestContentMD5HashedOnce(t *testing.T) {
+	var made int
+	orig := newMD5
+	newMD5 = func() hash.Hash { made++; return orig() }
+	t.Cleanup(func() { newMD5 = orig })
+
+	sb := &sizeBackend{memBackend: newMemBackend()}
+	e := newSDKEnv(t, sdkEnvOptions{backend: sb, plainHTTP: true})
+	e.mem = sb.memBackend
+	ctx := t.Context()
+	b := e.bucket(t, "md5")
+	data := opsRandBytes(50_000, 8)
+	sum := md5.Sum(data)
+	if _, err := e.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: aws.String("k"), Body: bytes.NewReader(data),
+		ContentMD5: aws.String(contentMD5(data))}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: aws.String("bad"), Body: bytes.NewReader(data),
+		ContentMD5: aws.String(contentMD5(data[1:]))})
+	wantS3Code(t, err, "BadDigest")
+	up, err := e.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b, Key: aws.String("mp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &b, Key: aws.String("mp"), UploadId: up.UploadId,
+		PartNumber: aws.Int32(1), Body: bytes.NewReader(data), ContentMD5: aws.String(contentMD5(data))}); err != nil {
+		t.Fatal(err)
+	}
+	if made != 0 {
+		t.Fatalf("the handler made %d MD5 hashes of upload bodies, want 0 (the Backend hashes)", made)
+	}
+	if len(sb.md5s) != 3 || !bytes.Equal(sb.md5s[0], sum[:]) || !bytes.Equal(sb.md5s[2], sum[:]) {
+		t.Fatalf("Content-MD5 did not reach the Backend: %x", sb.md5s)
+	}
+	if e.mem.has(b, "bad") || !e.mem.has(b, "k") {
+		t.Fatal("wrong objects stored")
+	}
+	// A request document with Content-MD5 is checked by the handler.
+	doc := []byte(`<Delete><Object><Key>k</Key></Object></Delete>`)
+	for _, c := range []struct {
+		md5    string
+		status int
+	}{{contentMD5(doc[1:]), http.StatusBadRequest}, {contentMD5(doc), http.StatusOK}} {
+		resp := e.raw(t, http.MethodPost, "/md5?delete", doc, http.Header{"Content-Md5": {c.md5}})
+		if resp.StatusCode != c.status {
+			t.Fatalf("DeleteObjects with Content-MD5: %d, want %d", resp.StatusCode, c.status)
+		}
+	}
+	if made != 2 || e.mem.has(b, "k") {
+		t.Fatalf("DeleteObjects: %d MD5 hashes, want 2", made)
 	}
 }

@@ -41,15 +41,37 @@ func checkObjectHeaders(h http.Header) error {
 	return nil
 }
 
-// bodySize returns the exact decoded size of an upload body.
-func (h *handler) bodySize(p *payload) (int64, error) {
+// uploadBody returns the body of an upload and its exact decoded size,
+// or -1 when the client sent none (Transfer-Encoding: chunked without
+// aws-chunked). Such a body streams like any other; past MaxObjectSize
+// bytes it fails with EntityTooLarge instead of ending.
+func (h *handler) uploadBody(p *payload) (io.Reader, int64, error) {
 	switch {
-	case p.Size < 0:
-		return 0, ErrMissingContentLength
 	case p.Size > h.cfg.MaxObjectSize:
+		return nil, 0, ErrEntityTooLarge
+	case p.Size >= 0:
+		return p.Body, p.Size, nil
+	}
+	return &limitedBody{r: p.Body, left: h.cfg.MaxObjectSize}, -1, nil
+}
+
+// limitedBody fails a body of unknown length that runs past its limit.
+type limitedBody struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	if int64(n) > l.left {
+		l.left = -1
 		return 0, ErrEntityTooLarge
 	}
-	return p.Size, nil
+	l.left -= int64(n)
+	return n, err
 }
 
 // uploadPayload returns the authenticated body of an upload.
@@ -93,12 +115,13 @@ func (h *handler) putObject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	size, err := h.bodySize(p)
+	body, size, err := h.uploadBody(p)
 	if err != nil {
 		return err
 	}
 	out, err := h.b.PutObject(r.Context(), PutObjectInput{
-		Bucket: bucket, Key: key, Meta: meta, Body: p.Body, Size: size, Checksum: checksumOf(p),
+		Bucket: bucket, Key: key, Meta: meta, Body: body, Size: size, Checksum: checksumOf(p),
+		ContentMD5: p.takeContentMD5(),
 	})
 	if err != nil {
 		return err
