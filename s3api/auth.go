@@ -178,7 +178,8 @@ func (v *verifier) fromHeader(r *http.Request, authz string) (*sigV4Request, err
 	}, nil
 }
 
-// requestTime is the signing time: X-Amz-Date, else Date.
+// requestTime is the signing time: X-Amz-Date when present (a Date header
+// beside it, valid or not, is then ignored), else Date.
 func requestTime(r *http.Request) (time.Time, string, error) {
 	if v := r.Header.Get("X-Amz-Date"); v != "" {
 		t, err := time.Parse(amzDateFormat, v)
@@ -188,13 +189,23 @@ func requestTime(r *http.Request) (time.Time, string, error) {
 		return t, v, nil
 	}
 	if v := r.Header.Get("Date"); v != "" {
-		t, err := http.ParseTime(v)
+		t, err := parseDate(v)
 		if err != nil {
 			return time.Time{}, "", ErrAccessDenied.WithMessage("AWS authentication requires a valid Date or x-amz-date header.")
 		}
 		return t.UTC(), t.UTC().Format(amzDateFormat), nil
 	}
 	return time.Time{}, "", ErrAccessDenied.WithMessage("AWS authentication requires a valid Date or x-amz-date header.")
+}
+
+// parseDate reads a Date header: the HTTP formats, and RFC 1123 with a
+// numeric zone ("-0000"), which botocore sends (Python's formatdate).
+func parseDate(v string) (time.Time, error) {
+	t, err := http.ParseTime(v)
+	if err != nil {
+		t, err = time.Parse(time.RFC1123Z, v)
+	}
+	return t, err
 }
 
 // signatureMatches recomputes the signature in constant time for each
