@@ -141,8 +141,8 @@ const parallelHashMin = 256 << 10
 // (io.EOF, or the integrity error it returns instead), as segments sealed
 // under a new data key in SegmentContext object, numbered from base. A
 // size of -1 stores body up to its end, a segment at a time, reserving
-// quota for each before reading it (the caller reserved none): memory stays
-// bounded by the segment size as for a known size. On error everything it
+// quota for each segment read before it is sent (the caller reserved
+// none): memory stays bounded by the segment size as for a known size. On error everything it
 // sent is queued for release.
 func (g *Gateway) storeBody(ctx context.Context, body io.Reader, size int64, object [16]byte, base uint64) (*stored, error) {
 	u := &upload{g: g, object: object, base: base, md5: md5.New(), depth: make(chan struct{}, uploadDepth)}
@@ -233,13 +233,6 @@ func expectEOF(body io.Reader) error {
 // after the first is not stored. got is the number of bytes read.
 func (u *upload) next(i int, n int64, exact bool, body io.Reader) (got int64, end bool, err error) {
 	g := u.g
-	if !exact {
-		unreserve, err := g.reserve(g.expansion(n))
-		if err != nil {
-			return 0, false, err
-		}
-		u.reserved = append(u.reserved, unreserve)
-	}
 	weight := segmentWeight(g.cfg.Params, n)
 	if err := g.sem.acquire(u.ctx, weight); err != nil {
 		return 0, false, err
@@ -268,6 +261,14 @@ func (u *upload) next(i int, n int64, exact bool, body io.Reader) (got int64, en
 		n = int64(m)
 	}
 	if !exact {
+		// The quota of what was read, before any of it is sent.
+		unreserve, err := g.reserve(g.expansion(n))
+		if err != nil {
+			g.store.PutBuffer(buf)
+			done()
+			return 0, false, err
+		}
+		u.reserved = append(u.reserved, unreserve)
 		u.mu.Lock()
 		u.segs = append(u.segs, meta.Segment{})
 		u.mu.Unlock()
