@@ -18,7 +18,12 @@
 // receipts (segstore.Store.Put). The next segment is read while the
 // previous ones are stored; a weighted semaphore bounds the segments in
 // flight across all requests, uploads and reads, so memory grows with
-// SegmentSize x Concurrency, never with object size.
+// SegmentSize x Concurrency, never with object size. A body of unknown
+// size (Transfer-Encoding: chunked, Size -1) is read the same way, a
+// segment at a time until it ends, with the quota reserved for each
+// segment before it is read. The Content-MD5 digest the handler passes
+// on is checked against the MD5 computed for the ETag before the commit
+// (BadDigest), so the body is hashed with MD5 once.
 //
 // Before a segment's shards are sent, a journal entry names them (the
 // store calls back before it sends any, and before each retry on another
@@ -32,7 +37,8 @@
 //
 // A single PUT of at most Config.InlineMax bytes (0: none) asks no peer.
 // Its declared size decides, before the body is read, so no more than
-// InlineMax bytes are held; the body is sealed as a segment would be
+// InlineMax bytes are held (a body of unknown size is read up to
+// InlineMax+1 bytes to decide); the body is sealed as a segment would be
 // (shard.SegmentCipher, segment number 0, a new data key wrapped with the
 // owner's key) and the sealed bytes are kept in the object's catalog
 // record (meta.InlineContent), committed like any object. A read opens

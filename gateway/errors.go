@@ -21,6 +21,7 @@ var (
 	errIncompleteBody = errors.New("gateway: body shorter or longer than its declared size")
 	errQuota          = errors.New("gateway: the network would hold more than the capacity offered")
 	errInlineCorrupt  = errors.New("gateway: inline object fails authentication")
+	errTooLarge       = errors.New("gateway: body larger than the largest object")
 )
 
 // s3Error translates an internal error into what the S3 client sees. It is
@@ -50,6 +51,8 @@ func s3Error(err error, bucket, key string) error {
 		return s3api.ErrNoSuchUpload.WithResource(object)
 	case errors.Is(err, errIncompleteBody):
 		return s3api.ErrIncompleteBody.WithResource(object)
+	case errors.Is(err, errTooLarge):
+		return s3api.ErrEntityTooLarge.WithResource(object)
 	case errors.Is(err, errQuota):
 		return s3api.ErrQuotaExceeded.WithResource(object)
 	case errors.Is(err, segstore.ErrUnavailable):

@@ -81,18 +81,27 @@ func (g *Gateway) uploadPart(ctx context.Context, in s3api.UploadPartInput) (s3a
 		return s3api.PartInfo{}, err
 	}
 	if in.PartNumber < 1 || in.PartNumber > s3api.MaxPartNumber {
-		return s3api.PartInfo{}, s3api.ErrInvalidPartNumber
+		return s3api.PartInfo{}, s3api.ErrInvalidArgument.WithMessage("Part number must be an integer between 1 and 10000, inclusive.")
 	}
 	if _, err := getUpload(g.db, in.Bucket, in.Key, id); err != nil {
 		return s3api.PartInfo{}, err
 	}
-	unreserve, err := g.reserve(g.expansion(in.Size))
+	var need int64 // a body of unknown size reserves segment by segment
+	if in.Size >= 0 {
+		need = g.expansion(in.Size)
+	}
+	unreserve, err := g.reserve(need)
 	if err != nil {
 		return s3api.PartInfo{}, err
 	}
 	defer unreserve()
 	st, err := g.storeBody(ctx, in.Body, in.Size, id, uint64(in.PartNumber)<<32)
 	if err != nil {
+		return s3api.PartInfo{}, err
+	}
+	defer st.release()
+	if err := s3api.CheckContentMD5(in.ContentMD5, st.etag); err != nil {
+		g.abandon(st.journal)
 		return s3api.PartInfo{}, err
 	}
 	sum := in.Checksum()
@@ -135,8 +144,17 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, in s3api.Complete
 		return s3api.ObjectInfo{}, s3Error(err, in.Bucket, in.Key)
 	}
 	var o meta.Object
+	repeated := false
 	err = g.db.Update(func(b *meta.Batch) error {
 		u, err := getUpload(b, in.Bucket, in.Key, id)
+		if errors.Is(err, errNoSuchUpload) {
+			// Nothing to write: either a retry of a Complete that
+			// succeeded, answered with its object, or NoSuchUpload.
+			if o, repeated, err = completedBefore(b, in, id); err == nil && !repeated {
+				err = errNoSuchUpload
+			}
+			return err
+		}
 		if err != nil {
 			return err
 		}
@@ -177,8 +195,41 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, in s3api.Complete
 	if err != nil {
 		return s3api.ObjectInfo{}, s3Error(err, in.Bucket, in.Key)
 	}
-	g.poke()
+	if !repeated {
+		g.poke()
+	}
 	return objectInfo(o), nil
+}
+
+// completedBefore reports whether the Complete in, for an upload that no
+// longer exists, repeats one that succeeded and whose object still stands
+// (a client retrying after a lost response), and returns that object. It
+// did if the object at the key was assembled from this upload's parts (its
+// segments were sealed in the upload's context, which no other upload
+// shares) and its ETag is the one the listed parts give.
+func completedBefore(b *meta.Batch, in s3api.CompleteMultipartUploadInput, id meta.UploadID) (meta.Object, bool, error) {
+	o, err := b.Object(in.Bucket, in.Key)
+	if errors.Is(err, meta.ErrNotFound) {
+		return o, false, nil
+	}
+	if err != nil || len(o.PartSizes) == 0 || len(o.Segments) == 0 {
+		return o, false, err
+	}
+	seg, err := b.Segment(o.Segments[0].ID)
+	if errors.Is(err, meta.ErrNotFound) || err == nil && seg.Object != id {
+		return o, false, nil
+	}
+	if err != nil {
+		return o, false, err
+	}
+	listed := make([]s3api.PartInfo, len(in.Parts))
+	for i, p := range in.Parts {
+		listed[i] = s3api.PartInfo{PartNumber: p.PartNumber, ETag: strings.ToLower(strings.Trim(p.ETag, `"`))}
+	}
+	etag, err := s3api.MultipartETag(listed)
+	// A list that gives no ETag (a part ETag that is not hex) is not the
+	// one completed.
+	return o, err == nil && etag == o.ETag, nil
 }
 
 // AbortMultipartUpload discards an upload; its parts' shards are released.

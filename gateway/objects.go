@@ -180,13 +180,17 @@ func (g *Gateway) putObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 	if _, err := g.db.Bucket(in.Bucket); err != nil {
 		return s3api.PutObjectOutput{}, bucketErr(err)
 	}
-	if in.Size < 0 {
-		return s3api.PutObjectOutput{}, fmt.Errorf("%w: size %d", errIncompleteBody, in.Size)
+	body, size, err := g.sizeBody(in.Body, in.Size)
+	if err != nil {
+		return s3api.PutObjectOutput{}, err
 	}
-	inline := g.inlines(in.Size)
-	need := g.expansion(in.Size)
-	if inline {
-		need = shard.SealedSize(in.Size, g.cfg.Params.BlockSize)
+	inline := g.inlines(size)
+	var need int64 // a body of unknown size reserves segment by segment
+	switch {
+	case inline:
+		need = shard.SealedSize(size, g.cfg.Params.BlockSize)
+	case size >= 0:
+		need = g.expansion(size)
 	}
 	unreserve, err := g.reserve(need)
 	if err != nil {
@@ -196,14 +200,19 @@ func (g *Gateway) putObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 	var st *stored
 	var content *meta.InlineContent
 	if inline {
-		st, content, err = g.storeInline(in.Body, in.Size)
+		st, content, err = g.storeInline(body, size)
 	} else {
 		var object [16]byte
 		if err = g.randomBytes(object[:]); err == nil {
-			st, err = g.storeBody(ctx, in.Body, in.Size, object, 0)
+			st, err = g.storeBody(ctx, body, size, object, 0)
 		}
 	}
 	if err != nil {
+		return s3api.PutObjectOutput{}, err
+	}
+	defer st.release()
+	if err := s3api.CheckContentMD5(in.ContentMD5, st.etag); err != nil {
+		g.abandon(st.journal)
 		return s3api.PutObjectOutput{}, err
 	}
 	sum := in.Checksum()
@@ -214,6 +223,25 @@ func (g *Gateway) putObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 		return s3api.PutObjectOutput{}, err
 	}
 	return s3api.PutObjectOutput{ETag: st.etag, LastModified: time.Unix(0, o.Modified)}, nil
+}
+
+// sizeBody settles the size of a body sent without one (size -1) when it
+// may be small enough to keep inline: it reads up to InlineMax+1 bytes and,
+// if the body ended there, returns them with their size. Otherwise the
+// body (what was read, then the rest) goes on with size -1.
+func (g *Gateway) sizeBody(body io.Reader, size int64) (io.Reader, int64, error) {
+	if size >= 0 || g.cfg.InlineMax <= 0 {
+		return body, size, nil
+	}
+	head := make([]byte, g.cfg.InlineMax+1)
+	n, err := io.ReadFull(body, head)
+	switch {
+	case err == nil:
+		return io.MultiReader(bytes.NewReader(head), body), -1, nil
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return bytes.NewReader(head[:n]), int64(n), nil
+	}
+	return nil, 0, bodyError(err)
 }
 
 // commitObject writes o, whose segments st stored (an inline object has

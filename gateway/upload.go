@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"ishtar/meta"
+	"ishtar/s3api"
 	"ishtar/shard"
 )
 
@@ -22,6 +23,16 @@ type stored struct {
 	journal []meta.SegmentID    // journal entries to remove at commit
 	etag    string              // hex MD5
 	size    int64
+	// reserved gives back the quota reserved segment by segment for a
+	// body of unknown size; call it once the upload is committed or not.
+	reserved []func()
+}
+
+// release gives back the quota reserved while storing (see reserved).
+func (s *stored) release() {
+	for _, f := range s.reserved {
+		f()
+	}
 }
 
 // bytes returns the stored size of the segments after expansion.
@@ -117,6 +128,8 @@ type upload struct {
 	segs    []meta.Segment
 	failed  []meta.PendingShard
 	journal []meta.SegmentID
+
+	reserved []func() // quota of the segments of a body of unknown size
 }
 
 const uploadDepth = 2
@@ -126,8 +139,11 @@ const parallelHashMin = 256 << 10
 
 // storeBody stores exactly size bytes of body, then checks that body ends
 // (io.EOF, or the integrity error it returns instead), as segments sealed
-// under a new data key in SegmentContext object, numbered from base. On
-// error everything it sent is queued for release.
+// under a new data key in SegmentContext object, numbered from base. A
+// size of -1 stores body up to its end, a segment at a time, reserving
+// quota for each segment read before it is sent (the caller reserved
+// none): memory stays bounded by the segment size as for a known size. On error everything it
+// sent is queued for release.
 func (g *Gateway) storeBody(ctx context.Context, body io.Reader, size int64, object [16]byte, base uint64) (*stored, error) {
 	u := &upload{g: g, object: object, base: base, md5: md5.New(), depth: make(chan struct{}, uploadDepth)}
 	u.ctx, u.cancel = context.WithCancelCause(ctx)
@@ -142,16 +158,37 @@ func (g *Gateway) storeBody(ctx context.Context, body io.Reader, size int64, obj
 	if u.wrapped, err = g.owner.Wrap.Wrap(u.dk, g.rand); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	nseg := max(1, (size+g.cfg.SegmentSize-1)/g.cfg.SegmentSize)
-	u.segs = make([]meta.Segment, nseg)
+	known := size >= 0
+	// A body of unknown size is cut off by the S3 handler at its object
+	// size limit; the bound here only keeps the loop finite.
+	nseg := s3api.MaxPutSize/g.cfg.SegmentSize + 2
+	if known {
+		nseg = max(1, (size+g.cfg.SegmentSize-1)/g.cfg.SegmentSize)
+		u.segs = make([]meta.Segment, nseg)
+	}
+	var total int64
+	ended := false
 	for i := range nseg {
-		n := min(g.cfg.SegmentSize, size-i*g.cfg.SegmentSize)
-		if err = u.next(int(i), n, body); err != nil {
+		n := g.cfg.SegmentSize
+		if known {
+			n = min(n, size-i*g.cfg.SegmentSize)
+		}
+		var got int64
+		got, ended, err = u.next(int(i), n, known, body)
+		total += got
+		if err != nil {
 			u.cancel(err)
 			break
 		}
+		if ended {
+			break
+		}
 	}
-	if err == nil {
+	if err == nil && !known && !ended {
+		err = fmt.Errorf("%w: a body of unknown size ran past %d segments", errTooLarge, nseg)
+		u.cancel(err)
+	}
+	if err == nil && known {
 		err = expectEOF(body)
 		if err != nil {
 			u.cancel(err)
@@ -161,12 +198,15 @@ func (g *Gateway) storeBody(ctx context.Context, body io.Reader, size int64, obj
 	if err == nil {
 		err = context.Cause(u.ctx)
 	}
+	st := &stored{reserved: u.reserved}
 	if err != nil {
 		g.abandon(u.journal)
+		st.release()
 		return nil, err
 	}
-	return &stored{segs: u.segs, failed: u.failed, journal: u.journal,
-		etag: hex.EncodeToString(u.md5.Sum(nil)), size: size}, nil
+	st.segs, st.failed, st.journal = u.segs, u.failed, u.journal
+	st.etag, st.size = hex.EncodeToString(u.md5.Sum(nil)), total
+	return st, nil
 }
 
 // expectEOF checks that body has nothing after the declared size: it must
@@ -187,33 +227,59 @@ func expectEOF(body io.Reader) error {
 	return fmt.Errorf("gateway: read body: %w", io.ErrNoProgress)
 }
 
-// next reads segment i (n bytes), hashes and seals it, and starts storing
-// it in the background.
-func (u *upload) next(i int, n int64, body io.Reader) error {
+// next reads segment i, hashes and seals it, and starts storing it in the
+// background. With exact, the segment is n bytes; otherwise it is up to n
+// bytes, end reports that body ended with it, and a segment found empty
+// after the first is not stored. got is the number of bytes read.
+func (u *upload) next(i int, n int64, exact bool, body io.Reader) (got int64, end bool, err error) {
 	g := u.g
 	weight := segmentWeight(g.cfg.Params, n)
 	if err := g.sem.acquire(u.ctx, weight); err != nil {
-		return err
+		return 0, false, err
 	}
 	select {
 	case u.depth <- struct{}{}:
 	case <-u.ctx.Done():
 		g.sem.release(weight)
-		return context.Cause(u.ctx)
+		return 0, false, context.Cause(u.ctx)
 	}
 	done := func() { <-u.depth; g.sem.release(weight) }
-	plain := g.store.Buffer(int(n))
-	if _, err := io.ReadFull(body, plain); err != nil {
-		g.store.PutBuffer(plain)
+	buf := g.store.Buffer(int(n))
+	m, err := io.ReadFull(body, buf)
+	if err != nil && (exact || !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF)) {
+		g.store.PutBuffer(buf)
 		done()
-		return bodyError(err)
+		return 0, false, bodyError(err)
 	}
+	if err != nil { // the end of a body of unknown size
+		end = true
+		if m == 0 && i > 0 {
+			g.store.PutBuffer(buf)
+			done()
+			return 0, true, nil
+		}
+		n = int64(m)
+	}
+	if !exact {
+		// The quota of what was read, before any of it is sent.
+		unreserve, err := g.reserve(g.expansion(n))
+		if err != nil {
+			g.store.PutBuffer(buf)
+			done()
+			return 0, false, err
+		}
+		u.reserved = append(u.reserved, unreserve)
+		u.mu.Lock()
+		u.segs = append(u.segs, meta.Segment{})
+		u.mu.Unlock()
+	}
+	plain := buf[:n]
 	g.st.bytesIn.Add(n)
 	sctx := shard.SegmentContext{Object: u.object, Segment: u.base + uint64(i)}
 	if err := g.randomBytes(sctx.Salt[:]); err != nil {
-		g.store.PutBuffer(plain)
+		g.store.PutBuffer(buf)
 		done()
-		return err
+		return 0, false, err
 	}
 	sealedLen := shard.SealedSize(n, g.cfg.Params.BlockSize)
 	enc := g.store.Buffer(int(shard.EncodedSize(g.cfg.Params, sealedLen)))
@@ -227,7 +293,7 @@ func (u *upload) next(i int, n int64, body io.Reader) error {
 		u.md5.Write(plain)
 		c.Seal(enc[:0], plain)
 	}
-	g.store.PutBuffer(plain)
+	g.store.PutBuffer(buf)
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
@@ -237,7 +303,7 @@ func (u *upload) next(i int, n int64, body io.Reader) error {
 			u.cancel(err)
 		}
 	}()
-	return nil
+	return n, end, nil
 }
 
 // segmentID is the catalog ID of segment number num of an upload batch.

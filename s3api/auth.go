@@ -51,6 +51,16 @@ type payload struct {
 	Size int64
 
 	ckAlgo, ckValue string
+	verified        *verifiedBody // Body
+}
+
+// takeContentMD5 returns the Content-MD5 digest of the request (nil if
+// none) and leaves its check to the caller; see verifiedBody.
+func (p *payload) takeContentMD5() []byte {
+	if p.verified == nil {
+		return nil
+	}
+	return p.verified.takeContentMD5()
 }
 
 // checksum returns the verified x-amz-checksum-* algorithm ("CRC32",
@@ -168,7 +178,8 @@ func (v *verifier) fromHeader(r *http.Request, authz string) (*sigV4Request, err
 	}, nil
 }
 
-// requestTime is the signing time: X-Amz-Date, else Date.
+// requestTime is the signing time: X-Amz-Date when present (a Date header
+// beside it, valid or not, is then ignored), else Date.
 func requestTime(r *http.Request) (time.Time, string, error) {
 	if v := r.Header.Get("X-Amz-Date"); v != "" {
 		t, err := time.Parse(amzDateFormat, v)
@@ -178,13 +189,23 @@ func requestTime(r *http.Request) (time.Time, string, error) {
 		return t, v, nil
 	}
 	if v := r.Header.Get("Date"); v != "" {
-		t, err := http.ParseTime(v)
+		t, err := parseDate(v)
 		if err != nil {
 			return time.Time{}, "", ErrAccessDenied.WithMessage("AWS authentication requires a valid Date or x-amz-date header.")
 		}
 		return t.UTC(), t.UTC().Format(amzDateFormat), nil
 	}
 	return time.Time{}, "", ErrAccessDenied.WithMessage("AWS authentication requires a valid Date or x-amz-date header.")
+}
+
+// parseDate reads a Date header: the HTTP formats, and RFC 1123 with a
+// numeric zone ("-0000"), which botocore sends (Python's formatdate).
+func parseDate(v string) (time.Time, error) {
+	t, err := http.ParseTime(v)
+	if err != nil {
+		t, err = time.Parse(time.RFC1123Z, v)
+	}
+	return t, err
 }
 
 // signatureMatches recomputes the signature in constant time for each
@@ -311,7 +332,8 @@ func newPayload(r *http.Request, s *sigV4Request, key []byte) (*payload, error) 
 		cr = newChunkedReader(body, signer, mode != streamingSigned, mode == streamingSignedTrailer, in.trailer, p.Size)
 		body = cr
 	}
-	p.Body = newVerifiedBody(body, cr, p, in, p.Size)
+	p.verified = newVerifiedBody(body, cr, p, in, p.Size)
+	p.Body = p.verified
 	return p, nil
 }
 

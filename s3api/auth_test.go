@@ -259,6 +259,19 @@ func TestVerifyHeaderErrors(t *testing.T) {
 			r.Header.Set("Date", authTime.Format(http.TimeFormat))
 			return authHandSigned(t, r, emptySHA256, []string{"date", "host", "x-amz-content-sha256"})
 		}, ""},
+		// botocore, given a Date header (even an empty one), signs with
+		// Date alone, written by Python's email.utils.formatdate: a
+		// numeric zone, not "GMT".
+		{"Date header as botocore writes it", func(t testing.TB) *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, "http://"+authHost+"/bucket/key", nil)
+			r.Header.Set("Date", authTime.Format("Mon, 02 Jan 2006 15:04:05 -0000"))
+			return authHandSigned(t, r, emptySHA256, []string{"date", "host", "x-amz-content-sha256"})
+		}, ""},
+		{"Date header with an offset", func(t testing.TB) *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, "http://"+authHost+"/bucket/key", nil)
+			r.Header.Set("Date", authTime.In(time.FixedZone("", 2*3600)).Format(time.RFC1123Z))
+			return authHandSigned(t, r, emptySHA256, []string{"date", "host", "x-amz-content-sha256"})
+		}, ""},
 		{"no x-amz-content-sha256", func(t testing.TB) *http.Request {
 			r := authSignedGet(t, authTime, nil)
 			r.Header.Del("X-Amz-Content-Sha256")

@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"context"
+	"encoding/hex"
 	"io"
 	"time"
 )
@@ -53,7 +54,13 @@ type Backend interface {
 	// reading Body when the bucket is absent, then read Body to io.EOF and
 	// only then commit: if Body returns an error instead of io.EOF (an
 	// integrity failure is an *Error such as BadDigest), PutObject returns
-	// that error and nothing becomes visible. in.Size is exact.
+	// that error and nothing becomes visible. in.Size is exact, or -1 when
+	// the client sent no length (Transfer-Encoding: chunked): then Body
+	// ends after at most the handler's MaxObjectSize bytes (more is
+	// EntityTooLarge from Body), and a Backend that must hold no object in
+	// memory reads it a piece at a time. in.ContentMD5, when set, must be
+	// checked with CheckContentMD5 against the body's MD5 (the ETag)
+	// before the commit.
 	PutObject(ctx context.Context, in PutObjectInput) (PutObjectOutput, error)
 
 	// CopyObject copies an object (the gateway copies its manifest, not its
@@ -77,14 +84,18 @@ type Backend interface {
 	CreateMultipartUpload(ctx context.Context, in CreateMultipartUploadInput) (string, error)
 	// UploadPart stores one part, replacing any earlier part with the same
 	// number. Like PutObject it fails fast (ErrNoSuchBucket, ErrNoSuchUpload)
-	// before reading Body, then reads Body to io.EOF before committing. The
+	// before reading Body, then reads Body to io.EOF before committing, and
+	// Size and ContentMD5 are as in PutObject. The
 	// upload must belong to in.Bucket and in.Key, else ErrNoSuchUpload.
 	UploadPart(ctx context.Context, in UploadPartInput) (PartInfo, error)
 	// CompleteMultipartUpload assembles the listed parts into the object.
 	// Implementations call CompleteParts with the stored parts, atomically
 	// with the commit, which checks the list (InvalidPart, InvalidPartOrder,
 	// EntityTooSmall) and gives the ETag; unlisted parts are discarded and
-	// the upload ends.
+	// the upload ends. A retry of a Complete that succeeded (same upload
+	// ID and part list; the client lost the answer) returns the object it
+	// made, unchanged, for as long as that object stands; after that the
+	// upload is ErrNoSuchUpload.
 	CompleteMultipartUpload(ctx context.Context, in CompleteMultipartUploadInput) (ObjectInfo, error)
 	// AbortMultipartUpload discards an upload and its parts; ErrNoSuchUpload
 	// if it does not exist (or belongs to another key).
@@ -152,7 +163,11 @@ type PutObjectInput struct {
 	// Body yields exactly Size bytes then io.EOF, or an *Error instead of
 	// io.EOF when the upload failed an integrity check.
 	Body io.Reader
-	Size int64
+	Size int64 // -1: unknown (see Backend.PutObject)
+	// ContentMD5 is the digest the client sent in Content-MD5, or nil. The
+	// handler does not hash the body with MD5: the Backend, which does for
+	// the ETag, checks it (CheckContentMD5) before committing.
+	ContentMD5 []byte
 	// Checksum returns the verified checksum to store with the object. It
 	// is valid only after Body returned io.EOF. Never nil.
 	Checksum func() Checksum
@@ -189,7 +204,8 @@ type UploadPartInput struct {
 	Bucket, Key, UploadID string
 	PartNumber            int // 1..10000
 	Body                  io.Reader
-	Size                  int64
+	Size                  int64           // as in PutObjectInput
+	ContentMD5            []byte          // as in PutObjectInput
 	Checksum              func() Checksum // as in PutObjectInput
 }
 
@@ -243,4 +259,13 @@ type ListObjectsOutput struct {
 	// NextAfter is the last key or common prefix returned; the next page
 	// starts after it. Empty if nothing was returned.
 	NextAfter string
+}
+
+// CheckContentMD5 returns BadDigest unless want (a Content-MD5 digest, nil
+// for none) is the MD5 whose lowercase hex is md5Hex.
+func CheckContentMD5(want []byte, md5Hex string) error {
+	if want == nil || hex.EncodeToString(want) == md5Hex {
+		return nil
+	}
+	return ErrBadDigest.WithMessage("The Content-MD5 you specified did not match what we received.")
 }

@@ -181,18 +181,34 @@ func newVerifiedBody(src io.Reader, chunked *chunkedReader, p *payload, in integ
 	if in.sha256 != nil {
 		b.sha = sha256.New()
 	}
-	if in.md5 != nil {
-		b.md5 = md5.New()
-	}
 	if in.algo != nil {
 		b.ck = in.algo.newHash()
 	}
 	return b
 }
 
+// newMD5 makes the Content-MD5 hash; tests count the calls.
+var newMD5 = md5.New
+
+// takeContentMD5 hands the Content-MD5 check over to the caller and returns
+// the digest the client sent (nil if none): the body no longer hashes with
+// MD5. An upload's Backend hashes with MD5 anyway (the ETag), so the data is
+// hashed once. It must be called before the first Read.
+func (b *verifiedBody) takeContentMD5() []byte {
+	if b.n > 0 || b.err != nil {
+		panic("s3api: takeContentMD5 after the body was read")
+	}
+	d := b.in.md5
+	b.in.md5 = nil
+	return d
+}
+
 func (b *verifiedBody) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
+	}
+	if b.in.md5 != nil && b.md5 == nil {
+		b.md5 = newMD5()
 	}
 	n, err := b.src.Read(p)
 	if n > 0 {

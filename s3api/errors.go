@@ -96,7 +96,7 @@ var (
 	ErrNotModified         = newErr(http.StatusNotModified, "NotModified", "Not Modified.")
 	ErrInvalidCopySource   = newErr(http.StatusBadRequest, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey.")
 	ErrInvalidStorageClass = newErr(http.StatusBadRequest, "InvalidStorageClass", "The storage class you specified is not valid.")
-	ErrInvalidPartNumber   = newErr(http.StatusRequestedRangeNotSatisfiable, "InvalidPartNumber", "The requested partnumber is not satisfiable.")
+	ErrInvalidURI          = newErr(http.StatusBadRequest, "InvalidURI", "Couldn't parse the specified URI.")
 
 	// Multipart uploads.
 	ErrNoSuchUpload     = newErr(http.StatusNotFound, "NoSuchUpload", "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.")

@@ -36,9 +36,13 @@ type Config struct {
 	Now func() time.Time
 }
 
+// legacyRegion is the default region, where S3 keeps some behaviour of
+// its first years (CreateBucket on a bucket you own succeeds).
+const legacyRegion = "us-east-1"
+
 func (c Config) withDefaults() Config {
 	if c.Region == "" {
-		c.Region = "us-east-1"
+		c.Region = legacyRegion
 	}
 	if c.MaxObjectSize <= 0 {
 		c.MaxObjectSize = MaxPutSize

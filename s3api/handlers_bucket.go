@@ -149,7 +149,13 @@ func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) error {
 				"The specified location constraint is not valid; this endpoint serves " + h.cfg.Region + ".")
 		}
 	}
-	if err := h.b.CreateBucket(r.Context(), bucket); err != nil {
+	err = h.b.CreateBucket(r.Context(), bucket)
+	if errors.Is(err, ErrBucketAlreadyOwnedByYou) && h.cfg.Region == legacyRegion {
+		// S3's us-east-1 legacy: creating a bucket you already own there
+		// succeeds and changes nothing (its objects stay).
+		err = nil
+	}
+	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/"+bucket)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // parseCopySource parses x-amz-copy-source: "bucket/key" or "/bucket/key",
@@ -32,6 +33,10 @@ func parseCopySource(v string) (bucket, key string, err error) {
 	}
 	if err := checkBucket(bucket); err != nil {
 		return "", "", err
+	}
+	if !utf8.ValidString(key) {
+		// A header, not the URI: S3 calls a bad copy source InvalidArgument.
+		return "", "", ErrInvalidCopySource.WithMessage("Copy Source key must be valid UTF-8.")
 	}
 	if err := checkKey(key); err != nil {
 		return "", "", err

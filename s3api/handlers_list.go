@@ -109,12 +109,13 @@ func (h *handler) listObjects(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := ListObjectsInput{Bucket: bucket, Prefix: q.Get("prefix"), Delimiter: q.Get("delimiter"), MaxKeys: maxKeys}
-	token, hasToken := q["continuation-token"]
+	// An empty continuation-token is no token, as in S3.
+	token := q.Get("continuation-token")
 	switch {
 	case !v2:
 		in.After = q.Get("marker")
-	case hasToken:
-		if in.After, err = decodeToken(token[0]); err != nil {
+	case token != "":
+		if in.After, err = decodeToken(token); err != nil {
 			return err
 		}
 	default:
@@ -147,9 +148,7 @@ func (h *handler) listObjects(w http.ResponseWriter, r *http.Request) error {
 		StartAfter: e.enc(q.Get("start-after")),
 		Contents:   e.objects(out.Objects, o), CommonPrefixes: e.prefixes(out.CommonPrefixes),
 	}
-	if hasToken {
-		res.ContinuationToken = token[0]
-	}
+	res.ContinuationToken = token
 	if out.IsTruncated {
 		res.NextContinuationToken = encodeToken(out.NextAfter)
 	}

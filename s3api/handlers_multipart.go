@@ -52,13 +52,13 @@ func (h *handler) uploadPart(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	size, err := h.bodySize(p)
+	body, size, err := h.uploadBody(p)
 	if err != nil {
 		return err
 	}
 	part, err := h.b.UploadPart(r.Context(), UploadPartInput{
 		Bucket: bucket, Key: key, UploadID: q.Get("uploadId"), PartNumber: partNumber,
-		Body: p.Body, Size: size, Checksum: checksumOf(p),
+		Body: body, Size: size, Checksum: checksumOf(p), ContentMD5: p.takeContentMD5(),
 	})
 	if err != nil {
 		return err

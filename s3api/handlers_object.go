@@ -41,15 +41,37 @@ func checkObjectHeaders(h http.Header) error {
 	return nil
 }
 
-// bodySize returns the exact decoded size of an upload body.
-func (h *handler) bodySize(p *payload) (int64, error) {
+// uploadBody returns the body of an upload and its exact decoded size,
+// or -1 when the client sent none (Transfer-Encoding: chunked without
+// aws-chunked). Such a body streams like any other; past MaxObjectSize
+// bytes it fails with EntityTooLarge instead of ending.
+func (h *handler) uploadBody(p *payload) (io.Reader, int64, error) {
 	switch {
-	case p.Size < 0:
-		return 0, ErrMissingContentLength
 	case p.Size > h.cfg.MaxObjectSize:
+		return nil, 0, ErrEntityTooLarge
+	case p.Size >= 0:
+		return p.Body, p.Size, nil
+	}
+	return &limitedBody{r: p.Body, left: h.cfg.MaxObjectSize}, -1, nil
+}
+
+// limitedBody fails a body of unknown length that runs past its limit.
+type limitedBody struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	if int64(n) > l.left {
+		l.left = -1
 		return 0, ErrEntityTooLarge
 	}
-	return p.Size, nil
+	l.left -= int64(n)
+	return n, err
 }
 
 // uploadPayload returns the authenticated body of an upload.
@@ -93,12 +115,13 @@ func (h *handler) putObject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	size, err := h.bodySize(p)
+	body, size, err := h.uploadBody(p)
 	if err != nil {
 		return err
 	}
 	out, err := h.b.PutObject(r.Context(), PutObjectInput{
-		Bucket: bucket, Key: key, Meta: meta, Body: p.Body, Size: size, Checksum: checksumOf(p),
+		Bucket: bucket, Key: key, Meta: meta, Body: body, Size: size, Checksum: checksumOf(p),
+		ContentMD5: p.takeContentMD5(),
 	})
 	if err != nil {
 		return err
@@ -201,24 +224,26 @@ type selection struct {
 }
 
 // selectBytes resolves partNumber (if > 0) or the Range header against obj.
+// As in S3, a single-PUT object is one part: part 1 is the whole object
+// (200, no parts count); a part number beyond the object's parts is
+// InvalidPart (400).
 func selectBytes(obj *Object, partNumber int, rangeHeader string) (selection, error) {
 	whole := selection{length: obj.Size}
 	if partNumber > 0 {
-		if len(obj.PartSizes) == 0 {
-			if partNumber != 1 {
-				return selection{}, ErrInvalidPartNumber
-			}
-			return whole, nil
+		parts := len(obj.PartSizes)
+		if partNumber > max(parts, 1) {
+			return selection{}, ErrInvalidPart.WithMessage("The requested part number does not exist; the object has " +
+				strconv.Itoa(max(parts, 1)) + " part(s).")
 		}
-		if partNumber > len(obj.PartSizes) {
-			return selection{}, ErrInvalidPartNumber
+		if parts == 0 {
+			return whole, nil
 		}
 		var off int64
 		for _, s := range obj.PartSizes[:partNumber-1] {
 			off += s
 		}
 		return selection{offset: off, length: obj.PartSizes[partNumber-1], partial: true,
-			partsCount: len(obj.PartSizes)}, nil
+			partsCount: parts}, nil
 	}
 	spec, ok := parseRange(rangeHeader)
 	if !ok {

@@ -185,16 +185,17 @@ func (m *memBackend) GetObject(ctx context.Context, bucket, key string) (*Object
 
 // readAll reads an upload body to EOF, checking its size, and returns the
 // bytes with their hex MD5. Any read error (an integrity *Error) wins.
-func memReadAll(body io.Reader, size int64) ([]byte, string, error) {
+func memReadAll(body io.Reader, size int64, contentMD5 []byte) ([]byte, string, error) {
 	h := md5.New()
 	data, err := io.ReadAll(io.TeeReader(body, h))
 	if err != nil {
 		return nil, "", err
 	}
-	if int64(len(data)) != size {
+	if size >= 0 && int64(len(data)) != size {
 		return nil, "", ErrIncompleteBody
 	}
-	return data, hex.EncodeToString(h.Sum(nil)), nil
+	etag := hex.EncodeToString(h.Sum(nil))
+	return data, etag, CheckContentMD5(contentMD5, etag)
 }
 
 func (m *memBackend) PutObject(ctx context.Context, in PutObjectInput) (PutObjectOutput, error) {
@@ -204,7 +205,7 @@ func (m *memBackend) PutObject(ctx context.Context, in PutObjectInput) (PutObjec
 	if err := m.HeadBucket(ctx, in.Bucket); err != nil {
 		return PutObjectOutput{}, err
 	}
-	data, etag, err := memReadAll(in.Body, in.Size)
+	data, etag, err := memReadAll(in.Body, in.Size, in.ContentMD5)
 	if err != nil {
 		return PutObjectOutput{}, err
 	}
@@ -330,7 +331,7 @@ func (m *memBackend) UploadPart(ctx context.Context, in UploadPartInput) (PartIn
 	if err != nil {
 		return PartInfo{}, err
 	}
-	data, etag, err := memReadAll(in.Body, in.Size)
+	data, etag, err := memReadAll(in.Body, in.Size, in.ContentMD5)
 	if err != nil {
 		return PartInfo{}, err
 	}

@@ -50,18 +50,21 @@ func readObjectMeta(h http.Header) (ObjectMeta, error) {
 }
 
 // stripAWSChunked removes the aws-chunked coding, which only frames the
-// request body, from a Content-Encoding list.
+// request body, from a Content-Encoding list and keeps the rest exactly as
+// sent ("deflate, gzip" stays "deflate, gzip"). Repeated header lines are
+// joined with ", ", as HTTP combines them.
 func stripAWSChunked(vals []string) string {
+	v := strings.Join(vals, ", ")
+	if !strings.Contains(strings.ToLower(v), "aws-chunked") {
+		return v
+	}
 	var keep []string
-	for _, v := range vals {
-		for _, c := range strings.Split(v, ",") {
-			c = strings.TrimSpace(c)
-			if c != "" && !strings.EqualFold(c, "aws-chunked") {
-				keep = append(keep, c)
-			}
+	for _, c := range strings.Split(v, ",") {
+		if !strings.EqualFold(strings.TrimSpace(c), "aws-chunked") {
+			keep = append(keep, c)
 		}
 	}
-	return strings.Join(keep, ",")
+	return strings.TrimSpace(strings.Join(keep, ","))
 }
 
 // writeObjectMeta sets the response headers of GET and HEAD for m, with the

@@ -70,7 +70,8 @@ func checkBucket(name string) error {
 	return nil
 }
 
-// checkKey returns KeyTooLongError or InvalidArgument for a key S3 refuses.
+// checkKey returns KeyTooLongError, InvalidURI (a key that is not UTF-8)
+// or InvalidArgument for a key S3 refuses.
 func checkKey(key string) error {
 	switch {
 	case key == "":
@@ -78,7 +79,7 @@ func checkKey(key string) error {
 	case len(key) > MaxKeyLength:
 		return ErrKeyTooLong
 	case !utf8.ValidString(key):
-		return ErrInvalidArgument.WithMessage("Object key must be valid UTF-8.")
+		return ErrInvalidURI.WithMessage("Couldn't parse the specified URI: the object key is not valid UTF-8.")
 	}
 	return nil
 }

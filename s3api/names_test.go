@@ -60,7 +60,7 @@ func TestCheckKey(t *testing.T) {
 		{strings.Repeat("k", MaxKeyLength), nil},
 		{strings.Repeat("é", MaxKeyLength/2), nil},
 		{strings.Repeat("k", MaxKeyLength+1), ErrKeyTooLong},
-		{"bad\xffutf8", ErrInvalidArgument},
+		{"bad\xffutf8", ErrInvalidURI},
 		{"", ErrInvalidArgument},
 	}
 	for _, tt := range tests {

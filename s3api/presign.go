@@ -61,13 +61,13 @@ func parsePresign(q []queryParam) (presignParams, error) {
 	}
 	pp.amzDate = vals[2]
 	secs, err := strconv.ParseInt(vals[3], 10, 64)
-	if err != nil || secs < 1 {
-		return presignParams{}, errors.New("s3api: X-Amz-Expires must be a positive number of seconds")
+	if err != nil {
+		return presignParams{}, errors.New("s3api: X-Amz-Expires must be a number of seconds")
 	}
 	if secs > int64(maxPresignExpiry/time.Second) {
 		return presignParams{}, errors.New("s3api: X-Amz-Expires must be less than a week (in seconds) that is 604800")
 	}
-	pp.expires = time.Duration(secs) * time.Second
+	pp.expires = time.Duration(max(secs, 0)) * time.Second
 	if pp.scope.date != pp.date.Format(scopeDateFormat) {
 		return presignParams{}, errors.New("s3api: invalid credential date; it is not the same as X-Amz-Date")
 	}
@@ -95,7 +95,9 @@ func (v *verifier) fromQuery(r *http.Request, q []queryParam) (*sigV4Request, er
 	if pp.date.Sub(now) > maxClockSkew {
 		return nil, ErrAccessDenied.WithMessage("Request is not valid yet")
 	}
-	if now.Sub(pp.date) > pp.expires {
+	// A URL signed to live zero or fewer seconds has expired when it
+	// arrives: S3 answers both the same way.
+	if pp.expires <= 0 || now.Sub(pp.date) > pp.expires {
 		return nil, ErrAccessDenied.WithMessage("Request has expired")
 	}
 	ph := unsignedPayload

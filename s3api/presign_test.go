@@ -90,7 +90,8 @@ func TestPresignParams(t *testing.T) {
 		edit func(*http.Request)
 		code string
 	}{
-		{"expires 0", edit(func(q url.Values) { q.Set("X-Amz-Expires", "0") }), "AuthorizationQueryParametersError"},
+		{"expires 0", edit(func(q url.Values) { q.Set("X-Amz-Expires", "0") }), "AccessDenied"},
+		{"expires negative", edit(func(q url.Values) { q.Set("X-Amz-Expires", "-60") }), "AccessDenied"},
 		{"expires over a week", edit(func(q url.Values) { q.Set("X-Amz-Expires", "604801") }), "AuthorizationQueryParametersError"},
 		{"expires not a number", edit(func(q url.Values) { q.Set("X-Amz-Expires", "1h") }), "AuthorizationQueryParametersError"},
 		{"no credential", edit(func(q url.Values) { q.Del("X-Amz-Credential") }), "AuthorizationQueryParametersError"},

@@ -33,7 +33,9 @@ func TestSDKBuckets(t *testing.T) {
 	_, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("public"), ACL: types.BucketCannedACLPublicRead})
 	wantS3Code(t, err, "NotImplemented")
 	_, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("photos")})
-	wantS3Code(t, err, "BucketAlreadyOwnedByYou")
+	if err != nil {
+		t.Fatalf("create own bucket again in us-east-1: %v", err)
+	}
 	for _, bad := range []string{"ab", "Bad_Bucket", "10.0.0.1", "a..b", strings.Repeat("x", 64)} {
 		_, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bad)})
 		wantS3Code(t, err, "InvalidBucketName")

@@ -125,7 +125,7 @@ func TestSDKListObjectsV2Pagination(t *testing.T) {
 	wantS3Code(t, err, "InvalidArgument")
 	_, err = e.c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &b, ContinuationToken: aws.String("not a token!")})
 	wantS3Code(t, err, "InvalidArgument")
-	for _, q := range []string{"list-type=2&max-keys=abc", "max-keys=1.5", "list-type=2&encoding-type=base64", "list-type=3", "list-type=2&continuation-token="} {
+	for _, q := range []string{"list-type=2&max-keys=abc", "max-keys=1.5", "list-type=2&encoding-type=base64", "list-type=3"} {
 		resp := e.raw(t, http.MethodGet, "/many?"+q, nil, nil)
 		if resp.StatusCode != http.StatusBadRequest || opsErrorCode(t, resp) != "InvalidArgument" {
 			t.Fatalf("%s: status %d", q, resp.StatusCode)

@@ -153,7 +153,7 @@ func TestSDKMultipart(t *testing.T) {
 		}
 	}
 	_, err = e.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &b, Key: &key, PartNumber: aws.Int32(4)})
-	wantS3Code(t, err, "InvalidPartNumber")
+	wantS3Code(t, err, "InvalidPart")
 	// A single-PUT object has one part.
 	one, err := e.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &b, Key: aws.String("source"), PartNumber: aws.Int32(1)})
 	if err != nil {

@@ -202,12 +202,14 @@ func TestServeWithPeers(t *testing.T) {
 		verified < 5 || placeable < 5 {
 		t.Fatalf("serve printed Peers: %q", p.lines["Peers:"])
 	}
-	// The file commands find this daemon's endpoint from its data directory
-	// (no devnet.toml there), so point them at it.
+	// The file commands find this daemon's endpoint (a port chosen at
+	// start) from its data directory alone.
 	content := writeRandom(t, filepath.Join(tmp, "f.bin"), 1<<20+1)
-	ep := p.lines["S3 endpoint:"]
-	runIshtar(t, nil, "upload", "--data", data, "--endpoint", ep, filepath.Join(tmp, "f.bin"))
-	runIshtar(t, nil, "download", "--data", data, "--endpoint", ep, "f.bin", filepath.Join(tmp, "f.out"))
+	runIshtar(t, nil, "upload", "--data", data, filepath.Join(tmp, "f.bin"))
+	if got := runIshtar(t, nil, "list", "--data", data); !strings.HasSuffix(got, " f.bin\n") {
+		t.Fatalf("list after upload: %q", got)
+	}
+	runIshtar(t, nil, "download", "--data", data, "f.bin", filepath.Join(tmp, "f.out"))
 	checkFile(t, filepath.Join(tmp, "f.out"), content)
 	p.stop()
 	dn.stop()

@@ -4,8 +4,10 @@ package main
 // keys. Where they find it:
 //
 //   - a data directory named with --data or ISHTAR_DATA: its s3.credentials,
-//     and its S3 address (DATA/devnet.toml for a devnet, else the
-//     configuration's s3.listen);
+//     and its S3 address: DATA/devnet.toml for a devnet, else DATA/s3.endpoint,
+//     which `serve` writes while it runs (the address it listens on, however
+//     it was configured: flags, environment or DATA/ishtar.toml), else the
+//     configuration's s3.listen (the same layers but flags);
 //   - otherwise, when ISHTAR_S3_ENDPOINT is set (as `. DIR/devnet.env`
 //     does): that endpoint and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY;
 //   - otherwise the default data directory, ~/.ishtar.
@@ -17,8 +19,10 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // defaultBucket is where the file commands keep files unless --bucket.
@@ -94,6 +98,42 @@ func (f *fileFlags) client(e *env) (*s3Client, error) {
 	return newS3Client(endpoint, creds, region)
 }
 
+// s3EndpointFile, in a data directory, holds the URL of the S3 endpoint of
+// the `serve` running on it, written once it listens and removed when it
+// stops.
+const s3EndpointFile = "s3.endpoint"
+
+// writeS3Endpoint records the S3 endpoint url of the daemon of data.
+func writeS3Endpoint(data, url string) error {
+	return writeFileAtomic(filepath.Join(data, s3EndpointFile), []byte(url+"\n"), 0o600)
+}
+
+// removeS3Endpoint removes the record of writeS3Endpoint.
+func removeS3Endpoint(data string) error {
+	err := os.Remove(filepath.Join(data, s3EndpointFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// readS3Endpoint returns the endpoint recorded in data, or "" if none.
+func readS3Endpoint(data string) (string, error) {
+	p := filepath.Join(data, s3EndpointFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	ep := strings.TrimSpace(string(b))
+	if u, err := url.Parse(ep); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s does not hold an http(s):// URL; remove it or give --endpoint", p)
+	}
+	return ep, nil
+}
+
 // dataEndpoint is the S3 endpoint of the daemon or devnet using cfg.Data.
 func dataEndpoint(cfg *Config) (string, error) {
 	addr := cfg.S3Listen
@@ -101,6 +141,8 @@ func dataEndpoint(cfg *Config) (string, error) {
 		addr = st.S3
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return "", err
+	} else if ep, err := readS3Endpoint(cfg.Data); err != nil || ep != "" {
+		return ep, err
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

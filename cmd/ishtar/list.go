@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -22,6 +23,12 @@ func runList(ctx context.Context, e *env, args []string) error {
 		_, err := fmt.Fprintf(e.stdout, "%s %12d %s\n", o.LastModified.UTC().Format(time.DateTime), o.Size, o.Key)
 		return err
 	})
+	var se *s3Error
+	if errors.As(err, &se) && se.Code == "NoSuchBucket" && f.bucket == defaultBucket {
+		// A fresh install: the first upload makes the bucket.
+		_, err := fmt.Fprintf(e.stderr, "ishtar list: nothing is stored yet (`ishtar upload FILE` stores a file)\n")
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("list: %s: %w", s3URL(f.bucket, prefix), err)
 	}

@@ -52,12 +52,20 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		st := d.Registry().Stats()
 		fmt.Fprintf(w, "Peers:         %d verified, %d placeable, %d heard of\n", st.Tried, st.Placeable, st.New)
 		fmt.Fprintf(w, "Access key:    %s (secret in %s)\n", id.creds.AccessKeyID, filepath.Join(cfg.Data, credentialsFile))
+		// Recorded before it is printed: whoever reads the line finds it.
+		if err := writeS3Endpoint(cfg.Data, d.S3URL()); err != nil {
+			log.Warn("the file commands will not find the S3 endpoint", "err", err)
+		}
 		fmt.Fprintf(w, "S3 endpoint:   %s\n", d.S3URL())
 		d.WarnPlacement()
 		log.Info("serving", "node", id.node.Public().String(), "address", d.NodeURL(), "s3", d.S3URL(), "data", cfg.Data)
 	}
-	if err := d.Run(ctx, ready); err != nil {
-		return fmt.Errorf("serve: %w", err)
+	runErr := d.Run(ctx, ready)
+	if err := removeS3Endpoint(cfg.Data); err != nil {
+		log.Warn("remove the recorded S3 endpoint", "err", err)
+	}
+	if runErr != nil {
+		return fmt.Errorf("serve: %w", runErr)
 	}
 	return nil
 }
