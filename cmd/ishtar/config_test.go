@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"ishtar/shard"
 )
 
 // loadWith builds a Config from args, an environment and an optional file.
@@ -93,6 +95,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"region", []string{"--s3-region", ""}, nil, "", "s3.region: empty", false},
 		{"node", nil, nil, "[node]\nmax_shard_size = 0\n", "node: config: size limits must be positive", false},
 		{"inline max", nil, nil, "[gateway]\ninline_max = \"65KiB\"\n", "gateway: config: inline max 66560 not in [0, 65536]", false},
+		{"stranger share", nil, map[string]string{"ISHTAR_NODE_STRANGER_SHARE": "1.5"}, "", "node: config: stranger share 1.5 above 1", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadWith(t, tc.args, tc.env, tc.file)
@@ -203,5 +206,29 @@ func TestTrackerFlag(t *testing.T) {
 	}
 	if _, err := loadWith(t, []string{"--exchange-interval", "10ms"}, nil, ""); err == nil || !strings.Contains(err.Error(), "network.exchange_interval") {
 		t.Fatalf("an exchange interval under a second: %v", err)
+	}
+}
+
+// node.credit_grace and node.stranger_share: the defaults unless set; 0 is
+// kept (no grace, no strangers) and reaches the node as "none".
+func TestConfigCredit(t *testing.T) {
+	for _, tc := range []struct {
+		env   map[string]string
+		file  string
+		grace int64
+		share float64
+	}{
+		{nil, "", 256 << 20, 0.1},
+		{map[string]string{"ISHTAR_NODE_CREDIT_GRACE": "1GiB", "ISHTAR_NODE_STRANGER_SHARE": "0.5"}, "", 1 << 30, 0.5},
+		{nil, "[node]\ncredit_grace = \"0\"\nstranger_share = 0\n", -1, -1},
+	} {
+		c, err := loadWith(t, nil, tc.env, tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc := c.NodeConfig(shard.PrivateKey{}, "")
+		if nc.Credit.Grace != tc.grace || nc.Credit.StrangerShare != tc.share {
+			t.Errorf("env %v, file %q: grace %d, share %v; want %d, %v", tc.env, tc.file, nc.Credit.Grace, nc.Credit.StrangerShare, tc.grace, tc.share)
+		}
 	}
 }

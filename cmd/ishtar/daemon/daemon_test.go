@@ -301,6 +301,19 @@ func TestAuditsFindRot(t *testing.T) {
 			t.Fatalf("an honest node's reputation %v", p.Reputation)
 		}
 	}
+	// Fair exchange: the node that lost what it held earns no credit for
+	// it; the honest ones do.
+	if err := gw.RefreshLedger(); err != nil {
+		t.Fatal(err)
+	}
+	if got := gw.held.get(storage[0].ownerID()); got != 0 {
+		t.Fatalf("the rotting node's owner is credited %d bytes", got)
+	}
+	for _, d := range storage[1:] {
+		if gw.held.get(d.ownerID()) == 0 {
+			t.Fatal("an honest node's owner is credited nothing")
+		}
+	}
 
 	// The operator sees it: every segment and object has 2 of 3 shards
 	// healthy and needs repair; node 0's shard of object 0 is lost.
