@@ -112,16 +112,16 @@ func (s *Server) reserveCredit(owner shard.PublicKey, block string, size int64) 
 	if !s.enforced(owner) {
 		return nil, nil
 	}
-	held, err := s.db.OwnerHeld(owner)
-	if err != nil {
-		return nil, fmt.Errorf("node: read owner totals: %w", err)
-	}
 	by := max(s.cfg.Credit.HeldBy(owner), 0)
 	grace := s.cfg.Credit.grace()
 	cr := &credit{owner: owner, block: block, bytes: size + meta.HoldingOverhead}
 	l := s.ledger
-	l.mu.Lock()
+	l.mu.Lock() // held under it: a concurrent commit settles before or after
 	defer l.mu.Unlock()
+	held, err := s.db.OwnerHeld(owner)
+	if err != nil {
+		return nil, fmt.Errorf("node: read owner totals: %w", err)
+	}
 	a := l.account(owner)
 	l.settle(owner, a, held, by)
 	cur := a.debt + a.reserved
@@ -201,14 +201,14 @@ func (s *Server) settleCredit(owner shard.PublicKey) error {
 	if !s.enforced(owner) {
 		return nil
 	}
-	held, err := s.db.OwnerHeld(owner)
-	if err != nil {
-		return fmt.Errorf("node: read owner totals: %w", err)
-	}
 	by := max(s.cfg.Credit.HeldBy(owner), 0)
 	l := s.ledger
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	held, err := s.db.OwnerHeld(owner)
+	if err != nil {
+		return fmt.Errorf("node: read owner totals: %w", err)
+	}
 	a := l.account(owner)
 	l.settle(owner, a, held, by)
 	l.forget(owner, a)
@@ -235,26 +235,29 @@ func (s *Server) RefreshCredit() error {
 				continue
 			}
 			seen[owner] = true
-			by := max(s.cfg.Credit.HeldBy(owner), 0)
-			s.ledger.mu.Lock()
-			a := s.ledger.account(owner)
-			s.ledger.settle(owner, a, o, by)
-			s.ledger.forget(owner, a)
-			s.ledger.mu.Unlock()
+			if err := s.settleCredit(owner); err != nil { // read again under the ledger's lock
+				return err
+			}
 		}
 		if len(page) < 1024 {
 			break
 		}
 		after = page[len(page)-1].Owner
 	}
-	// Owners the node no longer holds anything for owe nothing.
+	// The owners with a debt the scan did not see: the node no longer
+	// holds anything for them (or their first store came meanwhile).
 	l := s.ledger
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	for owner, a := range l.owners {
+	var rest []shard.PublicKey
+	for owner := range l.owners {
 		if !seen[owner] {
-			l.settle(owner, a, meta.OwnerHeld{}, 0)
-			l.forget(owner, a)
+			rest = append(rest, owner)
+		}
+	}
+	l.mu.Unlock()
+	for _, owner := range rest {
+		if err := s.settleCredit(owner); err != nil {
+			return err
 		}
 	}
 	return nil
