@@ -246,3 +246,34 @@ func TestPlacementDiversity(t *testing.T) {
 		t.Fatalf("two blocks gave %d peers", n)
 	}
 }
+
+// Creditors (owners that owe this one space) come first among the usable
+// peers: with 3 of 12 peers creditors, every segment of 5 shards has all
+// 3; the other 2 shards go to the rest by score, as before.
+func TestPlacementCreditorsFirst(t *testing.T) {
+	peers := somePeers(12, distinctAddr, noFree)
+	for _, i := range []int{2, 7, 11} {
+		peers[i].Creditor = true
+	}
+	store := placementStore(t, peers, nil)
+	others := map[shard.PublicKey]int{}
+	for s := range 500 {
+		creditors := 0
+		for i, p := range place(store, segKey(s)) {
+			if p.Creditor {
+				creditors++
+				if i >= 3 {
+					t.Fatalf("segment %d: a creditor picked after a peer that is not", s)
+				}
+			} else {
+				others[p.ID]++
+			}
+		}
+		if creditors != 3 {
+			t.Fatalf("segment %d: %d of 3 creditors picked", s, creditors)
+		}
+	}
+	if len(others) != 9 {
+		t.Fatalf("the shards beyond the creditors went to %d of the 9 other peers", len(others))
+	}
+}

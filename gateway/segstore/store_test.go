@@ -202,3 +202,77 @@ func (d *observingDir) liedOf(id shard.PublicKey) int {
 	defer d.mu.Unlock()
 	return d.lied[id]
 }
+
+// delegatingPeer stores like its memPeer but answers, as a node that
+// delegated, a receipt naming holder as the shard's holder.
+type delegatingPeer struct {
+	*memPeer
+	holder shard.PublicKey
+}
+
+func (p delegatingPeer) PutShard(ctx context.Context, id shard.ID, body io.Reader, size int64, g shard.Grant) (shard.Receipt, error) {
+	r, err := p.memPeer.PutShard(ctx, id, body, size, g)
+	if err != nil {
+		return r, err
+	}
+	r.Holder = p.holder
+	r.Sign(p.key)
+	return r, nil
+}
+
+// A receipt whose declared holder holds another shard of the segment is
+// not taken: the shard is released there and placed elsewhere, so no node
+// holds two shards of a segment through delegation.
+func TestPutRefusesSameHolder(t *testing.T) {
+	seed, _ := shard.NewSeed(rand.Reader)
+	var dir StaticDirectory
+	var keys []shard.PrivateKey
+	for range 7 {
+		k, _ := shard.GeneratePrivateKey(rand.Reader)
+		keys = append(keys, k)
+	}
+	for i, k := range keys {
+		m := &memPeer{key: k, blockSize: shard.DefaultBlockSize, shards: make(map[shard.ID][]byte)}
+		var p Peer = m
+		if i == 0 {
+			p = delegatingPeer{m, keys[1].Public()} // node 0 says node 1 holds its shards
+		}
+		dir = append(dir, PeerInfo{ID: k.Public(), Addr: distinctAddr(i), Peer: p})
+	}
+	cfg := testConfig()
+	cfg.Owner, cfg.Directory, cfg.Log = seed.Keys(), dir, slog.New(slog.DiscardHandler)
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.cfg.Params
+	refused := 0
+	for seg := range 20 {
+		sealed := shard.SealedSize(10<<10, p.BlockSize)
+		enc := make([]byte, shard.EncodedSize(p, sealed))
+		rand.Read(enc)
+		recs, failed, err := s.Put(context.Background(), segKey(seg), enc, sealed, func([]meta.PendingShard) error { return nil })
+		if err != nil {
+			t.Fatalf("segment %d: %v", seg, err)
+		}
+		holders := map[[32]byte]bool{}
+		for _, r := range recs {
+			h := r.Holder
+			if h == ([32]byte{}) {
+				h = r.Node
+			}
+			if holders[h] {
+				t.Fatalf("segment %d: two shards held by %x", seg, h[:4])
+			}
+			holders[h] = true
+		}
+		for _, f := range failed {
+			if f.Node == keys[0].Public() {
+				refused++
+			}
+		}
+	}
+	if refused == 0 {
+		t.Fatal("node 0's delegated receipt never clashed with node 1 in 20 segments of 5 shards on 7 nodes")
+	}
+}
