@@ -27,6 +27,10 @@ type Config struct {
 	Advertise string // the node's public base URL; default http://<listen>
 	Capacity  int64  // bytes offered to others; also the owner's quota
 	S3Listen  string // S3 endpoint listen address, host:port
+	// Admin is the admin listener's address, host:port (metrics, health,
+	// the status page: see admin.go); "" for none. Defaults leaves it
+	// off: `ishtar serve` turns it on at DefaultAdmin.
+	Admin string
 	// StorageOnly runs a node without a gateway or S3 endpoint (the
 	// storage nodes of a devnet).
 	StorageOnly bool
@@ -53,6 +57,10 @@ type Network struct {
 	// records, and stores no shards and runs no gateway.
 	Tracker bool
 }
+
+// DefaultAdmin is the admin listener's address of `ishtar serve` and
+// `ishtar devnet` unless set.
+const DefaultAdmin = "127.0.0.1:9001"
 
 // Defaults fills c with the default of every setting.
 func (c *Config) Defaults() {
@@ -88,6 +96,11 @@ func (c *Config) Validate() error {
 	}
 	if err := checkHostPort(c.S3Listen); err != nil {
 		return bad("s3.listen", err)
+	}
+	if c.Admin != "" {
+		if err := checkHostPort(c.Admin); err != nil {
+			return bad("admin", err)
+		}
 	}
 	if c.Advertise != "" {
 		if err := CheckBaseURL(c.Advertise); err != nil {
