@@ -135,5 +135,18 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.As(err, &ue) {
 		return 2
 	}
+	var xe *exitError
+	if errors.As(err, &xe) {
+		return xe.code
+	}
 	return 1
 }
+
+// exitError is a failure with an exit status of its own.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }

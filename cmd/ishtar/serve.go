@@ -44,6 +44,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		w := e.stdout
 		fmt.Fprintf(w, "Node ID:       %s\n", id.node.Public())
 		fmt.Fprintf(w, "Node endpoint: %s\n", d.NodeURL())
+		if d.AdminURL() != "" && cfg.Network.Tracker {
+			fmt.Fprintf(w, "Admin:         %s/\n", d.AdminURL())
+		}
 		if cfg.Network.Tracker {
 			fmt.Fprintf(w, "Tracker:       collecting and handing out node records\n")
 			log.Info("serving as a tracker", "node", id.node.Public().String(), "address", d.NodeURL(), "data", cfg.Data)
@@ -53,6 +56,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "Peers:         %d verified, %d placeable, %d heard of\n", st.Tried, st.Placeable, st.New)
 		fmt.Fprintf(w, "Access key:    %s (secret in %s)\n", id.creds.AccessKeyID, filepath.Join(cfg.Data, credentialsFile))
 		fmt.Fprintf(w, "S3 endpoint:   %s\n", d.S3URL())
+		if d.AdminURL() != "" {
+			fmt.Fprintf(w, "Status page:   %s/\n", d.AdminURL())
+		}
 		d.WarnPlacement()
 		log.Info("serving", "node", id.node.Public().String(), "address", d.NodeURL(), "s3", d.S3URL(), "data", cfg.Data)
 	}
