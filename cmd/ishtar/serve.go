@@ -5,15 +5,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"ishtar/cmd/ishtar/daemon"
+	"ishtar/shard"
 )
 
 // runServe runs the daemon until SIGINT or SIGTERM.
 func runServe(ctx context.Context, e *env, args []string) error {
 	l := newLoader("serve", nil, e.lookupEnv)
 	pprofAddr := addPprofFlag(l.fs)
+	initFirst := l.fs.Bool("init", false, "first create the data directory's identity if it has none, as `ishtar init` does (containers)")
 	if err := l.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printFlags(e.stdout, l.fs, "--data DIR [flags]")
@@ -30,6 +33,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	log := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
 	if _, err := startPprof(ctx, *pprofAddr, log); err != nil {
 		return err
+	}
+	if *initFirst {
+		if err := initIfNone(e, cfg.Data); err != nil {
+			return fmt.Errorf("serve: --init: %w", err)
+		}
 	}
 	id, err := loadIdentity(cfg.Data)
 	if err != nil {
@@ -59,11 +67,35 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		if d.AdminURL() != "" {
 			fmt.Fprintf(w, "Status page:   %s/\n", d.AdminURL())
 		}
+		if d.AdminToken() != "" {
+			fmt.Fprintf(w, "Admin token:   in %s (the admin listener is not on loopback)\n", filepath.Join(cfg.Data, daemon.AdminTokenFile))
+		}
 		d.WarnPlacement()
 		log.Info("serving", "node", id.node.Public().String(), "address", d.NodeURL(), "s3", d.S3URL(), "data", cfg.Data)
 	}
 	if err := d.Run(ctx, ready); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	return nil
+}
+
+// initIfNone creates dir's identity, as `ishtar init` does, unless it has
+// one.
+func initIfNone(e *env, dir string) error {
+	name, err := existingIdentity(dir)
+	if err != nil || name != "" {
+		return err
+	}
+	id, err := newIdentity(shard.Seed{})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := writeIdentity(dir, id); err != nil {
+		return err
+	}
+	printIdentity(e, dir, id, true)
 	return nil
 }

@@ -26,8 +26,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,8 +42,13 @@ import (
 //go:embed web
 var webFiles embed.FS
 
-// AdminURLFile holds, while the daemon runs, the admin listener's URL.
-const AdminURLFile = "admin.url"
+// AdminURLFile holds, while the daemon runs, the admin listener's URL;
+// AdminTokenFile its bearer token when it is bound off loopback (mode
+// 0600, like the S3 credentials it is derived from).
+const (
+	AdminURLFile   = "admin.url"
+	AdminTokenFile = "admin.token"
+)
 
 // AdminToken is the bearer token of an admin listener bound to a
 // non-loopback address, derived from the owner's S3 secret (the secret
@@ -66,6 +73,10 @@ func (d *Daemon) openAdmin() error {
 		return errors.New("admin: a storage-only node has no S3 secret to derive the admin token from; bind the admin listener to loopback")
 	}
 	d.adminURL = "http://" + dialable(d.adminLn.Addr())
+	if !loopback {
+		keys := slices.Sorted(maps.Keys(d.id.S3))
+		d.adminToken = AdminToken(d.id.S3[keys[0]])
+	}
 	d.adminSrv = &http.Server{
 		Handler:           d.adminHandler(loopback),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -102,11 +102,12 @@ type Daemon struct {
 	s3url string
 	s3srv *http.Server
 
-	recent   *recentLog // the last warnings and errors logged
-	metrics  *metrics   // nil without an admin listener
-	adminLn  net.Listener
-	adminURL string
-	adminSrv *http.Server
+	recent     *recentLog // the last warnings and errors logged
+	metrics    *metrics   // nil without an admin listener
+	adminLn    net.Listener
+	adminURL   string
+	adminToken string // when bound off loopback
+	adminSrv   *http.Server
 }
 
 // Open opens the catalog and store of cfg.Data, binds the listeners and
@@ -322,6 +323,11 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 			if err := os.WriteFile(filepath.Join(d.cfg.Data, AdminURLFile), []byte(d.adminURL+"\n"), 0o600); err != nil {
 				d.log.Warn("cannot write the admin listener's URL", "err", err)
 			}
+			if d.adminToken != "" {
+				if err := os.WriteFile(filepath.Join(d.cfg.Data, AdminTokenFile), []byte(d.adminToken+"\n"), 0o600); err != nil {
+					d.log.Warn("cannot write the admin listener's token", "err", err)
+				}
+			}
 		}
 		if ready != nil {
 			ready()
@@ -330,6 +336,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	_ = os.Remove(filepath.Join(d.cfg.Data, NodeURLFile))
 	if d.adminURL != "" {
 		_ = os.Remove(filepath.Join(d.cfg.Data, AdminURLFile))
+		_ = os.Remove(filepath.Join(d.cfg.Data, AdminTokenFile))
 	}
 	stop()
 	wg.Wait()
@@ -366,6 +373,10 @@ func (d *Daemon) Close() error {
 
 // AdminURL is the admin listener's URL ("" when off).
 func (d *Daemon) AdminURL() string { return d.adminURL }
+
+// AdminToken is the admin listener's bearer token, "" when it is off or
+// bound to loopback (no login).
+func (d *Daemon) AdminToken() string { return d.adminToken }
 
 // AdminAddr is the address the admin listener listens on ("" when off).
 func (d *Daemon) AdminAddr() string {
