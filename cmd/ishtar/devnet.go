@@ -59,6 +59,9 @@ func readDevnetState(dir string) (devnetState, error) {
 	if und := md.Undecoded(); len(und) > 0 {
 		return st, fmt.Errorf("%s: unknown key %q", p, und[0].String())
 	}
+	if !md.IsDefined("admin") {
+		st.Admin = daemon.DefaultAdmin // a devnet made before the admin listener
+	}
 	if len(st.Nodes) < 2 || st.S3 == "" {
 		return st, fmt.Errorf("%s: needs s3 and at least two nodes", p)
 	}
