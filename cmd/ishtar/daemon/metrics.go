@@ -112,24 +112,50 @@ var nodeRoutes = []string{
 	"/v1/roots/{owner}",
 }
 
+// nodeRouteSegs are nodeRoutes split into path segments.
+var nodeRouteSegs = func() [][]string {
+	out := make([][]string, len(nodeRoutes))
+	for i, rt := range nodeRoutes {
+		out[i] = strings.Split(strings.TrimPrefix(rt, "/"), "/")
+	}
+	return out
+}()
+
 // nodeRoute is the route template path matches, or "other": labels stay
 // a small, fixed set whatever callers send.
 func nodeRoute(path string) string {
-	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	for _, rt := range nodeRoutes {
-		want := strings.Split(strings.TrimPrefix(rt, "/"), "/")
+	var buf [4]string
+	segs := buf[:0]
+	rest := strings.TrimPrefix(path, "/")
+	for len(segs) < len(buf) {
+		seg, more, ok := strings.Cut(rest, "/")
+		segs = append(segs, seg)
+		if !ok {
+			rest = ""
+			break
+		}
+		rest = more
+		if rest == "" {
+			segs = append(segs, "")
+			break
+		}
+	}
+	if rest != "" {
+		return "other" // deeper than any route
+	}
+	for i, want := range nodeRouteSegs {
 		if len(want) != len(segs) {
 			continue
 		}
 		ok := true
-		for i, w := range want {
-			if !strings.HasPrefix(w, "{") && w != segs[i] || segs[i] == "" {
+		for j, w := range want {
+			if segs[j] == "" || !strings.HasPrefix(w, "{") && w != segs[j] {
 				ok = false
 				break
 			}
 		}
 		if ok {
-			return rt
+			return nodeRoutes[i]
 		}
 	}
 	return "other"

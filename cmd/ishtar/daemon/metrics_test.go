@@ -1,6 +1,9 @@
 package daemon
 
 import (
+	"bytes"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 )
@@ -77,3 +80,36 @@ func TestS3Operation(t *testing.T) {
 		}
 	}
 }
+
+// The cost the metrics middleware adds to a request: go test -run '^$'
+// -bench Middleware ./cmd/ishtar/daemon/
+func BenchmarkMiddleware(b *testing.B) {
+	m := &metrics{}
+	d := &Daemon{}
+	*m = *newMetrics(d)
+	body := make([]byte, 4096)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = w.Write(body)
+	})
+	id := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+		path string
+	}{{"bare", h, "/v1/shards/" + id}, {"node", m.node(h), "/v1/shards/" + id}, {"s3", m.s3(h, ""), "/bucket/some/key"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodGet, bc.path, bytes.NewReader(body))
+				bc.h.ServeHTTP(discardWriter{}, r)
+			}
+		})
+	}
+}
+
+type discardWriter struct{}
+
+func (discardWriter) Header() http.Header         { return http.Header{} }
+func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (discardWriter) WriteHeader(int)             {}
