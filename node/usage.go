@@ -10,7 +10,7 @@ type Usage struct {
 	Used     int64 `json:"used"`     // held for others: shards, their bookkeeping, root records
 	Free     int64 `json:"free"`     // what the node could still take
 	Shards   int64 `json:"shards"`   // shards held for others
-	Bytes    int64 `json:"bytes"`    // their bytes
+	Bytes    int64 `json:"bytes"`    // their bytes and bookkeeping, a shard shared by owners counted for each
 	Owners   int64 `json:"owners"`   // owners with at least one shard here
 }
 
