@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -84,7 +85,7 @@ func (d *Daemon) openAdmin() error {
 		WriteTimeout:      2 * time.Minute, // a scrape surveys every segment
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          nil,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
 	return nil
 }

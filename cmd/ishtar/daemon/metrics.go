@@ -72,8 +72,7 @@ func (m *metrics) node(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		cw := &countingWriter{ResponseWriter: w}
-		body := &countingBody{ReadCloser: r.Body}
-		r.Body = body
+		body := countBody(r)
 		h.ServeHTTP(cw, r)
 		route := nodeRoute(r.URL.Path)
 		code := cw.status()
@@ -94,8 +93,7 @@ func (m *metrics) s3(h http.Handler, baseDomain string) http.Handler {
 		start := time.Now()
 		op := s3Operation(r, baseDomain) // before the handler: it may change r.URL
 		cw := &countingWriter{ResponseWriter: w}
-		body := &countingBody{ReadCloser: r.Body}
-		r.Body = body
+		body := countBody(r)
 		h.ServeHTTP(cw, r)
 		m.s3Requests.WithLabelValues(op, strconv.Itoa(cw.status())).Inc()
 		m.s3Duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
@@ -306,6 +304,16 @@ func (w *countingWriter) status() int {
 		return http.StatusOK
 	}
 	return w.code
+}
+
+// countBody counts the bytes read of r's body from now on. An absent
+// body (nil or http.NoBody) stays as it is: handlers may tell it apart.
+func countBody(r *http.Request) *countingBody {
+	b := &countingBody{ReadCloser: r.Body}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = b
+	}
+	return b
 }
 
 // countingBody counts the bytes read of a request body.
