@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // The status shows the last warnings and errors the daemon logged: a
@@ -72,9 +73,16 @@ func (h *recentHandler) Handle(ctx context.Context, rec slog.Record) error {
 			writeAttr(&b, "", a)
 			return b.Len() < recentText
 		})
-		text := b.String()
+		// Peers' words end up here: no control character reaches a
+		// terminal that prints the status.
+		text := strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return ' '
+			}
+			return r
+		}, strings.ToValidUTF8(b.String(), "?"))
 		if len(text) > recentText {
-			text = text[:recentText] + "…"
+			text = strings.ToValidUTF8(text[:recentText], "") + "…"
 		}
 		h.ring.add(LogEntry{Time: rec.Time, Level: rec.Level.String(), Message: text})
 	}
