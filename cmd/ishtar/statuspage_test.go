@@ -25,6 +25,16 @@ import (
 	"ishtar/cmd/ishtar/daemon"
 )
 
+// httpGet GETs url under the test's context.
+func httpGet(t *testing.T, url string) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
+}
+
 // chromiumPath finds a Chromium (Debian's chromium package); without one
 // the test is skipped, and fails under CI.
 func chromiumPath(t *testing.T) string {
@@ -296,7 +306,7 @@ func TestStatusPageInChromium(t *testing.T) {
 		}
 	}
 	// The page's own files come from the daemon.
-	resp, err := http.Get(admin + "/static/app.js")
+	resp, err := httpGet(t, admin + "/static/app.js")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +353,7 @@ func TestStatusUnhealthyExit(t *testing.T) {
 	}
 	admin := strings.TrimSpace(string(b))
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 503} {
-		resp, err := http.Get(admin + path)
+		resp, err := httpGet(t, admin + path)
 		if err != nil {
 			t.Fatal(err)
 		}

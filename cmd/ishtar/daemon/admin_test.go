@@ -19,11 +19,21 @@ import (
 	"ishtar/s3api"
 )
 
+// httpGet GETs url under the test's context.
+func httpGet(t *testing.T, url string) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
+}
+
 // scrape fetches base/metrics and parses it with the Prometheus text
 // parser.
 func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+	resp, err := httpGet(t, base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +149,7 @@ func TestMetricsFollowTheDaemon(t *testing.T) {
 
 	// S3 requests, by operation and status: unsigned ones are refused.
 	for _, req := range []struct{ method, path string }{{"GET", "/b/" + key}, {"PUT", "/b/" + key}, {"GET", "/b?list-type=2"}, {"GET", "/"}} {
-		r, _ := http.NewRequest(req.method, gw.S3URL()+req.path, nil)
+		r, _ := http.NewRequestWithContext(t.Context(), req.method, gw.S3URL()+req.path, nil)
 		resp, err := http.DefaultClient.Do(r)
 		if err != nil {
 			t.Fatal(err)
@@ -202,7 +212,7 @@ func TestMetricsFollowTheDaemon(t *testing.T) {
 // getJSON GETs url into v and returns the status code.
 func getJSON(t *testing.T, url string, header http.Header, v any) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
@@ -258,7 +268,7 @@ func TestAdminEndpoints(t *testing.T) {
 
 	for path, want := range map[string]string{"/": "<script src=\"static/app.js\">", "/static/app.js": "segments-chart",
 		"/static/app.css": ".badge"} {
-		resp, err := http.Get(base + path)
+		resp, err := httpGet(t, base + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +281,7 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	// DNS rebinding: a name that resolves to loopback is still refused.
 	for host, want := range map[string]int{"attacker.example": 403, "attacker.example:9001": 403, "localhost:9001": 200, "[::1]:1": 200} {
-		req, _ := http.NewRequest(http.MethodGet, base+"/healthz", nil)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/healthz", nil)
 		req.Host = host
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
