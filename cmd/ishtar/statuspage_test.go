@@ -306,7 +306,7 @@ func TestStatusPageInChromium(t *testing.T) {
 		}
 	}
 	// The page's own files come from the daemon.
-	resp, err := httpGet(t, admin + "/static/app.js")
+	resp, err := httpGet(t, admin+"/static/app.js")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestStatusUnhealthyExit(t *testing.T) {
 	}
 	admin := strings.TrimSpace(string(b))
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 503} {
-		resp, err := httpGet(t, admin + path)
+		resp, err := httpGet(t, admin+path)
 		if err != nil {
 			t.Fatal(err)
 		}

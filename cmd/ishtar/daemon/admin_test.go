@@ -33,7 +33,7 @@ func httpGet(t *testing.T, url string) (*http.Response, error) {
 // parser.
 func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := httpGet(t, base + "/metrics")
+	resp, err := httpGet(t, base+"/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestAdminEndpoints(t *testing.T) {
 
 	for path, want := range map[string]string{"/": "<script src=\"static/app.js\">", "/static/app.js": "segments-chart",
 		"/static/app.css": ".badge"} {
-		resp, err := httpGet(t, base + path)
+		resp, err := httpGet(t, base+path)
 		if err != nil {
 			t.Fatal(err)
 		}
