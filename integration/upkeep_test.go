@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,7 +30,10 @@ func ishtarStatus(t testing.TB, s *serveRun, v any, object ...string) {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	if err != nil {
+	// Exit status 3: the daemon answered but is unhealthy (nodes down in
+	// these tests); the answer is printed all the same.
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 3 && len(object) == 0) {
 		t.Fatalf("ishtar status %v: %v\n%s", object, err, stderr.String())
 	}
 	if err := json.Unmarshal(out, v); err != nil {

@@ -23,6 +23,7 @@ type Config struct {
 // Defaults fills c with the default of every setting.
 func (c *Config) Defaults() {
 	c.Config.Defaults()
+	c.Admin = daemon.DefaultAdmin // the daemon package leaves it off (tests, devnet's storage nodes)
 	c.LogLevel = slog.LevelInfo
 	c.LogFormat = "text"
 }
@@ -130,6 +131,7 @@ var settings = []setting{
 	durSetting("network.exchange_interval", "exchange-interval", "exchange peer records every `DURATION` (default 30s)", func(c *Config) *time.Duration { return &c.Network.ExchangeInterval }),
 	sizeSetting("capacity", "capacity", "`SIZE` of the space offered to others, and of your quota (default 10GiB)", func(c *Config) *int64 { return &c.Capacity }),
 	strSetting("s3.listen", "s3", "serve the S3 endpoint on `ADDR` (default 127.0.0.1:9000)", func(c *Config) *string { return &c.S3Listen }),
+	strSetting("admin", "admin", "serve metrics, health checks and the status page on `ADDR` (default 127.0.0.1:9001; empty: off)", func(c *Config) *string { return &c.Admin }),
 	strSetting("s3.region", "s3-region", "S3 `REGION` (default us-east-1)", func(c *Config) *string { return &c.S3.Region }),
 	strSetting("s3.base_domain", "s3-base-domain", "serve virtual-host-style requests for BUCKET.`DOMAIN`", func(c *Config) *string { return &c.S3.BaseDomain }),
 	{key: "log.level", flag: "log-level", usage: "log `LEVEL`: debug, info, warn or error (default info)", set: func(c *Config, v []string) error {

@@ -232,3 +232,39 @@ func TestConfigCredit(t *testing.T) {
 		}
 	}
 }
+
+// The admin listener: on at 127.0.0.1:9001 by default, set by TOML,
+// ISHTAR_ADMIN or --admin, off when empty (flag or file: an empty
+// variable counts as unset), checked as host:port.
+func TestConfigAdmin(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		file    string
+		want    string
+		wantErr string
+	}{
+		{"default", nil, nil, "", "127.0.0.1:9001", ""},
+		{"file", nil, nil, "admin = \"127.0.0.1:9100\"\n", "127.0.0.1:9100", ""},
+		{"env over file", nil, map[string]string{"ISHTAR_ADMIN": "127.0.0.1:9200"}, "admin = \"127.0.0.1:9100\"\n", "127.0.0.1:9200", ""},
+		{"flag over env", []string{"--admin", "127.0.0.1:9300"}, map[string]string{"ISHTAR_ADMIN": "127.0.0.1:9200"}, "", "127.0.0.1:9300", ""},
+		{"off by flag", []string{"--admin", ""}, nil, "", "", ""},
+		{"off by file", nil, nil, "admin = \"\"\n", "", ""},
+		{"an empty variable is unset", nil, map[string]string{"ISHTAR_ADMIN": ""}, "admin = \"127.0.0.1:9100\"\n", "127.0.0.1:9100", ""},
+		{"bad", []string{"--admin", "9001"}, nil, "", "", `config: admin: "9001" is not host:port`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadWith(t, tc.args, tc.env, tc.file)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || c.Admin != tc.want {
+				t.Fatalf("admin %q (%v), want %q", c.Admin, err, tc.want)
+			}
+		})
+	}
+}

@@ -38,6 +38,7 @@ const (
 // that every node comes back at the same address.
 type devnetState struct {
 	S3    string   `toml:"s3"`    // S3 endpoint listen address
+	Admin string   `toml:"admin"` // admin listener address ("": off)
 	Nodes []string `toml:"nodes"` // node listen addresses; [0] is the gateway's own node
 	K     int      `toml:"k"`
 	N     int      `toml:"n"`
@@ -58,6 +59,9 @@ func readDevnetState(dir string) (devnetState, error) {
 	if und := md.Undecoded(); len(und) > 0 {
 		return st, fmt.Errorf("%s: unknown key %q", p, und[0].String())
 	}
+	if !md.IsDefined("admin") {
+		st.Admin = daemon.DefaultAdmin // a devnet made before the admin listener
+	}
 	if len(st.Nodes) < 2 || st.S3 == "" {
 		return st, fmt.Errorf("%s: needs s3 and at least two nodes", p)
 	}
@@ -65,7 +69,7 @@ func readDevnetState(dir string) (devnetState, error) {
 }
 
 // devnetKeys are the settings devnet takes from flags, environment or file.
-var devnetKeys = []string{"data", "s3.listen", "capacity", "log.level", "log.format", "gateway.k", "gateway.n", "gateway.segment_size", "network.exchange_interval"}
+var devnetKeys = []string{"data", "s3.listen", "admin", "capacity", "log.level", "log.format", "gateway.k", "gateway.n", "gateway.segment_size", "network.exchange_interval"}
 
 func runDevnet(ctx context.Context, e *env, args []string) error {
 	l := newLoader("devnet", devnetKeys, e.lookupEnv)
@@ -163,7 +167,7 @@ func devnetPlan(l *loader, cfg *Config, nodes int, nodesGiven bool) (devnetState
 	st, err := readDevnetState(cfg.Data)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		st = devnetState{S3: cfg.S3Listen, Nodes: make([]string, nodes)}
+		st = devnetState{S3: cfg.S3Listen, Admin: cfg.Admin, Nodes: make([]string, nodes)}
 		for i := range st.Nodes {
 			st.Nodes[i] = "127.0.0.1:0"
 		}
@@ -176,11 +180,14 @@ func devnetPlan(l *loader, cfg *Config, nodes int, nodesGiven bool) (devnetState
 		if !l.isSet("s3.listen") {
 			cfg.S3Listen = st.S3
 		}
+		if !l.isSet("admin") {
+			cfg.Admin = st.Admin // as chosen at first start (or off)
+		}
 		if !l.isSet("gateway.k") && !l.isSet("gateway.n") && st.K > 0 {
 			cfg.Gateway.Params.K, cfg.Gateway.Params.N = st.K, st.N
 		}
 	}
-	st.S3 = cfg.S3Listen
+	st.S3, st.Admin = cfg.S3Listen, cfg.Admin
 	st.K, st.N = cfg.Gateway.Params.K, cfg.Gateway.Params.N
 	if len(st.Nodes)-1 < st.N {
 		return st, fmt.Errorf("%d storage nodes cannot hold n=%d shards of a segment; use --nodes %d or more", len(st.Nodes)-1, st.N, st.N+1)
@@ -209,7 +216,7 @@ func openDevnet(cfg *Config, st *devnetState, log *slog.Logger) (_ *devnet, _ id
 			return nil, id, err
 		}
 		c := cfg.Config
-		c.Data, c.Listen, c.StorageOnly = dir, addr, true
+		c.Data, c.Listen, c.StorageOnly, c.Admin = dir, addr, true, ""
 		// The storage nodes are the devnet owner's: their records link
 		// them to the owner, whose shards they hold without counting credit.
 		d, err := daemon.Open(c, daemon.Identity{Node: key, Owner: id.owner}, daemon.Options{Log: log.With("node", i+1)})
@@ -224,12 +231,15 @@ func openDevnet(cfg *Config, st *devnetState, log *slog.Logger) (_ *devnet, _ id
 	c.Listen, c.Network.Bootstrap = st.Nodes[0], peers
 	if dn.gw, err = daemon.Open(c, id.daemon(), daemon.Options{Log: log.With("node", 0)}); err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			err = fmt.Errorf("%w; choose another address with --s3", err)
+			err = fmt.Errorf("%w; choose another address with --s3 or --admin", err)
 		}
 		return nil, id, err
 	}
 	st.Nodes[0] = dn.gw.NodeAddr()
 	st.S3 = dn.gw.S3Addr()
+	if a := dn.gw.AdminAddr(); a != "" {
+		st.Admin = a
+	}
 	if err := writeFileAtomic(filepath.Join(cfg.Data, devnetStateFile), devnetStateText(st), 0o600); err != nil {
 		return nil, id, err
 	}
@@ -305,6 +315,9 @@ func devnetReady(ctx context.Context, e *env, dn *devnet, id identity, cfg *Conf
 	region := cfg.S3.Region
 	envText := fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_REGION=%s\nexport ISHTAR_S3_ENDPOINT=%s\n",
 		id.creds.AccessKeyID, id.creds.SecretAccessKey, region, d.S3URL())
+	if d.AdminURL() != "" {
+		envText += fmt.Sprintf("export ISHTAR_ADMIN_URL=%s\n", d.AdminURL())
+	}
 	envPath := filepath.Join(cfg.Data, devnetEnvFile)
 	if err := writeFileAtomic(envPath, []byte(envText), 0o600); err != nil {
 		return err
@@ -316,6 +329,9 @@ func devnetReady(ctx context.Context, e *env, dn *devnet, id identity, cfg *Conf
 	fmt.Fprintf(w, "Region:        %s\n", region)
 	fmt.Fprintf(w, "Network:       %d storage nodes (+ the gateway's own), k=%d n=%d, %d of them reachable\n",
 		len(dn.storage), st.K, st.N, len(d.Peers()))
+	if d.AdminURL() != "" {
+		fmt.Fprintf(w, "Status page:   %s/\n", d.AdminURL())
+	}
 	fmt.Fprintf(w, "Data:          %s\n", cfg.Data)
 	fmt.Fprintf(w, "Environment:   . %s\n", envPath)
 	fmt.Fprintf(w, "Try:           aws --endpoint-url %s s3 cp FILE s3://%s/\n", d.S3URL(), devnetBucket)

@@ -58,9 +58,9 @@ func commands() []command {
 		{"init", "--data DIR [--recover PHRASE]", "create the owner seed, node key and S3 keys", runInit},
 		{"recover", "--data DIR --bootstrap URL < PHRASE", "rebuild everything from the recovery phrase and the network", runRecover},
 		{"serve", "--data DIR [--listen ADDR] [--s3 ADDR] [--bootstrap URL]... [--tracker [URL]]...", "run the node, gateway and S3 endpoint (or a tracker)", runServe},
-		{"devnet", "--data DIR [--nodes 6] [--s3 ADDR]", "run a whole network on loopback", runDevnet},
+		{"devnet", "--data DIR [--nodes 6] [--s3 ADDR] [--admin ADDR]", "run a whole network on loopback", runDevnet},
 		{"peers", "--data DIR [--all]", "list the peers the running daemon knows", runPeers},
-		{"status", "--data DIR [BUCKET/KEY]", "show your data's health, or one object's holders", runStatus},
+		{"status", "--data DIR [--json] [BUCKET/KEY]", "show the daemon's health, space, peers and data (exit 3: unhealthy), or one object's holders", runStatus},
 		{"upload", "[--bucket B] FILE...", "store files through the local S3 endpoint", runUpload},
 		{"download", "[--bucket B] KEY [DEST]", "fetch one object", runDownload},
 		{"list", "[--bucket B] [PREFIX]", "list objects", runList},
@@ -135,5 +135,18 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.As(err, &ue) {
 		return 2
 	}
+	var xe *exitError
+	if errors.As(err, &xe) {
+		return xe.code
+	}
 	return 1
 }
+
+// exitError is a failure with an exit status of its own.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }

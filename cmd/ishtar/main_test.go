@@ -13,7 +13,12 @@ import (
 
 // TestMain lets scripts (and the process tests) run the real ishtar
 // binary: the test binary re-executes itself as "ishtar", found on PATH.
+// Daemons of the process tests take a free port for their admin
+// listener, not the default one, so that they run side by side.
 func TestMain(m *testing.M) {
+	if os.Getenv("ISHTAR_ADMIN") == "" {
+		_ = os.Setenv("ISHTAR_ADMIN", "127.0.0.1:0")
+	}
 	testscript.Main(m, map[string]func(){"ishtar": main})
 }
 

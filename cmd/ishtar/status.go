@@ -9,20 +9,26 @@ import (
 	"io"
 	"maps"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"ishtar/cmd/ishtar/daemon"
-	"ishtar/gateway/backup"
 	"ishtar/gateway/upkeep"
 )
+
+// exitUnhealthy is the exit status of `ishtar status` when the daemon
+// answers but is not healthy (1: it could not be asked; 2: usage).
+const exitUnhealthy = 3
 
 // runStatus prints the network's view of the owner's data, or of one
 // object (BUCKET/KEY), as the running daemon of --data DIR sees it: it
 // asks its node (GET /v1/op/status or /v1/op/object, which answer the
-// node's own key only) at the URL the daemon wrote to DIR/node.url.
+// node's own key only) at the URL the daemon wrote to DIR/node.url. It
+// exits with status 3 when the daemon is not healthy (Status.Health).
 func runStatus(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -31,6 +37,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printFlags(e.stdout, fs, "--data DIR [--json] [BUCKET/KEY]")
+			fmt.Fprintf(e.stdout, "\nExit status: 0 healthy, 1 the daemon could not be asked, 2 usage, %d unhealthy.\n", exitUnhealthy)
 			return err
 		}
 		return usageErrorf("status: %v", err)
@@ -67,9 +74,96 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("status: %w", err)
 	}
 	if *asJSON {
-		return printJSON(e, sv)
+		err = printJSON(e, sv)
+	} else {
+		err = printStatus(e, sv, adminURL(*data))
 	}
-	return printSurvey(e, sv)
+	if err == nil && !sv.Health.OK {
+		err = &exitError{code: exitUnhealthy, err: fmt.Errorf("status: unhealthy: %s", strings.Join(sv.Health.Problems, "; "))}
+	}
+	return err
+}
+
+// adminURL is the status page's URL of the daemon of dir, or "".
+func adminURL(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, daemon.AdminURLFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// statusSections print the sections of a status, in order; a new
+// section of daemon.Status gets one more function here.
+var statusSections = []func(w io.Writer, st daemon.Status){
+	printHealth, printSurvey, printBackup, printSpace, printExchange, printPeerSection, printErrors,
+}
+
+// printStatus writes every section of st.
+func printStatus(e *env, st daemon.Status, admin string) error {
+	for i, p := range statusSections {
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		p(e.stdout, st)
+	}
+	if admin != "" {
+		fmt.Fprintf(e.stdout, "\nStatus page:   %s/\n", admin)
+	}
+	return nil
+}
+
+// printHealth writes whether the daemon is healthy, and why not.
+func printHealth(w io.Writer, st daemon.Status) {
+	if st.Health.OK {
+		fmt.Fprintln(w, "Health:        healthy")
+		return
+	}
+	fmt.Fprintln(w, "Health:        UNHEALTHY")
+	for _, p := range st.Health.Problems {
+		fmt.Fprintf(w, "               - %s\n", p)
+	}
+}
+
+// printSpace writes the space given to others and used by the owner.
+func printSpace(w io.Writer, st daemon.Status) {
+	u, s := st.Node, st.Space
+	fmt.Fprintf(w, "Space given:   %s offered, %s used by others (%d shards of %d owners), %s free\n",
+		sizeText(u.Capacity), sizeText(u.Used), u.Shards, u.Owners, sizeText(u.Free))
+	fmt.Fprintf(w, "Space used:    %d objects, %s; %s on peers + %s inline of a %s quota\n",
+		s.Objects, sizeText(s.LogicalBytes), sizeText(s.StoredBytes), sizeText(s.InlineBytes), sizeText(s.Quota))
+}
+
+// printPeerSection writes the peer counts and the verified peers.
+func printPeerSection(w io.Writer, st daemon.Status) {
+	p := st.Peers
+	fmt.Fprintf(w, "Peers:         %d known, %d verified, %d placeable, %d online; expected availability %.1f%% (%d of %d)\n",
+		p.Known, p.Verified, p.Placeable, p.Online, 100*p.Availability, st.K, st.N)
+	if len(p.List) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "  PEER\tADDRESS\tONLINE\tUPTIME\tLAST SEEN\tFREE")
+	for _, x := range p.List {
+		seen := "never"
+		if !x.LastSeen.IsZero() {
+			seen = x.LastSeen.UTC().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "  %.16s\t%s\t%v\t%.1f%%\t%s\t%s\n", x.ID, x.Address, x.Online, 100*x.Uptime, seen, sizeText(x.Free))
+	}
+	_ = tw.Flush()
+}
+
+// printErrors writes the last warnings and errors the daemon logged.
+func printErrors(w io.Writer, st daemon.Status) {
+	if len(st.Errors) == 0 {
+		fmt.Fprintln(w, "Recent errors: none")
+		return
+	}
+	fmt.Fprintln(w, "Recent errors:")
+	for _, x := range st.Errors {
+		fmt.Fprintf(w, "  %s %-5s %s\n", x.Time.UTC().Format(time.DateTime), x.Level, x.Message)
+	}
 }
 
 // printJSON writes v as indented JSON.
@@ -79,10 +173,9 @@ func printJSON(e *env, v any) error {
 	return enc.Encode(v)
 }
 
-// printSurvey writes the counts of a survey and the backup's state.
-func printSurvey(e *env, st daemon.Status) error {
+// printSurvey writes the counts of a survey.
+func printSurvey(w io.Writer, st daemon.Status) {
 	sv := st.Survey
-	w := e.stdout
 	byHealthy := func(title string, m map[int]int64) {
 		var total int64
 		for _, n := range m {
@@ -101,32 +194,28 @@ func printSurvey(e *env, st daemon.Status) error {
 	fmt.Fprintf(w, "Audits:        %d passed, %d failed, %d shards found lost (since the daemon started)\n", u.AuditsPassed, u.AuditsFailed, u.ShardsLost)
 	fmt.Fprintf(w, "Repairs:       %d segments repaired, %d shards (%s) rebuilt, %d failed\n", u.Repairs, u.ShardsRepaired, sizeText(u.BytesRepaired), u.RepairFailures)
 	fmt.Fprintf(w, "Leases:        %d renewed, %d shards not held, %d failed batches\n", u.LeasesRenewed, u.NotHeld, u.RenewFailures)
-	if err := printBackup(w, st.Backup); err != nil {
-		return err
-	}
-	return printExchange(w, st.Exchange)
 }
 
-// printExchange writes the space given and used, and the ledger's top
+// printExchange writes the ledger of fair exchange: what others hold for
+// the owner, what this node extends on grace and delegated, and the top
 // counterparts.
-func printExchange(w io.Writer, ex daemon.Exchange) error {
-	fmt.Fprintf(w, "Space given:   %s, %s used: %s for others, %s for you\n",
-		sizeText(ex.Capacity), sizeText(ex.Used), sizeText(ex.HeldForOthers), sizeText(ex.HeldForOwn))
+func printExchange(w io.Writer, st daemon.Status) {
+	ex := st.Exchange
 	fmt.Fprintf(w, "On the network: %s of yours held by peers (audits passing)\n", sizeText(ex.OnNetwork))
-	fmt.Fprintf(w, "Credit:        %d owners store here; %s of it on grace (at most %s; %s each)\n",
-		ex.Owners, sizeText(ex.Debts), sizeText(ex.StrangerCap), sizeText(ex.Grace))
+	fmt.Fprintf(w, "Credit:        %d owners store here, %s for them (%s on grace, at most %s; %s each)\n",
+		ex.Owners, sizeText(ex.HeldForOthers), sizeText(ex.Debts), sizeText(ex.StrangerCap), sizeText(ex.Grace))
 	if ex.Delegated > 0 {
 		fmt.Fprintf(w, "Delegated:     %s forwarded to other nodes (this node answers for it)\n", sizeText(ex.Delegated))
 	}
 	if len(ex.Top) == 0 {
-		return nil
+		return
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "  OWNER\tHELD FOR THEM\tHELD BY THEM\tTHEIR CREDIT")
 	for _, c := range ex.Top {
 		fmt.Fprintf(tw, "  %.16s\t%s\t%s\t%s\n", c.Owner, sizeText(c.HeldFor), sizeText(c.HeldBy), signedSize(c.Credit))
 	}
-	return tw.Flush()
+	_ = tw.Flush()
 }
 
 // signedSize is sizeText for a count that may be negative.
@@ -138,7 +227,8 @@ func signedSize(n int64) string {
 }
 
 // printBackup writes the catalog backup's state.
-func printBackup(w io.Writer, b backup.Status) error {
+func printBackup(w io.Writer, st daemon.Status) {
+	b := st.Backup
 	switch {
 	case b.RootSeq == 0:
 		fmt.Fprintf(w, "Backup:        none yet (%d changes waiting)\n", b.Pending)
@@ -154,7 +244,6 @@ func printBackup(w io.Writer, b backup.Status) error {
 	if b.Failures > 0 {
 		fmt.Fprintf(w, "               %d steps failed, the last: %s\n", b.Failures, b.LastError)
 	}
-	return nil
 }
 
 // printObjectStatus writes one object's segments and their holders.

@@ -55,10 +55,13 @@ func FreeAddr() (string, error) {
 
 // Options describe a devnet process.
 type Options struct {
-	Bin  string   // the ishtar binary
-	Dir  string   // its --data directory
-	S3   string   // its --s3 address
-	Args []string // more flags for `ishtar devnet`
+	Bin string // the ishtar binary
+	Dir string // its --data directory
+	S3  string // its --s3 address
+	// Admin is its --admin address (the admin listener); default
+	// 127.0.0.1:0, a free port, so that processes run side by side.
+	Admin string
+	Args  []string // more flags for `ishtar devnet`
 	// Env holds more KEY=VALUE variables for the process (ISHTAR_*
 	// settings), after this process's own environment.
 	Env []string
@@ -70,6 +73,13 @@ type Options struct {
 	// Wrap, if set, is a command that runs the process, e.g. ip netns
 	// exec NAME: the process is Wrap... Bin args...
 	Wrap []string
+}
+
+func (o *Options) admin() string {
+	if o.Admin == "" {
+		return "127.0.0.1:0"
+	}
+	return o.Admin
 }
 
 // Process is a running devnet or serve process.
@@ -95,7 +105,7 @@ type Process struct {
 // prints its ready line, exits, or StartTimeout passes (then it is
 // killed). ctx bounds the wait as well.
 func Start(ctx context.Context, o Options) (*Process, error) {
-	p, err := start(ctx, o, append([]string{"devnet", "--data", o.Dir, "--s3", o.S3}, o.Args...))
+	p, err := start(ctx, o, append([]string{"devnet", "--data", o.Dir, "--s3", o.S3, "--admin", o.admin()}, o.Args...))
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +129,7 @@ func Init(ctx context.Context, bin, dir string, wrap ...string) error {
 // directory made by Init (Args name its --listen address and its peers)
 // and waits until it prints its ready line, as Start does.
 func StartServe(ctx context.Context, o Options) (*Process, error) {
-	p, err := start(ctx, o, append([]string{"serve", "--data", o.Dir, "--s3", o.S3}, o.Args...))
+	p, err := start(ctx, o, append([]string{"serve", "--data", o.Dir, "--s3", o.S3, "--admin", o.admin()}, o.Args...))
 	if err != nil {
 		return nil, err
 	}

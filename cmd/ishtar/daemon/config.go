@@ -30,6 +30,10 @@ type Config struct {
 	// Delegation lets the node forward shards it has no room for to its
 	// peers (node.Delegate), under its owner's grant.
 	Delegation bool
+	// Admin is the admin listener's address, host:port (metrics, health,
+	// the status page: see admin.go); "" for none. Defaults leaves it
+	// off: `ishtar serve` turns it on at DefaultAdmin.
+	Admin string
 	// StorageOnly runs a node without a gateway or S3 endpoint (the
 	// storage nodes of a devnet).
 	StorageOnly bool
@@ -56,6 +60,10 @@ type Network struct {
 	// records, and stores no shards and runs no gateway.
 	Tracker bool
 }
+
+// DefaultAdmin is the admin listener's address of `ishtar serve` and
+// `ishtar devnet` unless set.
+const DefaultAdmin = "127.0.0.1:9001"
 
 // Defaults fills c with the default of every setting.
 func (c *Config) Defaults() {
@@ -92,6 +100,11 @@ func (c *Config) Validate() error {
 	}
 	if err := checkHostPort(c.S3Listen); err != nil {
 		return bad("s3.listen", err)
+	}
+	if c.Admin != "" {
+		if err := checkHostPort(c.Admin); err != nil {
+			return bad("admin", err)
+		}
 	}
 	if c.Advertise != "" {
 		if err := CheckBaseURL(c.Advertise); err != nil {

@@ -102,6 +102,13 @@ type Daemon struct {
 	s3ln  net.Listener
 	s3url string
 	s3srv *http.Server
+
+	recent     *recentLog // the last warnings and errors logged
+	metrics    *metrics   // nil without an admin listener
+	adminLn    net.Listener
+	adminURL   string
+	adminToken string // when bound off loopback
+	adminSrv   *http.Server
 }
 
 // Open opens the catalog and store of cfg.Data, binds the listeners and
@@ -122,7 +129,8 @@ func Open(cfg Config, id Identity, opts Options) (_ *Daemon, err error) {
 	if opts.ShutdownGrace == 0 {
 		opts.ShutdownGrace = DefaultShutdownGrace
 	}
-	d := &Daemon{cfg: cfg, id: id, opts: opts, log: opts.Log}
+	d := &Daemon{cfg: cfg, id: id, opts: opts, recent: &recentLog{}}
+	d.log = slog.New(&recentHandler{next: opts.Log.Handler(), ring: d.recent})
 	defer func() {
 		if err != nil {
 			_ = d.Close()
@@ -133,6 +141,16 @@ func Open(cfg Config, id Identity, opts Options) (_ *Daemon, err error) {
 	}
 	if !cfg.StorageOnly {
 		if err := d.openGateway(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Admin != "" {
+		d.metrics = newMetrics(d)
+		d.nodeHTTP.Handler = d.metrics.node(d.nodeHTTP.Handler)
+		if d.s3srv != nil {
+			d.s3srv.Handler = d.metrics.s3(d.s3srv.Handler, cfg.S3.BaseDomain)
+		}
+		if err := d.openAdmin(); err != nil {
 			return nil, err
 		}
 	}
@@ -302,6 +320,9 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		list.add("s3", d.s3srv, d.s3ln) // drains first: its requests may need the node
 	}
 	list.add("node", d.nodeHTTP, d.nodeLn)
+	if d.adminSrv != nil {
+		list.add("admin", d.adminSrv, d.adminLn)
+	}
 	err := list.run(ctx, d.log, d.opts.ShutdownGrace, func() {
 		rctx, cancel := context.WithTimeout(ctx, firstRoundTimeout)
 		d.disc.Round(rctx)
@@ -313,11 +334,25 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		if err := os.WriteFile(filepath.Join(d.cfg.Data, NodeURLFile), []byte("http://"+dialable(d.nodeLn.Addr())+"\n"), 0o600); err != nil {
 			d.log.Warn("cannot write the node's local URL", "err", err)
 		}
+		if d.adminURL != "" {
+			if err := os.WriteFile(filepath.Join(d.cfg.Data, AdminURLFile), []byte(d.adminURL+"\n"), 0o600); err != nil {
+				d.log.Warn("cannot write the admin listener's URL", "err", err)
+			}
+			if d.adminToken != "" {
+				if err := os.WriteFile(filepath.Join(d.cfg.Data, AdminTokenFile), []byte(d.adminToken+"\n"), 0o600); err != nil {
+					d.log.Warn("cannot write the admin listener's token", "err", err)
+				}
+			}
+		}
 		if ready != nil {
 			ready()
 		}
 	})
 	_ = os.Remove(filepath.Join(d.cfg.Data, NodeURLFile))
+	if d.adminURL != "" {
+		_ = os.Remove(filepath.Join(d.cfg.Data, AdminURLFile))
+		_ = os.Remove(filepath.Join(d.cfg.Data, AdminTokenFile))
+	}
 	stop()
 	wg.Wait()
 	// Handlers of an abrupt stop notice their closed connections and
@@ -331,7 +366,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 
 // Close closes the listeners and the catalog (Run does it as it ends).
 func (d *Daemon) Close() error {
-	for _, ln := range []net.Listener{d.s3ln, d.nodeLn} {
+	for _, ln := range []net.Listener{d.s3ln, d.nodeLn, d.adminLn} {
 		if ln != nil {
 			_ = ln.Close()
 		}
@@ -349,6 +384,21 @@ func (d *Daemon) Close() error {
 		err = errors.Join(err, fmt.Errorf("close catalog: %w", cerr))
 	}
 	return err
+}
+
+// AdminURL is the admin listener's URL ("" when off).
+func (d *Daemon) AdminURL() string { return d.adminURL }
+
+// AdminToken is the admin listener's bearer token, "" when it is off or
+// bound to loopback (no login).
+func (d *Daemon) AdminToken() string { return d.adminToken }
+
+// AdminAddr is the address the admin listener listens on ("" when off).
+func (d *Daemon) AdminAddr() string {
+	if d.adminLn == nil {
+		return ""
+	}
+	return d.adminLn.Addr().String()
 }
 
 // NodeID is the node's ID.

@@ -9,6 +9,13 @@
 // (Network.Tracker) is a node alone: no capacity, gateway or S3. Run serves until
 // its context ends and shuts everything down in order.
 //
+// With Config.Admin set, it also serves an admin listener (admin.go):
+// Prometheus metrics (metrics.go: a collector reading the packages'
+// counters at scrape time, and middleware counting the node's and the S3
+// endpoint's requests), health and readiness checks, Status as JSON
+// (status.go; also the operator query behind `ishtar status`) and the
+// status page drawn from it (web/).
+//
 // `ishtar serve` runs one daemon; `ishtar devnet` runs several in one
 // process (storage-only ones and one with the gateway); the integration
 // harness builds its networks here too, with Options for its own stores

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/url"
 
-	"ishtar/gateway/backup"
-	"ishtar/gateway/upkeep"
 	"ishtar/meta"
 	"ishtar/node"
 	"ishtar/shard"
@@ -21,18 +19,6 @@ const (
 	OpObject = "object"
 )
 
-// Status is the answer of the status query.
-type Status struct {
-	upkeep.Survey
-	Backup backup.Status `json:"backup"`
-	// Exchange is the space given and used, and the credit of the top
-	// counterparts (statusTop of them).
-	Exchange Exchange `json:"exchange"`
-}
-
-// statusTop is how many counterparts the status lists.
-const statusTop = 10
-
 // operate answers the operator's queries (node.Config.Operator).
 func (d *Daemon) operate(ctx context.Context, name string, q url.Values) (any, error) {
 	if name != OpStatus && name != OpObject {
@@ -42,18 +28,7 @@ func (d *Daemon) operate(ctx context.Context, name string, q url.Values) (any, e
 		return nil, &node.Error{Code: node.ErrNotFound.Code, Message: "this node stores no data of its own (storage-only or a tracker)", Status: node.ErrNotFound.Status}
 	}
 	if name == OpStatus {
-		sv, err := d.up.Survey(ctx)
-		if err != nil {
-			return nil, err
-		}
-		st := Status{Survey: sv}
-		if st.Exchange, err = d.exchange(statusTop); err != nil {
-			return nil, err
-		}
-		if d.bk != nil {
-			st.Backup, err = d.bk.Status()
-		}
-		return st, err
+		return d.status(ctx)
 	}
 	bucket, key := q.Get("bucket"), q.Get("key")
 	v, err := d.up.Object(bucket, key, d.peerAddress)

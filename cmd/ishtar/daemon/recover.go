@@ -43,8 +43,9 @@ func Recover(ctx context.Context, cfg Config, id Identity, opts Options) (_ Reco
 	cfg.Upkeep.Backup = false // nothing is backed up before the restore
 	// The S3 endpoint is not served, and the node listens only while
 	// discovery runs: both on free loopback ports, so that recover runs
-	// beside a daemon (or a devnet) holding the configured ones.
-	cfg.Listen, cfg.S3Listen, cfg.Advertise = "127.0.0.1:0", "127.0.0.1:0", ""
+	// beside a daemon (or a devnet) holding the configured ones; no admin
+	// listener.
+	cfg.Listen, cfg.S3Listen, cfg.Advertise, cfg.Admin = "127.0.0.1:0", "127.0.0.1:0", "", ""
 	d, err := Open(cfg, id, opts)
 	if err != nil {
 		return r, err
