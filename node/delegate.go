@@ -101,7 +101,22 @@ func (s *Server) delegateShard(w http.ResponseWriter, r *http.Request, c *call, 
 	if _, err := s.db.HeldShard(id); err == nil {
 		return full // held here already (for another owner): only its bytes could be stored
 	}
+	var peers []DelegatePeer
+	for _, p := range s.cfg.Delegate.Peers() {
+		if p.ID != s.self && p.ID != c.peer && p.Owner != g.Owner && !slices.Contains(via, p.ID) {
+			peers = append(peers, p) // not back, and not to the owner's own nodes
+		}
+		if len(peers) == maxDelegationTries {
+			break
+		}
+	}
+	if len(peers) == 0 {
+		return full
+	}
 	up, err := s.admitUpload(g.Owner, c.peer, c.block, size, true)
+	if errors.Is(err, ErrNoCredit) {
+		return full // full first: forwarding is a favour the owner's credit here does not cover
+	}
 	if err != nil {
 		return err
 	}
@@ -121,16 +136,10 @@ func (s *Server) delegateShard(w http.ResponseWriter, r *http.Request, c *call, 
 		}
 	}
 	chain := append(slices.Clone(via), s.self)
-	peers := s.cfg.Delegate.Peers()
-	tries := 0
 	for _, p := range peers {
-		if tries == maxDelegationTries || (small == nil && body.n > 0) {
-			break
+		if small == nil && body.n > 0 {
+			break // a large body is on its way to a peer that failed
 		}
-		if p.ID == s.self || p.ID == c.peer || p.Owner == g.Owner || slices.Contains(via, p.ID) {
-			continue // not back, and not to the owner's own nodes
-		}
-		tries++
 		var src io.Reader = body
 		if small != nil {
 			src = bytes.NewReader(small)

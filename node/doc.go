@@ -381,7 +381,8 @@
 // or whose chain would be longer than node.delegation_depth (default 3,
 // the first node included: 508 delegation_too_deep), and forwards only
 // while the next node stays within the depth; a node with nowhere to
-// forward to answers 507 as before.
+// forward to, or whose grace for the shard's owner does not cover it,
+// answers 507 as before.
 //
 // Delegation is declared: the receipt the owner gets is signed by the
 // first node and names the next as Holder; the first node keeps the next
