@@ -65,6 +65,7 @@ func commands() []command {
 		{"download", "[--bucket B] KEY [DEST]", "fetch one object", runDownload},
 		{"list", "[--bucket B] [PREFIX]", "list objects", runList},
 		{"config", "[--data DIR] [--config FILE] [flags]", "print the effective configuration as TOML", runConfig},
+		{"simulate", "[--nodes N] [--days D] [--sweep PARAM=a,b,c] [flags]", "simulate durability and availability of a network at scale", runSimulate},
 		{"version", "", "print the version", func(_ context.Context, e *env, _ []string) error {
 			_, err := fmt.Fprintln(e.stdout, "ishtar", version)
 			return err
