@@ -8,6 +8,7 @@
 //	ishtar upload   FILE...               store files through the local S3 endpoint
 //	ishtar download KEY [DEST]            fetch one
 //	ishtar list     [PREFIX]              list them
+//	ishtar simulate [--nodes N] [--sweep P=a,b]  simulate durability and availability at scale
 //
 // Settings come from flags, which override ISHTAR_* environment variables,
 // which override the TOML file (--config, or DATA/ishtar.toml). Errors are

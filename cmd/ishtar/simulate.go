@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ type simFlags struct {
 	nodes, segments, k, n, threshold, margin   *int
 	owners, reads                              *int
 	days, afr, droppers, churn, bw, uw, rate   *float64
+	fraction                                   *float64
 	grace, lifetime                            *time.Duration
 	mix, code                                  *string
 	seed                                       *uint64
@@ -42,7 +44,8 @@ func newSimFlags(fs *flag.FlagSet) *simFlags {
 		n:           fs.Int("n", d.Policy.N, "shards per segment"),
 		code:        fs.String("code", "", "K/N, as --k and --n (for --sweep code=3/5,6/12)"),
 		threshold:   fs.Int("repair-threshold", 0, "repair a segment at this many healthy shards or fewer (0: the policy default, K+1)"),
-		margin:      fs.Int("repair-margin", -1, "repair threshold as K plus this (for sweeps across codes; -1: unset)"),
+		margin:      fs.Int("repair-margin", -1, "repair threshold as K plus this (-1: unset)"),
+		fraction:    fs.Float64("repair-fraction", -1, "repair threshold as K plus this share of N-K, rounded up (for sweeps across codes; -1: unset)"),
 		grace:       fs.Duration("offline-grace", d.Policy.OfflineGrace, "a holder offline this long has its shards counted lost"),
 		rate:        fs.Float64("repair-rate", d.Policy.RepairBytesPerSecond, "repair budget per owner, bytes/s"),
 		mix:         fs.String("uptime-mix", sim.MixString(d.Mix), "machines: SHARE@UPTIME[/CYCLE],..."),
@@ -85,6 +88,12 @@ func (f *simFlags) config() (sim.Config, error) {
 	}
 	if *f.margin >= 0 {
 		c.Policy.RepairThreshold = k + *f.margin
+	}
+	if fr := *f.fraction; fr >= 0 {
+		if fr > 1 {
+			return c, fmt.Errorf("--repair-fraction %v: need 0 to 1", fr)
+		}
+		c.Policy.RepairThreshold = min(k+int(math.Ceil(fr*float64(n-k))), n-1)
 	}
 	c.Policy.OfflineGrace = *f.grace
 	c.Policy.RepairBytesPerSecond = *f.rate
