@@ -13,16 +13,17 @@ type Point struct {
 	Result Result
 }
 
-// ninesCap caps what a plot shows: no run shows more nines than its
-// segments allow, and availability nines beyond it are noise.
-const ninesCap = 12
+// ninesCap caps what a plot shows (availability with no failed read is
+// infinitely many nines).
+const ninesCap = 20
 
 // PlotSVG writes a line chart of a sweep: durability nines (measured,
-// or its lower bound when nothing was lost, hollow) and availability
-// nines (-log10 of the failed reads) against the swept values, with the
-// goals of the issue (11 and 3 nines) as dashed lines.
+// or its lower bound when nothing was lost, hollow), the extrapolated
+// durability nines, and availability nines (-log10 of the share of failed
+// reads) against the swept values, with the goals of the issue (11 and 3
+// nines) as dashed lines.
 func PlotSVG(w io.Writer, title, param string, pts []Point) error {
-	const W, H, left, right, top, bottom = 720, 400, 60, 170, 40, 60
+	const W, H, left, right, top, bottom = 760, 400, 60, 210, 40, 60
 	pw, ph := float64(W-left-right), float64(H-top-bottom)
 	x := func(i int) float64 {
 		if len(pts) == 1 {
@@ -58,6 +59,7 @@ func PlotSVG(w io.Writer, title, param string, pts []Point) error {
 		v           func(r Result) (float64, bool) // value, and whether it is a bound
 	}{
 		{"durability", "#1f5fbf", func(r Result) (float64, bool) { return r.DurabilityNines, r.DurabilityNinesBound }},
+		{"durability, extrapolated", "#7fa7e0", func(r Result) (float64, bool) { return r.ExtrapolatedNines, false }},
 		{"availability", "#c0392b", func(r Result) (float64, bool) { return nines(1 - r.Availability), false }},
 	}
 	for si, s := range series {
@@ -76,12 +78,13 @@ func PlotSVG(w io.Writer, title, param string, pts []Point) error {
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s" stroke="%s" stroke-width="2"/>`+"\n", x(i), y(v), fill, s.color)
 		}
 		ly := top + 10 + 20*si
+
 		fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="%d" y2="%d" stroke="%s" stroke-width="2"/>`+"\n", left+pw+14, left+pw+34, ly, ly, s.color)
 		fmt.Fprintf(&b, `<text x="%g" y="%d">%s</text>`+"\n", left+pw+40, ly+4, s.name)
 	}
-	fmt.Fprintf(&b, `<text x="%g" y="%d" font-size="10">hollow: lower bound</text>`+"\n", left+pw+14, top+54)
-	fmt.Fprintf(&b, `<text x="%g" y="%d" font-size="10">(nothing lost)</text>`+"\n", left+pw+14, top+66)
-	fmt.Fprintf(&b, `<text x="%g" y="%d" font-size="10">dashed: goals</text>`+"\n", left+pw+14, top+82)
+	fmt.Fprintf(&b, `<text x="%g" y="%d" font-size="10">hollow: lower bound</text>`+"\n", left+pw+14, top+74)
+	fmt.Fprintf(&b, `<text x="%g" y="%d" font-size="10">(nothing lost)</text>`+"\n", left+pw+14, top+86)
+	fmt.Fprintf(&b, `<text x="%g" y="%d" font-size="10">dashed: goals</text>`+"\n", left+pw+14, top+102)
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
