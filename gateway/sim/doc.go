@@ -60,7 +60,10 @@
 // bytes) and lease renewals (once per Lease - RenewBefore) are steady
 // and counted, not simulated one by one.
 //
-// Not modelled: correlated outages (an ISP, a power cut), reputation
+// Not modelled: the delay before a gateway notices a holder is down
+// (the grace runs from the first failed contact, which probes make at
+// most ProbeAfter, a quarter of the grace, after the fact; here from the
+// moment it goes), correlated outages (an ISP, a power cut), reputation
 // (the registry halves a demerit every 4 hours, so droppers are placed
 // on as before), reciprocity quotas, owners' gateways going offline,
 // hedged reads, delegation, and per-holder bandwidth.

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
-	"ishtar/gateway/segstore"
 	"ishtar/gateway/upkeep/policy"
 )
 
@@ -100,11 +98,11 @@ type sim struct {
 	dayReadsOK int64
 
 	// Scratch for the policy calls.
-	peers map[policy.PeerID]policy.PeerState
-	seg   policy.SegmentState
-	cands []policy.PeerState
-	drawn []drawn
-	make  []int
+	peers  map[policy.PeerID]policy.PeerState
+	seg    policy.SegmentState
+	cands  []policy.PeerState
+	drawn  []drawn
+	toMake []int
 }
 
 // Run simulates c and returns its result. It stops early, with ctx's
@@ -202,105 +200,6 @@ func (s *sim) readGap() int64 {
 	return int64(s.rng.ExpFloat64()*float64(s.end)/float64(s.c.Reads)) + 1
 }
 
-// addNode adds a node joining now; initial nodes start in their
-// stationary state and with a known uptime.
-func (s *sim) addNode(initial bool) {
-	i := int32(len(s.nodes))
-	x := s.rng.Float64()
-	var class int
-	for class = 0; class < len(s.c.Mix)-1 && x >= s.c.Mix[class].Share; class++ {
-		x -= s.c.Mix[class].Share
-	}
-	nd := nodeState{
-		class:       uint8(class),
-		joined:      s.now,
-		online:      true,
-		uptimeKnown: initial,
-		block:       s.rng.Int32N(1 << 30),
-		// 256 GiB to 4 TiB, log-uniform.
-		capacity: int64(math.Exp2(38 + 4*s.rng.Float64())),
-	}
-	if s.rng.Float64() < s.c.Droppers {
-		nd.dropper = true
-		nd.block = -1 - int32(s.res.Droppers/50)
-		s.res.Droppers++
-	}
-	cl := s.c.Mix[class]
-	flips := s.c.Sessions && !nd.dropper && cl.Uptime < 1
-	if flips && initial {
-		nd.online = s.rng.Float64() < cl.Uptime
-	}
-	if !nd.online {
-		nd.offlineSince = s.now
-	}
-	var id policy.PeerID
-	binary.BigEndian.PutUint32(id[:], uint32(i)+1)
-	s.nodes = append(s.nodes, nd)
-	s.ids = append(s.ids, id)
-	s.blocks = append(s.blocks, strconv.Itoa(int(nd.block)))
-	s.weights.grow(len(s.nodes))
-	s.reweigh(i)
-	s.res.NodesJoined++
-	if flips {
-		s.scheduleFlip(i, nd.online, 0)
-	}
-	if s.c.Lifetime > 0 {
-		s.at(s.exp(s.c.Lifetime), evDepart, i, 0)
-	}
-	if s.c.DiskAFR > 0 {
-		s.at(s.exp(time.Duration(float64(365*24*time.Hour)/s.c.DiskAFR)), evDisk, i, 0)
-	}
-	if !initial {
-		s.at(msPerDay, evKnown, i, 0)
-	}
-}
-
-// scheduleFlip schedules node i's next session change.
-func (s *sim) scheduleFlip(i int32, online bool, gen uint32) {
-	cl := s.c.Mix[s.nodes[i].class]
-	mean := float64(cl.cycle()) * (1 - cl.Uptime)
-	if online {
-		mean = float64(cl.cycle()) * cl.Uptime
-	}
-	s.at(s.exp(time.Duration(mean)), evFlip, i, gen)
-}
-
-// uptime is node i's uptime as the peer registry would report it: zero
-// (unknown) for a node new to the network.
-func (s *sim) uptime(i int32) float64 {
-	nd := &s.nodes[i]
-	if !nd.uptimeKnown {
-		return 0
-	}
-	if nd.dropper {
-		return 1
-	}
-	return s.c.Mix[nd.class].Uptime
-}
-
-// reweigh sets node i's placement weight: segstore.Weight, with uptime
-// raised to Config.UptimeWeight (1: exactly segstore.Weight); zero when
-// it cannot take a shard now (offline, gone, full).
-func (s *sim) reweigh(i int32) {
-	nd := &s.nodes[i]
-	free := nd.capacity - nd.used
-	if !nd.online || nd.departed || free < s.shardSize {
-		s.weights.set(int(i), 0)
-		return
-	}
-	u := s.uptime(i)
-	var w float64
-	switch {
-	case s.c.UptimeWeight == 1:
-		w = segstore.Weight(float64(free), 1, u)
-	case u > 0:
-		w = segstore.Weight(float64(free), 1, 0) * math.Pow(u, s.c.UptimeWeight)
-	default:
-		w = segstore.Weight(float64(free), 1, 0)
-	}
-	s.weights.set(int(i), w)
-}
-
 func (s *sim) loop(ctx context.Context) error {
 	for s.q.len() > 0 {
 		e := s.q.pop()
@@ -346,88 +245,6 @@ func (s *sim) loop(ctx context.Context) error {
 	}
 	s.now = s.end
 	return nil
-}
-
-// flip changes node i's session, if gen is still its generation.
-func (s *sim) flip(i int32, gen uint32) {
-	nd := &s.nodes[i]
-	if nd.gen != gen || nd.departed {
-		return
-	}
-	if nd.online {
-		s.goOffline(i)
-	} else {
-		nd.gen++
-		nd.online = true
-		if nd.graceLost {
-			nd.graceLost = false
-			for _, slot := range nd.slots {
-				seg := slot / int32(s.n)
-				if s.segFlags[seg]&segDead == 0 && s.flags[slot]&slotLost == 0 {
-					s.healthy[seg]++
-				}
-			}
-		}
-		s.reweigh(i)
-	}
-	s.scheduleFlip(i, nd.online, nd.gen)
-}
-
-func (s *sim) goOffline(i int32) {
-	nd := &s.nodes[i]
-	nd.gen++
-	nd.online = false
-	nd.offlineSince = s.now
-	s.reweigh(i)
-	s.at(s.pc.OfflineGrace.Milliseconds(), evGrace, i, nd.gen)
-}
-
-// grace: node i has been offline for OfflineGrace; its shards count lost.
-func (s *sim) grace(i int32, gen uint32) {
-	nd := &s.nodes[i]
-	if nd.gen != gen || nd.online {
-		return
-	}
-	nd.graceLost = true
-	for _, slot := range nd.slots {
-		seg := slot / int32(s.n)
-		if s.segFlags[seg]&segDead == 0 && s.flags[slot]&slotLost == 0 {
-			s.healthy[seg]--
-			s.maybeRepair(seg, 0)
-		}
-	}
-}
-
-// depart: node i leaves for good with its data; a new node joins.
-func (s *sim) depart(i int32) {
-	nd := &s.nodes[i]
-	s.res.NodesDeparted++
-	for _, slot := range nd.slots {
-		s.unpresent(slot)
-	}
-	if nd.online {
-		s.goOffline(i)
-	}
-	nd.departed = true
-	s.reweigh(i)
-	s.addNode(false)
-}
-
-// diskFailure: node i loses everything it holds and stays; audits find
-// out shard by shard.
-func (s *sim) diskFailure(i int32) {
-	nd := &s.nodes[i]
-	if nd.departed {
-		return
-	}
-	s.res.DiskFailures++
-	for _, slot := range nd.slots {
-		if s.flags[slot]&slotPresent != 0 {
-			s.unpresent(slot)
-			s.at(s.rng.Int64N(s.pc.AuditInterval.Milliseconds()), evDetect, slot, uint32(i))
-		}
-	}
-	s.at(s.exp(time.Duration(float64(365*24*time.Hour)/s.c.DiskAFR)), evDisk, i, 0)
 }
 
 // unpresent: the bytes of slot are gone from its holder.
@@ -586,18 +403,18 @@ func (s *sim) repairCheck(seg int32) {
 			break
 		}
 	}
-	s.make = s.p.MissingIndexes(t(s.now), s.seg, s.peers, s.make[:0])
-	if len(s.make) == 0 {
+	s.toMake = s.p.MissingIndexes(t(s.now), s.seg, s.peers, s.toMake[:0])
+	if len(s.toMake) == 0 {
 		s.segFlags[seg] &^= segPending
 		return
 	}
 	var mask uint64
-	for _, i := range s.make {
+	for _, i := range s.toMake {
 		mask |= 1 << i
 	}
 	s.plans[seg] = mask
 	s.res.Repairs++
-	cost := s.p.RepairCost(s.shardSize, len(s.make))
+	cost := s.p.RepairCost(s.shardSize, len(s.toMake))
 	done := s.now
 	if !s.c.InstantRepair {
 		rate := min(s.pc.RepairBytesPerSecond, s.c.OwnerBandwidth) / msPerSecond
@@ -625,14 +442,14 @@ func (s *sim) repairDone(seg int32) {
 	if s.segFlags[seg]&segDead != 0 {
 		return
 	}
-	s.make = s.make[:0]
+	s.toMake = s.toMake[:0]
 	for i := range s.n {
 		if mask&(1<<i) != 0 {
-			s.make = append(s.make, i)
+			s.toMake = append(s.toMake, i)
 		}
 	}
 	delay := int64(0)
-	if s.placeIndexes(seg, s.make) < len(s.make) {
+	if s.placeIndexes(seg, s.toMake) < len(s.toMake) {
 		delay = retryWait // too few targets now: try again later
 	}
 	s.maybeRepair(seg, delay)
@@ -641,12 +458,12 @@ func (s *sim) repairDone(seg int32) {
 // upload places a new segment seg (all N shards); charged to its
 // owner's uplink unless initial.
 func (s *sim) upload(seg int32, charge bool) {
-	s.make = s.make[:0]
+	s.toMake = s.toMake[:0]
 	for i := range s.n {
-		s.make = append(s.make, i)
+		s.toMake = append(s.toMake, i)
 	}
 	s.minAlive[seg] = int8(s.n)
-	placed := s.placeIndexes(seg, s.make)
+	placed := s.placeIndexes(seg, s.toMake)
 	if d := s.p.Write(placed); !d.Commit {
 		s.res.UploadsFailed++
 	}
@@ -656,114 +473,6 @@ func (s *sim) upload(seg int32, charge bool) {
 		s.useLane(seg, float64(bytes)/(s.c.OwnerBandwidth/msPerSecond))
 	}
 	s.maybeRepair(seg, 0)
-}
-
-// placeIndexes places the shards idx of seg on targets from the
-// placement weights, filtered by policy.RepairTargets (no second shard
-// of a segment on a holder, distinct address blocks), replacing the
-// records they had. It returns how many it placed.
-func (s *sim) placeIndexes(seg int32, idx []int) int {
-	s.segment(seg)
-	var targets []policy.PeerID
-	for round := 0; round < 4 && len(targets) < len(idx); round++ {
-		s.drawCandidates(len(idx) - len(targets) + 2)
-		got := s.p.RepairTargets(t(s.now), s.seg, s.peers, s.cands, policy.PeerID{}, s.c.Diversity, len(idx)-len(targets))
-		for _, id := range got {
-			// A target is a holder from now on, for the next round.
-			h := int32(binary.BigEndian.Uint32(id[:]) - 1)
-			s.seg.Shards = append(s.seg.Shards, policy.ShardState{Index: -1, Holder: id})
-			s.peers[id] = s.peerState(h)
-			targets = append(targets, id)
-		}
-	}
-	for j, id := range targets {
-		slot := seg*int32(s.n) + int32(idx[j])
-		s.drop(slot)
-		s.add(slot, int32(binary.BigEndian.Uint32(id[:])-1))
-	}
-	s.checkDead(seg)
-	return len(targets)
-}
-
-// drawCandidates fills s.cands with up to m distinct nodes, each drawn
-// with probability proportional to its placement weight among those not
-// drawn yet: the order weighted rendezvous ranks them in (see
-// TestDrawMatchesRendezvous). A drawn node's weight is set aside until
-// the draw is over.
-func (s *sim) drawCandidates(m int) {
-	s.cands = s.cands[:0]
-	s.drawn = s.drawn[:0]
-	total := s.weights.total()
-	for len(s.cands) < m && total > 0 {
-		i := s.weights.find(s.rng.Float64() * total)
-		if i < 0 || s.weights.w[i] <= 0 {
-			// Rounding left total above the weights' sum: recompute.
-			if fresh := s.weights.total(); fresh < total {
-				total = fresh
-				continue
-			}
-			break
-		}
-		s.drawn = append(s.drawn, drawn{int32(i), s.weights.w[i]})
-		total -= s.weights.w[i]
-		s.weights.set(i, 0)
-		s.cands = append(s.cands, s.peerState(int32(i)))
-	}
-	for _, d := range s.drawn {
-		s.weights.set(int(d.node), d.w)
-	}
-}
-
-// add gives slot a record on holder h.
-func (s *sim) add(slot, h int32) {
-	nd := &s.nodes[h]
-	seg := slot / int32(s.n)
-	s.holder[slot] = h
-	s.pos[slot] = int32(len(nd.slots))
-	nd.slots = append(nd.slots, slot)
-	nd.used += s.shardSize
-	s.reweigh(h)
-	s.records++
-	s.flags[slot] = 0
-	if nd.dropper {
-		// Acknowledged and dropped: the first audit, AuditInterval after
-		// the store, and its re-check fail.
-		due, _ := s.p.Due(policy.ShardState{LastAudit: t(s.now)}, 1)
-		s.at(due.Sub(t(s.now)).Milliseconds()+s.pc.RecheckAfter.Milliseconds(), evDetect, slot, uint32(h))
-	} else {
-		s.flags[slot] = slotPresent
-		s.alive[seg]++
-	}
-	if !nd.graceLost {
-		s.healthy[seg]++
-	}
-}
-
-// drop removes slot's record, if any; its holder deletes the bytes (the
-// owner releases them).
-func (s *sim) drop(slot int32) {
-	h := s.holder[slot]
-	if h < 0 {
-		return
-	}
-	seg := slot / int32(s.n)
-	if s.counted(slot) {
-		s.healthy[seg]--
-	}
-	if s.flags[slot]&slotPresent != 0 {
-		s.alive[seg]--
-	}
-	nd := &s.nodes[h]
-	last := nd.slots[len(nd.slots)-1]
-	p := s.pos[slot]
-	nd.slots[p] = last
-	s.pos[last] = p
-	nd.slots = nd.slots[:len(nd.slots)-1]
-	nd.used -= s.shardSize
-	s.reweigh(h)
-	s.records--
-	s.holder[slot] = -1
-	s.flags[slot] = 0
 }
 
 // churn overwrites a random live segment: the old one is released, a
