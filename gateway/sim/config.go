@@ -108,7 +108,8 @@ func (c Config) Validate() error {
 	if err := c.Policy.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	const maxNodes, maxSlots = 1 << 24, 1 << 30
+	// About 13 bytes per shard slot: 2^27 slots is under 2 GiB.
+	const maxNodes, maxSlots = 1 << 24, 1 << 27
 	if c.Nodes < c.Policy.N || c.Nodes > maxNodes {
 		bad("nodes %d: need N (%d) to %d", c.Nodes, c.Policy.N, maxNodes)
 	}
