@@ -319,3 +319,34 @@ func TestExtrapolate(t *testing.T) {
 		t.Errorf("extrapolate with too little data = %v, want 0", got)
 	}
 }
+
+// ParseMix never panics, and what it accepts is a valid mix of classes
+// that MixString writes back in a form it reads again.
+func FuzzParseMix(f *testing.F) {
+	for _, s := range []string{"30%@99%,70%@60%", "0.5@0.9/48h,0.5@0.7", "1@1", "", "@", "1@0.5/", "50%@1e-300%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		mix, err := ParseMix(s)
+		if err != nil {
+			return
+		}
+		if len(mix) == 0 || len(mix) > 64 {
+			t.Fatalf("ParseMix(%q) accepted %d classes", s, len(mix))
+		}
+		for _, cl := range mix {
+			if !(cl.Share > 0 && cl.Share <= 1 && cl.Uptime > 0 && cl.Uptime <= 1 && cl.Cycle >= 0) {
+				t.Fatalf("ParseMix(%q) accepted %+v", s, cl)
+			}
+		}
+		back, err := ParseMix(MixString(mix))
+		if err != nil || len(back) != len(mix) {
+			t.Fatalf("MixString(%v) = %q: %v", mix, MixString(mix), err)
+		}
+		for i := range mix {
+			if math.Abs(back[i].Share-mix[i].Share) > 1e-9 || math.Abs(back[i].Uptime-mix[i].Uptime) > 1e-9 || back[i].Cycle != mix[i].Cycle {
+				t.Fatalf("MixString(%v) = %q reads back as %v", mix, MixString(mix), back)
+			}
+		}
+	})
+}
