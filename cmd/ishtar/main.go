@@ -8,6 +8,7 @@
 //	ishtar upload   FILE...               store files through the local S3 endpoint
 //	ishtar download KEY [DEST]            fetch one
 //	ishtar list     [PREFIX]              list them
+//	ishtar simulate [--nodes N] [--sweep P=a,b]  simulate durability and availability at scale
 //
 // Settings come from flags, which override ISHTAR_* environment variables,
 // which override the TOML file (--config, or DATA/ishtar.toml). Errors are
@@ -65,6 +66,7 @@ func commands() []command {
 		{"download", "[--bucket B] KEY [DEST]", "fetch one object", runDownload},
 		{"list", "[--bucket B] [PREFIX]", "list objects", runList},
 		{"config", "[--data DIR] [--config FILE] [flags]", "print the effective configuration as TOML", runConfig},
+		{"simulate", "[--nodes N] [--days D] [--sweep PARAM=a,b,c] [flags]", "simulate durability and availability of a network at scale", runSimulate},
 		{"version", "", "print the version", func(_ context.Context, e *env, _ []string) error {
 			_, err := fmt.Fprintln(e.stdout, "ishtar", version)
 			return err

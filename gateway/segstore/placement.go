@@ -1,8 +1,6 @@
 package segstore
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"math"
 	"sync"
 
@@ -80,24 +78,9 @@ func (s *Store) newPlacer(seg meta.SegmentID, size int64) *placer {
 		if pl.cands[i].weight == 0 {
 			pl.cands[i].weight = avg
 		}
-		pl.cands[i].weight *= s.health.reputation(pl.cands[i].info.ID)
-		if u := pl.cands[i].info.Uptime; u > 0 {
-			pl.cands[i].weight *= u // peers online more often hold more
-		}
+		pl.cands[i].weight = Weight(pl.cands[i].weight, s.health.reputation(pl.cands[i].info.ID), pl.cands[i].info.Uptime)
 	}
 	return pl
-}
-
-// score is the weighted rendezvous score of a peer for shard index of seg.
-func score(id shard.PublicKey, seg meta.SegmentID, index int, weight float64) float64 {
-	var in [32 + 24 + 4]byte
-	copy(in[:], id[:])
-	copy(in[32:], seg[:])
-	binary.BigEndian.PutUint32(in[56:], uint32(index))
-	h := sha256.Sum256(in[:])
-	// 53 random bits as a float strictly inside (0, 1).
-	u := (float64(binary.BigEndian.Uint64(h[:8])>>11) + 0.5) / (1 << 53)
-	return weight / -math.Log(u)
 }
 
 // best returns the best untried candidate for shard index whose address
@@ -113,7 +96,7 @@ func (pl *placer) best(index int) (int, Standing) {
 		if best >= 0 && (st > bestSt || (st == bestSt && bestCr && !cr)) {
 			continue
 		}
-		if s := score(c.info.ID, pl.seg, index, c.weight); best < 0 || st < bestSt || cr != bestCr || s > bestScore {
+		if s := Score(c.info.ID, pl.seg, index, c.weight); best < 0 || st < bestSt || cr != bestCr || s > bestScore {
 			best, bestSt, bestCr, bestScore = i, st, cr, s
 		}
 	}

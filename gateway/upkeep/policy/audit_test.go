@@ -12,7 +12,7 @@ import (
 const day = 24 * time.Hour
 
 func TestAuditCost(t *testing.T) {
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	for _, tc := range []struct {
 		size int64
 		want int64
@@ -39,7 +39,7 @@ func auditFleet(n int, size int64) ([]ShardState, map[PeerID]PeerState) {
 }
 
 func TestChooseAuditsDue(t *testing.T) {
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	now := t0.Add(20 * day)
 	shards, peers := auditFleet(12, 1<<20)
 	// 0: audited recently, not due. 1: due 6 days ago. 2: due 1 day ago.
@@ -94,7 +94,7 @@ func TestChooseAuditsDue(t *testing.T) {
 func TestChooseAuditsBudgetPrefix(t *testing.T) {
 	// With a budget for a few, the choice is the first few of the full
 	// order, whatever the input order.
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	now := t0.Add(30 * day)
 	shards, peers := auditFleet(200, 1<<20)
 	r := rand.New(rand.NewPCG(3, 4))
@@ -124,7 +124,7 @@ func TestChooseAuditsBudgetPrefix(t *testing.T) {
 }
 
 func TestChooseAuditsDeterministicLeaves(t *testing.T) {
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	now := t0.Add(30 * day)
 	shards, peers := auditFleet(1000, 1<<20+1) // 17 leaves
 	a1, _ := p.ChooseAudits(now, shards, peers, Budget{Tokens: 1e12}, 0, rand.New(rand.NewPCG(7, 7)))
@@ -149,7 +149,7 @@ func TestChooseAuditsDeterministicLeaves(t *testing.T) {
 }
 
 func TestAuditResult(t *testing.T) {
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	now := t0.Add(day)
 	fresh := ShardState{ID: shardID(1), LastAudit: t0}
 	failedOnce := ShardState{ID: shardID(1), LastAudit: t0, AuditFailures: 1, RecheckAt: now}
@@ -181,7 +181,7 @@ func TestAuditRecheckThenLost(t *testing.T) {
 	// A shard whose holder dropped it: the audit fails, the re-check is
 	// chosen first once due, fails again: lost, peer penalized, the
 	// segment needs repair, and the shard is not audited again.
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	now := t0.Add(15 * day)
 	seg := segment(1, 0, 5, 1<<20)
 	peers := peersUp(0, 5)

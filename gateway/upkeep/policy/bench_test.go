@@ -43,7 +43,7 @@ func benchFleet(overdue time.Duration) (now time.Time, segs []SegmentState, shar
 }
 
 func benchAudits(b *testing.B, overdue time.Duration, elapsed time.Duration) {
-	p := mustNew(b, Defaults())
+	p := mustNew(b, testDefaults())
 	now, _, shards, peers := benchFleet(overdue)
 	rng := rand.New(rand.NewPCG(2, 2))
 	var n int
@@ -65,7 +65,7 @@ func BenchmarkChooseAuditsBacklog(b *testing.B) { benchAudits(b, 56*day, time.Mi
 // BenchmarkPlanRepairs: 200,000 segments (1,000,000 shards), about one
 // in five needing repair, a minute of the repair budget (1 MiB/s).
 func BenchmarkPlanRepairs(b *testing.B) {
-	p := mustNew(b, Defaults())
+	p := mustNew(b, testDefaults())
 	now, segs, _, peers := benchFleet(14 * day)
 	var rep RepairReport
 	b.ResetTimer()
@@ -80,7 +80,7 @@ func BenchmarkPlanRepairs(b *testing.B) {
 // BenchmarkRenewalsDue: 1,000,000 shards, leases spread over 90 days
 // (a third due).
 func BenchmarkRenewalsDue(b *testing.B) {
-	p := mustNew(b, Defaults())
+	p := mustNew(b, testDefaults())
 	now, _, shards, peers := benchFleet(14 * day)
 	var n int
 	b.ResetTimer()

@@ -17,10 +17,14 @@ type Config struct {
 	K, N int
 
 	// RepairThreshold: a segment is repaired once its healthy shards fall
-	// to this many or fewer (default K+1, or K when N is K+1).
+	// to this many or fewer (default K plus half of N-K, rounded up, at
+	// most N-1: 4 for 3 of 5, 20 for 10 of 30; or K when N is K+1). A
+	// wide code repaired only at K+1 waits for K of K+1 holders to be
+	// online at once, and loses data while it waits (gateway/sim).
 	RepairThreshold int
 	// OfflineGrace: a peer unreachable for less than this is Away, its
-	// shards still count as healthy (default 1 h); at or beyond it, they
+	// shards still count as healthy (default 24 h: a home machine off
+	// for the night causes no repair; gateway/sim); at or beyond it, they
 	// are lost.
 	OfflineGrace time.Duration
 	// ProbeAfter: a holder not contacted for this long is probed (asked
@@ -93,14 +97,11 @@ func Defaults() Config {
 
 // DefaultsFor returns the defaults for a K-of-N code.
 func DefaultsFor(k, n int) Config {
-	rt := k + 1
-	if rt >= n {
-		rt = k
-	}
+	rt := min(k+(n-k+1)/2, n-1)
 	return Config{
 		K: k, N: n,
 		RepairThreshold:      rt,
-		OfflineGrace:         time.Hour,
+		OfflineGrace:         24 * time.Hour,
 		MaxProbes:            256,
 		AuditInterval:        14 * 24 * time.Hour,
 		AuditBytesPerSecond:  64 << 10,

@@ -14,7 +14,7 @@ func TestDefaults(t *testing.T) {
 	if c.K != 3 || c.N != 5 || c.RepairThreshold != 4 || c.MinAcks != 4 {
 		t.Fatalf("defaults %+v", c)
 	}
-	if c.OfflineGrace != time.Hour || c.AuditInterval != 14*24*time.Hour || c.Lease != 90*24*time.Hour || c.RenewBefore != c.Lease/3 {
+	if c.OfflineGrace != 24*time.Hour || c.AuditInterval != 14*24*time.Hour || c.Lease != 90*24*time.Hour || c.RenewBefore != c.Lease/3 {
 		t.Fatalf("defaults %+v", c)
 	}
 	for _, kn := range [][2]int{{1, 2}, {3, 4}, {3, 5}, {10, 16}, {1, 256}, {255, 256}} {
@@ -23,8 +23,12 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("DefaultsFor(%d, %d): %v", kn[0], kn[1], err)
 		}
 	}
-	if c := DefaultsFor(3, 4); c.RepairThreshold != 3 || c.MinAcks != 4 {
-		t.Errorf("DefaultsFor(3, 4): threshold %d, min acks %d", c.RepairThreshold, c.MinAcks)
+	for _, tc := range []struct{ k, n, threshold, minAcks int }{
+		{3, 4, 3, 4}, {3, 5, 4, 4}, {1, 2, 1, 2}, {6, 12, 9, 7}, {10, 20, 15, 11}, {10, 30, 20, 11}, {255, 256, 255, 256},
+	} {
+		if c := DefaultsFor(tc.k, tc.n); c.RepairThreshold != tc.threshold || c.MinAcks != tc.minAcks {
+			t.Errorf("DefaultsFor(%d, %d): threshold %d, min acks %d, want %d, %d", tc.k, tc.n, c.RepairThreshold, c.MinAcks, tc.threshold, tc.minAcks)
+		}
 	}
 }
 

@@ -24,7 +24,7 @@
 //   - Lost, peer gone: the registry no longer knows the holder;
 //   - Lost, offline: its holder has been seen down (PeerState.OfflineSince:
 //     the first failed contact since its last success) for OfflineGrace
-//     (1 h) or more;
+//     (24 h) or more;
 //   - Away: its holder has been down for less than OfflineGrace. It
 //     counts as healthy: it causes no repair, it is not audited (an audit
 //     could not reach it) and its lease is renewed when it is back;
@@ -43,8 +43,9 @@
 //
 // A segment is K-of-N coded (3 of 5 by default). It needs repair when its
 // healthy shards (Healthy or Away, counted once per index) fall to
-// RepairThreshold (K+1) or fewer; the repair reads K readable shards and
-// makes every missing index, restoring N. Repairing is expensive (K shard
+// RepairThreshold (K plus half of N-K, rounded up: K+1 for 3 of 5) or
+// fewer; the repair reads K readable shards and makes every missing
+// index, restoring N. Repairing is expensive (K shard
 // reads for each repair) and peers are often briefly away: restarts,
 // network blips, laptops closing. Repairing on every absence would move
 // data for a peer that is back minutes later, then again for the next,

@@ -29,9 +29,9 @@ func Example() {
 			LeaseExpiry: stored.Add(90 * 24 * time.Hour), LastAudit: stored,
 		})
 	}
-	// The holder of shard 4 has been unreachable for two hours.
+	// The holder of shard 4 has been unreachable for two days.
 	gone := peers[policy.PeerID{5}]
-	gone.Reachable, gone.OfflineSince = false, now.Add(-2*time.Hour)
+	gone.Reachable, gone.OfflineSince = false, now.Add(-48*time.Hour)
 	peers[gone.ID] = gone
 
 	var auditBudget, repairBudget policy.Budget // kept between rounds

@@ -6,7 +6,7 @@ import (
 )
 
 func TestShardHealth(t *testing.T) {
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	now := t0.Add(24 * time.Hour)
 	up := upPeer(1)
 	down := func(d time.Duration) PeerState {
@@ -48,7 +48,7 @@ func TestShardHealth(t *testing.T) {
 }
 
 func TestSegmentHealth(t *testing.T) {
-	p := mustNew(t, Defaults()) // 3 of 5, threshold 4
+	p := mustNew(t, testDefaults()) // 3 of 5, threshold 4
 	now := t0.Add(time.Hour)
 	type peerFate int
 	const (

@@ -10,6 +10,14 @@ import (
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// testDefaults is Defaults with the one-hour offline grace the tests'
+// times were written for (the default is 24 h).
+func testDefaults() Config {
+	c := Defaults()
+	c.OfflineGrace = time.Hour
+	return c
+}
+
 func mustNew(t testing.TB, c Config) Policy {
 	t.Helper()
 	p, err := New(c)

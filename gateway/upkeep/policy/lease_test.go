@@ -10,7 +10,7 @@ import (
 )
 
 func TestNeedsRenewalBoundary(t *testing.T) {
-	p := mustNew(t, Defaults()) // lease 90 d, renew before 30 d
+	p := mustNew(t, testDefaults()) // lease 90 d, renew before 30 d
 	now := t0
 	for _, tc := range []struct {
 		left time.Duration
@@ -40,7 +40,7 @@ func TestNeedsRenewalBoundary(t *testing.T) {
 }
 
 func TestRenewalsDue(t *testing.T) {
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	now := t0.Add(70 * day)
 	peers := peersUp(0, 4)
 	away := peers[peerID(2)]
@@ -97,7 +97,7 @@ func TestRenewalsDue(t *testing.T) {
 		}
 	}
 	// Smaller batches.
-	c := Defaults()
+	c := testDefaults()
 	c.RenewBatch = 1000
 	if got := mustNew(t, c).RenewalsDue(now, shards, peers); len(got) != 1+5+1 {
 		t.Errorf("batches of 1000: %d renewals", len(got))

@@ -7,7 +7,7 @@ import (
 )
 
 func TestProbeAfterDefault(t *testing.T) {
-	c := Defaults()
+	c := testDefaults()
 	c.OfflineGrace = 8 * time.Second
 	if got := mustNew(t, c).Config().ProbeAfter; got != 2*time.Second {
 		t.Fatalf("ProbeAfter %v, want OfflineGrace/4", got)
@@ -19,7 +19,7 @@ func TestProbeAfterDefault(t *testing.T) {
 }
 
 func TestProbesDue(t *testing.T) {
-	c := Defaults() // grace 1 h: probe after 15 min
+	c := testDefaults() // grace 1 h: probe after 15 min
 	c.MaxProbes = 3
 	p := mustNew(t, c)
 	now := t0.Add(24 * time.Hour)
@@ -74,7 +74,7 @@ func TestProbesDue(t *testing.T) {
 // before its grace runs out: probes at ProbeAfter intervals fit about
 // four times into OfflineGrace.
 func TestProbesSeeReturnWithinGrace(t *testing.T) {
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	grace := p.Config().OfflineGrace
 	h := peerID(1)
 	ps := upPeer(1)

@@ -51,7 +51,7 @@ func randomWorld(r *rand.Rand, now time.Time) ([]SegmentState, map[PeerID]PeerSt
 }
 
 func TestPlanRepairsProperties(t *testing.T) {
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	r := rand.New(rand.NewPCG(11, 12))
 	now := t0.Add(100 * day)
 	for range 2000 {
@@ -100,7 +100,7 @@ func TestPlanRepairsProperties(t *testing.T) {
 }
 
 func TestChooseAuditsProperties(t *testing.T) {
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	r := rand.New(rand.NewPCG(13, 14))
 	now := t0.Add(100 * day)
 	for range 2000 {

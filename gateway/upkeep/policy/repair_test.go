@@ -15,7 +15,7 @@ func offlinePeer(peers map[PeerID]PeerState, n int, now time.Time) {
 }
 
 func TestPlanRepairsOrderAndReport(t *testing.T) {
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	now := t0.Add(time.Hour)
 	peers := peersUp(0, 100)
 	var segs []SegmentState
@@ -72,7 +72,7 @@ func TestPlanRepairsOrderAndReport(t *testing.T) {
 func TestPlanRepairsFewerThanK(t *testing.T) {
 	// Fewer than K readable: no repair attempted, the segment reported,
 	// and no budget spent on it.
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	now := t0.Add(time.Hour)
 	peers := peersUp(0, 5)
 	for _, n := range []int{2, 3, 4} {
@@ -91,7 +91,7 @@ func TestPlanRepairsFewerThanK(t *testing.T) {
 }
 
 func TestPlanRepairsBudget(t *testing.T) {
-	c := Defaults()
+	c := testDefaults()
 	c.RepairBytesPerSecond = 1000
 	c.BurstWindow = 100 * time.Second // burst 100,000 bytes
 	p := mustNew(t, c)
@@ -125,7 +125,7 @@ func TestPlanRepairsBudget(t *testing.T) {
 }
 
 func TestRepairTargets(t *testing.T) {
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	now := t0
 	peers := peersUp(0, 40)
 	seg := segment(1, 0, 5, 100) // holders 0..4, in blocks a..e
@@ -166,7 +166,7 @@ func TestRepairTargets(t *testing.T) {
 
 func TestPlanRepairsInputOrder(t *testing.T) {
 	// The plan depends on the segments, not on their order.
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	now := t0.Add(time.Hour)
 	peers := peersUp(0, 50)
 	for _, n := range []int{3, 7, 11, 19, 23} {

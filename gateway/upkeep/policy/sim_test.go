@@ -114,7 +114,7 @@ func TestFlappingPeerCausesNoRepair(t *testing.T) {
 	// up for 5 to 30 minutes between: over 90 days, no repair, no segment
 	// waiting, no lease lapsed (every lease comes up for renewal), and its
 	// shards still audited.
-	p := mustNew(t, Defaults())
+	p := mustNew(t, testDefaults())
 	n := newNetwork(p, 50, 10, 1)
 	flap := rand.New(rand.NewPCG(9, 9))
 	downs := 0
@@ -161,7 +161,7 @@ func TestBudgetOverADay(t *testing.T) {
 	// A backlog far larger than a day's budget: over a simulated day of
 	// irregular rounds, repairs and audits each spend their rate x day,
 	// within a burst and one item, never more.
-	c := Defaults()
+	c := testDefaults()
 	c.RepairBytesPerSecond = 50 << 10
 	c.AuditBytesPerSecond = 8 << 10
 	p := mustNew(t, c)
