@@ -194,9 +194,9 @@ func (s *Server) releaseCredit(cr *credit) {
 	l.forget(cr.owner, a)
 }
 
-// settleCredit recomputes owner's committed debt from the catalog, after
-// its holdings changed; block, if not empty, is where its last store came
-// from.
+// settleCredit recomputes owner's committed debt from the catalog (its
+// totals and the address block of its last store), after its holdings
+// changed.
 func (s *Server) settleCredit(owner shard.PublicKey) error {
 	if !s.enforced(owner) {
 		return nil

@@ -146,7 +146,7 @@ func (s *Server) delegateShard(w http.ResponseWriter, r *http.Request, c *call, 
 		}
 		rc, err := s.forward(ctx, p, id, src, size, g.LeaseExpiry, chain, now)
 		if err != nil {
-			s.log.InfoContext(ctx, "delegating a shard: peer refused", "shard", id.String(), "peer", p.ID.String(), "err", err)
+			s.log.DebugContext(ctx, "delegating a shard: peer refused", "shard", id.String(), "peer", p.ID.String(), "err", err)
 			continue
 		}
 		if small == nil && body.n != size {
