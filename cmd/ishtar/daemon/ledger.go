@@ -176,11 +176,16 @@ func (d *Daemon) exchange(top int) (Exchange, error) {
 		return Exchange{}, err
 	}
 	ex := Exchange{LedgerView: v}
-	if m := d.held.byNode.Load(); m != nil {
-		for id, n := range *m {
-			if id != d.id.Node.Public() {
-				ex.OnNetwork += n
-			}
+	if d.cfg.StorageOnly {
+		return ex, nil
+	}
+	byNode, err := upkeep.HeldBy(d.db) // now, not as of the last refresh
+	if err != nil {
+		return ex, err
+	}
+	for id, n := range byNode {
+		if id != d.id.Node.Public() {
+			ex.OnNetwork += n
 		}
 	}
 	return ex, nil
