@@ -315,17 +315,7 @@ func (s *Server) proxyGet(w http.ResponseWriter, r *http.Request, c *call, id sh
 		return wrapf(ErrBadResponse, err, "the next holder of shard %s: %v", id, err)
 	}
 	defer body.Close()
-	h := w.Header()
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set("Content-Length", fmt.Sprint(n))
-	h.Set("Accept-Ranges", "bytes")
-	h.Set("ETag", `"`+id.String()+`"`)
-	status := http.StatusOK
-	if partial {
-		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size))
-		status = http.StatusPartialContent
-	}
-	w.WriteHeader(status)
+	writeShardHeader(w, id, off, n, size, partial)
 	if _, err := io.Copy(w, io.LimitReader(body, n)); err != nil {
 		return fmt.Errorf("node: relay shard %s: %w", id, err)
 	}

@@ -290,19 +290,9 @@ func (s *Server) handleGetShard(w http.ResponseWriter, r *http.Request, c *call)
 	if _, err := rd.Seek(off, io.SeekStart); err != nil {
 		return fmt.Errorf("node: seek shard %s: %w", id, err)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set("Content-Length", strconv.FormatInt(n, 10))
-	h.Set("Accept-Ranges", "bytes")
-	h.Set("ETag", `"`+id.String()+`"`)
-	status := http.StatusOK
-	if partial {
-		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size))
-		status = http.StatusPartialContent
-	}
 	_ = c.rc.SetReadDeadline(s.transferDeadline(n))
 	_ = c.rc.SetWriteDeadline(s.transferDeadline(n))
-	w.WriteHeader(status)
+	writeShardHeader(w, id, off, n, size, partial)
 	var src io.Reader = rd
 	var dst io.Writer = w
 	if f, ok := rd.(*fileReader); ok {
@@ -316,6 +306,22 @@ func (s *Server) handleGetShard(w http.ResponseWriter, r *http.Request, c *call)
 		return fmt.Errorf("node: send shard %s: %w", id, err)
 	}
 	return nil
+}
+
+// writeShardHeader answers the header of n bytes of shard id (of size
+// bytes) from off: 200, or 206 for a range.
+func writeShardHeader(w http.ResponseWriter, id shard.ID, off, n, size int64, partial bool) {
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.FormatInt(n, 10))
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("ETag", `"`+id.String()+`"`)
+	status := http.StatusOK
+	if partial {
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size))
+		status = http.StatusPartialContent
+	}
+	w.WriteHeader(status)
 }
 
 // handleProof answers an audit: GET /v1/shards/{id}/proof?leaf=I&nonce=N.
