@@ -370,7 +370,7 @@ func (s *Server) Ledger(top int) (LedgerView, error) {
 		}
 		after = page[len(page)-1].Owner
 	}
-	dl, err := s.Delegated()
+	dl, err := s.delegated(false)
 	if err != nil {
 		return v, err
 	}

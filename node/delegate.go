@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"ishtar/meta"
@@ -291,9 +292,36 @@ func dropDelegated(b *meta.Batch, rec meta.HeldShard) (released, error) {
 	return released{id: rec.ID, size: rec.Size, d: d}, b.DeleteHeldShard(rec.ID)
 }
 
+// failingSet is the delegated shards whose next node failed the last
+// relayed proof. It holds at most one entry per delegated shard.
+type failingSet struct {
+	mu sync.Mutex
+	m  map[shard.ID]bool
+}
+
+func (f *failingSet) set(id shard.ID, failed bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case failed && f.m == nil:
+		f.m = map[shard.ID]bool{id: true}
+	case failed:
+		f.m[id] = true
+	default:
+		delete(f.m, id)
+	}
+}
+
+func (f *failingSet) has(id shard.ID) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.m[id]
+}
+
 // release releases the holdings of rs at their next nodes.
 func (s *Server) release(ctx context.Context, rs []released) {
 	for _, r := range rs {
+		s.failing.set(r.id, false)
 		if r.d.Next != (shard.PublicKey{}) {
 			s.releaseAt(ctx, r.d.Next, r.d.Address, r.id, r.size)
 		}
@@ -328,6 +356,7 @@ func (s *Server) proxyGet(w http.ResponseWriter, r *http.Request, c *call, id sh
 // answerable for it.
 func (s *Server) proxyProof(ctx context.Context, id shard.ID, leaf uint64, nonce []byte, d meta.Delegation) (Audit, error) {
 	a, err := s.delegateClient(d.Next, d.Address).Proof(ctx, id, leaf, nonce)
+	s.failing.set(id, err != nil)
 	if err != nil {
 		return a, wrapf(ErrBadResponse, err, "the next holder of shard %s: %v", id, err)
 	}
@@ -389,8 +418,12 @@ func (s *Server) renewAt(ctx context.Context, ds []meta.Delegation, expiry int64
 
 // Delegated returns the bytes of the shards this node delegated, by the
 // next node holding them (each shard's size plus meta.HoldingOverhead, as
-// the next node counts them).
-func (s *Server) Delegated() (map[shard.PublicKey]int64, error) {
+// the next node counts them), but for those whose next node failed the
+// last proof relayed to it: what the next node's owner is credited for.
+func (s *Server) Delegated() (map[shard.PublicKey]int64, error) { return s.delegated(true) }
+
+// delegated is Delegated, with the failing ones unless skipFailing.
+func (s *Server) delegated(skipFailing bool) (map[shard.PublicKey]int64, error) {
 	out := make(map[shard.PublicKey]int64)
 	var after [32]byte
 	for {
@@ -400,7 +433,7 @@ func (s *Server) Delegated() (map[shard.PublicKey]int64, error) {
 		}
 		for _, d := range page {
 			rec, err := s.db.HeldShard(d.Shard)
-			if err != nil {
+			if err != nil || (skipFailing && s.failing.has(d.Shard)) {
 				continue
 			}
 			out[shard.PublicKey(d.Next)] += rec.Size + meta.HoldingOverhead

@@ -236,3 +236,42 @@ func TestDelegateVanishes(t *testing.T) {
 		t.Fatalf("read with the next node gone: %v, want bad_response", err)
 	}
 }
+
+// A delegated shard whose next node fails a relayed proof no longer
+// counts as held for this node's owner by the next node's owner, until a
+// proof passes again.
+func TestDelegatedCountsWhileProofsPass(t *testing.T) {
+	b := startNode(t, nodeOpts{})
+	a := startNode(t, nodeOpts{cfg: func(c *Config) {
+		c.Capacity = 1 << 10
+		c.Delegate.Peers = func() []DelegatePeer { return []DelegatePeer{{ID: b.key.Public(), URL: b.ts.URL}} }
+	}})
+	owner := newKey(t)
+	const size = 100 << 10 // a file at the next node, not inline
+	data, id := testShard(15000, size)
+	put(t, a.client(t), owner, data, id)
+	counted := func() int64 {
+		t.Helper()
+		dl, err := a.srv.Delegated()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dl[b.key.Public()]
+	}
+	if got := counted(); got != size+ho {
+		t.Fatalf("counted %d for the next node, want %d", got, size+ho)
+	}
+	// The next node loses the shard: the relayed proof fails.
+	if err := b.st.Delete(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.client(t).Proof(context.Background(), id, 0, []byte("n1")); !errors.Is(err, ErrBadResponse) {
+		t.Fatalf("proof of a shard the next node lost: %v", err)
+	}
+	if got := counted(); got != 0 {
+		t.Fatalf("counted %d for a next node that failed its proof", got)
+	}
+	if v, err := a.srv.Ledger(0); err != nil || v.Delegated != size+ho {
+		t.Fatalf("the ledger shows %d delegated (%v); it still answers for it", v.Delegated, err)
+	}
+}

@@ -401,12 +401,14 @@
 // owner's next renewal tries again); a delete, or an expired lease, of
 // the last holding releases the next node's holding. The owner's
 // gateway refuses a delegated receipt whose holder already holds
-// another shard of the segment, and places that shard elsewhere.
+// another shard of the segment (segstore.HeldWith, on uploads and
+// repairs), and places that shard elsewhere.
 //
 // Delegated bytes count in both ledgers as the chain implies: at the
 // first node as held for the shard's owner (LedgerView.Delegated shows
 // them), at the next as held for the first node's owner, and the first
-// node's owner counts them as held by the next node's owner.
+// node's owner counts them as held by the next node's owner while the
+// proofs the first node relays pass (Server.Delegated).
 //
 // # Roots
 //

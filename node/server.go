@@ -33,6 +33,9 @@ type Server struct {
 	nonces *nonceStore
 	adm    *admission
 	ledger *ledger
+	// failing are the delegated shards whose next node failed the last
+	// proof relayed to it (see Delegated).
+	failing failingSet
 	// Signed requests per identity and per address block (Limits).
 	peerRates  *rateTable[shard.PublicKey]
 	blockRates *rateTable[string]

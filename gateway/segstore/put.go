@@ -175,17 +175,8 @@ var errSameHolder = errors.New("segstore: the shard went to a node holding anoth
 func (sp *segmentPut) stored(i int, r shard.Receipt) error {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	holder := func(node, h [32]byte) [32]byte {
-		if h == ([32]byte{}) {
-			return node
-		}
-		return h
-	}
-	hr := holder(r.Node, r.Holder)
-	for j, o := range sp.recs {
-		if ho := holder(o.Node, o.Holder); j != i && o.Stored() && (hr == o.Node || hr == ho || r.Node == ho) {
-			return fmt.Errorf("%w: %s holds shard %d of the segment", errSameHolder, shard.PublicKey(hr), j)
-		}
+	if j := HeldWith(sp.recs, i, r); j >= 0 {
+		return fmt.Errorf("%w: %s or %s holds shard %d of the segment", errSameHolder, r.Node, r.Holder, j)
 	}
 	sp.recs[i] = ShardRecord(r)
 	kept := sp.failed[:0]
@@ -196,6 +187,26 @@ func (sp *segmentPut) stored(i int, r shard.Receipt) error {
 	}
 	sp.failed = kept
 	return nil
+}
+
+// HeldWith returns the index of a stored shard of shards, other than i,
+// that the node answering for receipt r, or the holder it names, holds or
+// answers for; -1 if none. Shard i under r would put two of the
+// segment's shards on one node (through delegation).
+func HeldWith(shards []meta.SegmentShard, i int, r shard.Receipt) int {
+	holder := func(node, h [32]byte) [32]byte {
+		if h == ([32]byte{}) {
+			return node
+		}
+		return h
+	}
+	hr := holder(r.Node, r.Holder)
+	for j, o := range shards {
+		if ho := holder(o.Node, o.Holder); j != i && o.Stored() && (hr == o.Node || hr == ho || r.Node == ho) {
+			return j
+		}
+	}
+	return -1
 }
 
 // ShardRecord is the catalog record of a shard stored under receipt r,

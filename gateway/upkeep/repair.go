@@ -205,9 +205,10 @@ func (u *Upkeep) repairOne(ctx context.Context, now time.Time, id meta.SegmentID
 			return b.PutRelease(meta.Release{Shard: sid, Node: node, Size: size, Enqueued: t, NotBefore: t})
 		}
 		for j, r := range receipts {
-			if r == nil || gone {
-				// Not stored (the node may hold part of it) or no
-				// longer needed: released.
+			if r == nil || gone || segstore.HeldWith(cur.Shards, remake[j], *r) >= 0 {
+				// Not stored (the node may hold part of it), no longer
+				// needed, or delegated to a holder of another shard of
+				// the segment: released.
 				if err := release(ids[j], targets[j]); err != nil {
 					return err
 				}
