@@ -106,6 +106,28 @@ func (b *Batch) SetOwnerBlock(owner [32]byte, block string) error {
 	return b.Set(ownerKey(owner), encodeOwnerHeld(o))
 }
 
+// EachOwnerHeld calls fn with every owner's totals, in owner order, a
+// page at a time; an error of fn stops it and is returned.
+func (db *DB) EachOwnerHeld(fn func(OwnerHeld) error) error {
+	const page = 1024
+	var after [32]byte
+	for {
+		os, err := db.OwnersHeld(after, page)
+		if err != nil {
+			return err
+		}
+		for _, o := range os {
+			if err := fn(o); err != nil {
+				return err
+			}
+		}
+		if len(os) < page {
+			return nil
+		}
+		after = os[len(os)-1].Owner
+	}
+}
+
 // OwnersHeld lists up to limit owners' totals in owner order after the
 // owner after (zero: from the first).
 func (db *DB) OwnersHeld(after [32]byte, limit int) ([]OwnerHeld, error) {

@@ -222,27 +222,17 @@ func (s *Server) RefreshCredit() error {
 	if s.cfg.Credit.HeldBy == nil {
 		return nil
 	}
-	var after [32]byte
 	seen := make(map[shard.PublicKey]bool)
-	for {
-		page, err := s.db.OwnersHeld(after, 1024)
-		if err != nil {
-			return fmt.Errorf("node: refresh credit: %w", err)
+	err := s.db.EachOwnerHeld(func(o meta.OwnerHeld) error {
+		owner := shard.PublicKey(o.Owner)
+		if !s.enforced(owner) {
+			return nil
 		}
-		for _, o := range page {
-			owner := shard.PublicKey(o.Owner)
-			if !s.enforced(owner) {
-				continue
-			}
-			seen[owner] = true
-			if err := s.settleCredit(owner); err != nil { // read again under the ledger's lock
-				return err
-			}
-		}
-		if len(page) < 1024 {
-			break
-		}
-		after = page[len(page)-1].Owner
+		seen[owner] = true
+		return s.settleCredit(owner) // read again under the ledger's lock
+	})
+	if err != nil {
+		return fmt.Errorf("node: refresh credit: %w", err)
 	}
 	// The owners with a debt the scan did not see: the node no longer
 	// holds anything for them (or their first store came meanwhile).
@@ -313,10 +303,9 @@ type Counterpart struct {
 	Credit int64 `json:"credit"`
 }
 
-// LedgerView is the node's side of the exchange, for `ishtar status`.
+// LedgerView is the node's side of the exchange, for `ishtar status`
+// (Usage has its capacity and use).
 type LedgerView struct {
-	Capacity int64 `json:"capacity"` // bytes offered
-	Used     int64 `json:"used"`     // bytes held, for everyone
 	// HeldForOwn is what the node holds for its own owner.
 	HeldForOwn int64 `json:"held_for_own"`
 	// HeldForOthers is what it holds for other owners.
@@ -337,38 +326,26 @@ type LedgerView struct {
 // Ledger returns the node's ledger, with the top counterparts by bytes
 // held for them (top <= 0: none listed).
 func (s *Server) Ledger(top int) (LedgerView, error) {
-	v := LedgerView{Capacity: s.cfg.Capacity, Grace: s.cfg.Credit.grace(), StrangerCap: s.strangerCap()}
-	used, err := s.used()
-	if err != nil {
-		return v, err
-	}
-	v.Used = used
+	v := LedgerView{Grace: s.cfg.Credit.grace(), StrangerCap: s.strangerCap()}
 	var all []Counterpart
-	var after [32]byte
-	for {
-		page, err := s.db.OwnersHeld(after, 1024)
-		if err != nil {
-			return v, fmt.Errorf("node: ledger: %w", err)
+	err := s.db.EachOwnerHeld(func(o meta.OwnerHeld) error {
+		owner := shard.PublicKey(o.Owner)
+		if owner == s.cfg.Owner {
+			v.HeldForOwn += o.Bytes
+			return nil
 		}
-		for _, o := range page {
-			owner := shard.PublicKey(o.Owner)
-			if owner == s.cfg.Owner {
-				v.HeldForOwn += o.Bytes
-				continue
-			}
-			v.HeldForOthers += o.Bytes
-			v.Owners++
-			c := Counterpart{Owner: owner, HeldFor: o.Bytes}
-			if s.cfg.Credit.HeldBy != nil {
-				c.HeldBy = max(s.cfg.Credit.HeldBy(owner), 0)
-			}
-			c.Credit = c.HeldBy + v.Grace - c.HeldFor
-			all = append(all, c)
+		v.HeldForOthers += o.Bytes
+		v.Owners++
+		c := Counterpart{Owner: owner, HeldFor: o.Bytes}
+		if s.cfg.Credit.HeldBy != nil {
+			c.HeldBy = max(s.cfg.Credit.HeldBy(owner), 0)
 		}
-		if len(page) < 1024 {
-			break
-		}
-		after = page[len(page)-1].Owner
+		c.Credit = c.HeldBy + v.Grace - c.HeldFor
+		all = append(all, c)
+		return nil
+	})
+	if err != nil {
+		return v, fmt.Errorf("node: ledger: %w", err)
 	}
 	dl, err := s.delegated(false)
 	if err != nil {

@@ -2,6 +2,8 @@ package node
 
 import (
 	"fmt"
+
+	"ishtar/meta"
 )
 
 // Usage is what a node gives others, as status pages and metrics show it.
@@ -14,9 +16,6 @@ type Usage struct {
 	Owners   int64 `json:"owners"`   // owners with at least one shard here
 }
 
-// usagePage bounds the owners' totals read at a time.
-const usagePage = 1024
-
 // Usage reads the node's usage from its catalog: the used-bytes counter
 // and the owners' totals (one record per owner holding shards here, which
 // capacity bounds).
@@ -27,20 +26,14 @@ func (s *Server) Usage() (Usage, error) {
 		return u, err
 	}
 	u.Free = max(u.Capacity-u.Used, 0)
-	var after [32]byte
-	for {
-		page, err := s.db.OwnersHeld(after, usagePage)
-		if err != nil {
-			return u, fmt.Errorf("node: usage: %w", err)
-		}
-		for _, o := range page {
-			u.Shards += o.Shards
-			u.Bytes += o.Bytes
-			u.Owners++
-		}
-		if len(page) < usagePage {
-			return u, nil
-		}
-		after = page[len(page)-1].Owner
+	err = s.db.EachOwnerHeld(func(o meta.OwnerHeld) error {
+		u.Shards += o.Shards
+		u.Bytes += o.Bytes
+		u.Owners++
+		return nil
+	})
+	if err != nil {
+		return u, fmt.Errorf("node: usage: %w", err)
 	}
+	return u, nil
 }

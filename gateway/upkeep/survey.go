@@ -29,6 +29,10 @@ type Survey struct {
 	Waiting    int64 `json:"waiting"`
 	// LostShards counts the shard records lost (awaiting repair).
 	LostShards int64 `json:"lost_shards"`
+	// HeldByPeers is what other nodes hold for the owner as they count
+	// it, for the shards whose audits pass (see HeldBy); the status shows
+	// it with the exchange.
+	HeldByPeers int64 `json:"-"`
 	// Upkeep is what upkeep did since the daemon started.
 	Upkeep Stats `json:"upkeep"`
 }
@@ -62,6 +66,11 @@ func (u *Upkeep) Survey(ctx context.Context) (Survey, error) {
 			return sv, err
 		}
 		for i := range segs {
+			heldShards(&segs[i], func(node shard.PublicKey, n int64) {
+				if node != u.cfg.Self {
+					sv.HeldByPeers += n
+				}
+			})
 			h := u.pol.Segment(now, segmentState(&segs[i]), peers)
 			healthy[segs[i].ID] = h.Healthy
 			sv.Segments[h.Healthy]++
@@ -196,6 +205,18 @@ func (u *Upkeep) Object(bucket, key string, addr func(shard.PublicKey) string) (
 	return v, nil
 }
 
+// heldShards calls fn with the node and the bytes, as the node counts
+// them (size plus meta.HoldingOverhead), of each shard of seg whose audits
+// pass: stored, not lost, no failed audit waiting for its recheck.
+func heldShards(seg *meta.Segment, fn func(node shard.PublicKey, bytes int64)) {
+	for j := range seg.Shards {
+		sh := &seg.Shards[j]
+		if sh.Stored() && sh.Health.Lost == 0 && sh.Health.AuditFailures == 0 {
+			fn(shard.PublicKey(sh.Node), shardState(seg, j).Size+meta.HoldingOverhead)
+		}
+	}
+}
+
 // HeldBy returns, by node, the bytes the owner's shards take on the nodes
 // holding them, as those nodes count them (each shard's size plus
 // meta.HoldingOverhead), for the shards whose audits pass: not lost and
@@ -210,14 +231,7 @@ func HeldBy(db *meta.DB) (map[shard.PublicKey]int64, error) {
 			return nil, err
 		}
 		for i := range segs {
-			seg := &segs[i]
-			for j := range seg.Shards {
-				sh := &seg.Shards[j]
-				if !sh.Stored() || sh.Health.Lost != 0 || sh.Health.AuditFailures > 0 {
-					continue
-				}
-				out[shard.PublicKey(sh.Node)] += shardState(seg, j).Size + meta.HoldingOverhead
-			}
+			heldShards(&segs[i], func(node shard.PublicKey, n int64) { out[node] += n })
 		}
 		if len(segs) < segmentsPage {
 			return out, nil

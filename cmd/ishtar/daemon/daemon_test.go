@@ -123,33 +123,7 @@ func TestTrackerConvergence(t *testing.T) {
 	for range 6 {
 		all = append(all, startDaemon(t, false, tr.NodeURL()))
 	}
-	const maxRounds = 4
-	ctx := context.Background()
-	for round := 1; ; round++ {
-		var wg sync.WaitGroup
-		for _, d := range all {
-			wg.Go(func() { d.Discovery().Round(ctx) })
-		}
-		wg.Wait()
-		missing := 0
-		for _, d := range all {
-			for _, o := range all {
-				if o == d {
-					continue
-				}
-				if p, ok := d.Registry().Get(o.NodeID()); !ok || !p.Tried {
-					missing++
-				}
-			}
-		}
-		t.Logf("after round %d: %d of %d pairs do not know each other", round, missing, len(all)*(len(all)-1))
-		if missing == 0 {
-			break
-		}
-		if round == maxRounds {
-			t.Fatalf("not every node knows every other after %d rounds", maxRounds)
-		}
-	}
+	knowEachOther(t, all, 4)
 	// Every storage node is placeable for the others; the tracker is not
 	// (it offers nothing).
 	for _, d := range all[1:] {
@@ -163,6 +137,35 @@ func TestTrackerConvergence(t *testing.T) {
 		}
 		if p, _ := d.Registry().Get(tr.NodeID()); p.Placeable {
 			t.Errorf("%s: the tracker is placeable", d.NodeURL())
+		}
+	}
+}
+
+// knowEachOther runs rounds of discovery on every daemon of all at once
+// until each has verified every other, failing after maxRounds.
+func knowEachOther(t *testing.T, all []*Daemon, maxRounds int) {
+	t.Helper()
+	ctx := context.Background()
+	for round := 1; ; round++ {
+		var wg sync.WaitGroup
+		for _, d := range all {
+			wg.Go(func() { d.Discovery().Round(ctx) })
+		}
+		wg.Wait()
+		missing := 0
+		for _, d := range all {
+			for _, o := range all {
+				if p, ok := d.Registry().Get(o.NodeID()); o != d && (!ok || !p.Tried) {
+					missing++
+				}
+			}
+		}
+		t.Logf("after round %d: %d of %d pairs do not know each other", round, missing, len(all)*(len(all)-1))
+		if missing == 0 {
+			return
+		}
+		if round == maxRounds {
+			t.Fatalf("not every node knows every other after %d rounds", maxRounds)
 		}
 	}
 }

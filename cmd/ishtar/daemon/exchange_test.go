@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,28 +65,7 @@ const exchangeGrace = 256 << 10
 // other (at most 4), then refreshes their ledgers.
 func converge(t *testing.T, all []*Daemon) {
 	t.Helper()
-	ctx := context.Background()
-	for round := 1; ; round++ {
-		var wg sync.WaitGroup
-		for _, d := range all {
-			wg.Go(func() { d.Discovery().Round(ctx) })
-		}
-		wg.Wait()
-		missing := 0
-		for _, d := range all {
-			for _, o := range all {
-				if p, ok := d.Registry().Get(o.NodeID()); o != d && (!ok || !p.Tried) {
-					missing++
-				}
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if round == 4 {
-			t.Fatalf("%d pairs of nodes do not know each other after 4 rounds", missing)
-		}
-	}
+	knowEachOther(t, all, 4)
 	refreshAll(t, all)
 }
 
@@ -238,7 +216,7 @@ func TestFairExchange(t *testing.T) {
 		t.Fatal(err)
 	}
 	ex := st.Exchange
-	if ex.HeldForOthers == 0 || ex.Owners != 5 || ex.OnNetwork == 0 || len(ex.Top) != 5 || ex.Capacity != 16*mib ||
+	if ex.HeldForOthers == 0 || ex.Owners != 5 || ex.OnNetwork == 0 || len(ex.Top) != 5 || st.Node.Capacity != 16*mib ||
 		ex.Top[0].HeldBy == 0 && ex.Top[1].HeldBy == 0 && ex.Top[2].HeldBy == 0 {
 		t.Fatalf("giver's exchange status %+v", ex)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ishtar/gateway/upkeep"
+	"ishtar/meta"
 	"ishtar/node"
 	"ishtar/node/peers"
 	"ishtar/shard"
@@ -134,23 +135,13 @@ func (d *Daemon) RefreshLedger() error { return d.refreshLedger() }
 // more for them than their nodes hold for it.
 func (d *Daemon) creditors() (map[shard.PublicKey]bool, error) {
 	out := make(map[shard.PublicKey]bool)
-	var after [32]byte
-	for {
-		page, err := d.db.OwnersHeld(after, 1024)
-		if err != nil {
-			return nil, err
+	err := d.db.EachOwnerHeld(func(o meta.OwnerHeld) error {
+		if owner := shard.PublicKey(o.Owner); owner != d.ownerID() && o.Bytes > d.held.get(owner) {
+			out[owner] = true
 		}
-		for _, o := range page {
-			owner := shard.PublicKey(o.Owner)
-			if owner != d.ownerID() && o.Bytes > d.held.get(owner) {
-				out[owner] = true
-			}
-		}
-		if len(page) < 1024 {
-			return out, nil
-		}
-		after = page[len(page)-1].Owner
-	}
+		return nil
+	})
+	return out, err
 }
 
 // ownerID is the owner standing behind this node.
@@ -165,28 +156,13 @@ func (d *Daemon) ownerID() shard.PublicKey {
 type Exchange struct {
 	node.LedgerView
 	// OnNetwork is what other nodes hold for this owner (audits passing),
-	// its shards' bytes plus overhead.
+	// its shards' bytes plus overhead (upkeep.Survey.HeldByPeers).
 	OnNetwork int64 `json:"on_network"`
 }
 
-// exchange returns the exchange status with the top counterparts.
+// exchange returns the exchange status with the top counterparts; the
+// status fills OnNetwork from its survey.
 func (d *Daemon) exchange(top int) (Exchange, error) {
 	v, err := d.node.Ledger(top)
-	if err != nil {
-		return Exchange{}, err
-	}
-	ex := Exchange{LedgerView: v}
-	if d.cfg.StorageOnly {
-		return ex, nil
-	}
-	byNode, err := upkeep.HeldBy(d.db) // now, not as of the last refresh
-	if err != nil {
-		return ex, err
-	}
-	for id, n := range byNode {
-		if id != d.id.Node.Public() {
-			ex.OnNetwork += n
-		}
-	}
-	return ex, nil
+	return Exchange{LedgerView: v}, err
 }

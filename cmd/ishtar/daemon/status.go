@@ -99,6 +99,7 @@ func (d *Daemon) status(ctx context.Context) (Status, error) {
 		if st.Survey, err = d.up.Survey(ctx); err != nil {
 			return st, err
 		}
+		st.Exchange.OnNetwork = st.Survey.HeldByPeers
 		gs, err := d.gw.Stats(ctx)
 		if err != nil {
 			return st, err
