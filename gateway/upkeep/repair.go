@@ -115,12 +115,12 @@ func (u *Upkeep) Repair(ctx context.Context) (Stats, error) {
 	return pass, ctx.Err()
 }
 
-// repairable reports whether seg is coded as the policy is (a segment of
-// another k or n waits for a policy of its own).
+// repairable reports whether seg's record is whole: a valid code (any
+// code: the policy judges each segment by its own) and a shard entry per
+// index.
 func (u *Upkeep) repairable(seg *meta.Segment) bool {
-	pc := u.pol.Config()
 	p := shard.Params{K: seg.K, N: seg.N, BlockSize: seg.BlockSize}
-	return seg.K == pc.K && seg.N == pc.N && len(seg.Shards) == seg.N && p.Validate() == nil
+	return len(seg.Shards) == seg.N && p.Validate() == nil
 }
 
 // repairOne rebuilds the shards remake of segment id and stores them on new

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"time"
 
 	"ishtar/gateway/upkeep/policy"
@@ -15,8 +16,12 @@ import (
 // `ishtar status` shows it.
 type Survey struct {
 	Time time.Time `json:"time"`
-	K    int       `json:"k"`
-	N    int       `json:"n"`
+	// K and N are the policy's code (the widest the owner's segments get).
+	K int `json:"k"`
+	N int `json:"n"`
+	// Codes counts the segments by their code, "k/n": a segment gets the
+	// wide code only once the network can place it.
+	Codes map[string]int64 `json:"codes"`
 	// Objects counts the objects by the healthy shards of their weakest
 	// segment (an object without segments, empty, counts under N).
 	Objects map[int]int64 `json:"objects"`
@@ -39,7 +44,7 @@ type Survey struct {
 
 // segmentState is the policy's view of a segment.
 func segmentState(seg *meta.Segment) policy.SegmentState {
-	st := policy.SegmentState{ID: policy.SegmentID(seg.ID)}
+	st := policy.SegmentState{ID: policy.SegmentID(seg.ID), K: seg.K, N: seg.N}
 	for i := range seg.Shards {
 		if seg.Shards[i].Stored() {
 			st.Shards = append(st.Shards, shardState(seg, i))
@@ -56,7 +61,7 @@ func segmentState(seg *meta.Segment) policy.SegmentState {
 func (u *Upkeep) Survey(ctx context.Context) (Survey, error) {
 	now := u.cfg.Now()
 	pc := u.pol.Config()
-	sv := Survey{Time: now, K: pc.K, N: pc.N, Objects: map[int]int64{}, Segments: map[int]int64{}, Upkeep: u.Stats()}
+	sv := Survey{Time: now, K: pc.K, N: pc.N, Codes: map[string]int64{}, Objects: map[int]int64{}, Segments: map[int]int64{}, Upkeep: u.Stats()}
 	peers := u.peers.States(now)
 	healthy := make(map[meta.SegmentID]int)
 	var after meta.SegmentID
@@ -74,6 +79,7 @@ func (u *Upkeep) Survey(ctx context.Context) (Survey, error) {
 			h := u.pol.Segment(now, segmentState(&segs[i]), peers)
 			healthy[segs[i].ID] = h.Healthy
 			sv.Segments[h.Healthy]++
+			sv.Codes[strconv.Itoa(segs[i].K)+"/"+strconv.Itoa(segs[i].N)]++
 			sv.LostShards += int64(h.Lost)
 			switch h.Status {
 			case policy.SegmentRepair:
@@ -148,6 +154,8 @@ type ShardView struct {
 type SegmentView struct {
 	ID      string      `json:"id"`
 	Size    int64       `json:"size"` // plaintext bytes
+	K       int         `json:"k"`
+	N       int         `json:"n"`
 	Healthy int         `json:"healthy"`
 	Status  string      `json:"status"` // ok, repair or waiting
 	Shards  []ShardView `json:"shards"`
@@ -155,9 +163,11 @@ type SegmentView struct {
 
 // ObjectView is an object's segments and their holders.
 type ObjectView struct {
-	Bucket   string        `json:"bucket"`
-	Key      string        `json:"key"`
-	Size     int64         `json:"size"`
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	// K and N are the code of its first segment found (the policy's if
+	// none is): one upload codes all its segments alike.
 	K        int           `json:"k"`
 	N        int           `json:"n"`
 	Segments []SegmentView `json:"segments"`
@@ -174,6 +184,7 @@ func (u *Upkeep) Object(bucket, key string, addr func(shard.PublicKey) string) (
 	pc := u.pol.Config()
 	v := ObjectView{Bucket: bucket, Key: key, Size: obj.Size, K: pc.K, N: pc.N, Segments: []SegmentView{}}
 	peers := u.peers.States(now)
+	coded := false
 	for _, ref := range obj.Segments {
 		seg, err := u.db.Segment(ref.ID)
 		if errors.Is(err, meta.ErrNotFound) {
@@ -184,7 +195,10 @@ func (u *Upkeep) Object(bucket, key string, addr func(shard.PublicKey) string) (
 			return v, err
 		}
 		h := u.pol.Segment(now, segmentState(&seg), peers)
-		sv := SegmentView{ID: hex.EncodeToString(ref.ID[:]), Size: ref.Size, Healthy: h.Healthy,
+		if !coded {
+			v.K, v.N, coded = seg.K, seg.N, true
+		}
+		sv := SegmentView{ID: hex.EncodeToString(ref.ID[:]), Size: ref.Size, K: seg.K, N: seg.N, Healthy: h.Healthy,
 			Status: [...]string{"ok", "repair", "waiting"}[min(int(h.Status), 2)], Shards: []ShardView{}}
 		for i := range seg.Shards {
 			if !seg.Shards[i].Stored() {

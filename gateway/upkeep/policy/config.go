@@ -13,10 +13,11 @@ import (
 // validates it.
 type Config struct {
 	// K and N are the erasure code: any K of a segment's N shards rebuild
-	// it (shard.Params).
+	// it (shard.Params). Segments of another code (SegmentState.K, N) are
+	// judged by their own, repaired at RepairThresholdFor(K, N).
 	K, N int
 
-	// RepairThreshold: a segment is repaired once its healthy shards fall
+	// RepairThreshold: a segment of the code K, N is repaired once its healthy shards fall
 	// to this many or fewer (default K plus half of N-K, rounded up, at
 	// most N-1: 4 for 3 of 5, 20 for 10 of 30; or K when N is K+1). A
 	// wide code repaired only at K+1 waits for K of K+1 holders to be
@@ -88,19 +89,22 @@ const SuspectSpeedup = 4
 // one is believed.
 const FailuresToLose = 2
 
-// Defaults returns the defaults for the network's default code
-// (shard.DefaultParams: 3 of 5).
+// Defaults returns the defaults for the network's code (shard.WideParams:
+// 10 of 30).
 func Defaults() Config {
-	p := shard.DefaultParams()
+	p := shard.WideParams()
 	return DefaultsFor(p.K, p.N)
 }
 
+// RepairThresholdFor is the default repair threshold of a K-of-N code: K
+// plus half of N-K, rounded up, at most N-1.
+func RepairThresholdFor(k, n int) int { return min(k+(n-k+1)/2, n-1) }
+
 // DefaultsFor returns the defaults for a K-of-N code.
 func DefaultsFor(k, n int) Config {
-	rt := min(k+(n-k+1)/2, n-1)
 	return Config{
 		K: k, N: n,
-		RepairThreshold:      rt,
+		RepairThreshold:      RepairThresholdFor(k, n),
 		OfflineGrace:         24 * time.Hour,
 		MaxProbes:            256,
 		AuditInterval:        14 * 24 * time.Hour,

@@ -11,7 +11,7 @@ func TestDefaults(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.K != 3 || c.N != 5 || c.RepairThreshold != 4 || c.MinAcks != 4 {
+	if c.K != 10 || c.N != 30 || c.RepairThreshold != 20 || c.MinAcks != 11 {
 		t.Fatalf("defaults %+v", c)
 	}
 	if c.OfflineGrace != 24*time.Hour || c.AuditInterval != 14*24*time.Hour || c.Lease != 90*24*time.Hour || c.RenewBefore != c.Lease/3 {
@@ -71,7 +71,7 @@ func TestValidate(t *testing.T) {
 		{"batch too big", func(c *Config) { c.RenewBatch = 4097 }, "RenewBatch 4097"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := Defaults()
+			c := DefaultsFor(3, 5)
 			tc.edit(&c)
 			err := c.Validate()
 			_, nerr := New(c)

@@ -12,7 +12,7 @@ import (
 // random source between rounds, gathers the state, and carries out what
 // the policy returns.
 func Example() {
-	p, err := policy.New(policy.Defaults())
+	p, err := policy.New(policy.DefaultsFor(3, 5))
 	if err != nil {
 		panic(err)
 	}

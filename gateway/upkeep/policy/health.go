@@ -61,6 +61,10 @@ type ShardState struct {
 // the caller drops it, and an index never stored has none.
 type SegmentState struct {
 	ID SegmentID
+	// K and N are its code; zero, or not a valid code: the policy's
+	// (Config.K, Config.N). A segment of another code than the policy's
+	// is repaired at RepairThresholdFor(K, N).
+	K, N int
 	// ShardSize is the size of each of its shards; zero: the largest
 	// Size of Shards.
 	ShardSize int64
@@ -284,12 +288,26 @@ func (s *indexSet) count() int {
 	return popcount(s[0]) + popcount(s[1]) + popcount(s[2]) + popcount(s[3])
 }
 
+// segCode is a segment's code and the healthy count it is repaired at.
+type segCode struct{ k, n, threshold int }
+
+// codeOf returns seg's code: the policy's for a segment of that code or
+// none (or an invalid one), else RepairThresholdFor's threshold.
+func (p Policy) codeOf(seg *SegmentState) segCode {
+	k, n := seg.K, seg.N
+	if k == p.c.K && n == p.c.N || k < 1 || n <= k || n > shard.MaxShards {
+		return segCode{p.c.K, p.c.N, p.c.RepairThreshold}
+	}
+	return segCode{k, n, RepairThresholdFor(k, n)}
+}
+
 // assess judges seg's shards; healthy and readable are the index sets.
 func (p Policy) assess(now time.Time, seg *SegmentState, cls *classes) (h SegmentHealth, healthy indexSet) {
+	c := p.codeOf(seg)
 	var readable, away indexSet
 	for i := range seg.Shards {
 		s := &seg.Shards[i]
-		if s.Index < 0 || s.Index >= p.c.N {
+		if s.Index < 0 || s.Index >= c.n {
 			continue // not a shard of this code: ignored
 		}
 		switch p.shardWith(now, s, cls.of(s.Holder)).Health {
@@ -307,11 +325,11 @@ func (p Policy) assess(now time.Time, seg *SegmentState, cls *classes) (h Segmen
 	h.Healthy = healthy.count()
 	h.Readable = readable.count()
 	h.Away = away.count()
-	h.Missing = p.c.N - h.Healthy
+	h.Missing = c.n - h.Healthy
 	switch {
-	case h.Healthy > p.c.RepairThreshold:
+	case h.Healthy > c.threshold:
 		h.Status = SegmentOK
-	case h.Readable >= p.c.K:
+	case h.Readable >= c.k:
 		h.Status = SegmentRepair
 	default:
 		h.Status = SegmentWaiting
@@ -332,7 +350,7 @@ func (p Policy) Segment(now time.Time, seg SegmentState, peers map[PeerID]PeerSt
 func (p Policy) MissingIndexes(now time.Time, seg SegmentState, peers map[PeerID]PeerState, dst []int) []int {
 	cls := p.holderClasses(now, peers)
 	_, healthy := p.assess(now, &seg, &cls)
-	return appendMissing(dst, &healthy, p.c.N)
+	return appendMissing(dst, &healthy, p.codeOf(&seg).n)
 }
 
 func appendMissing(dst []int, healthy *indexSet, n int) []int {

@@ -12,8 +12,9 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // testDefaults is Defaults with the one-hour offline grace the tests'
 // times were written for (the default is 24 h).
+// testDefaults is the defaults for 3 of 5 with a 1 h offline grace.
 func testDefaults() Config {
-	c := Defaults()
+	c := DefaultsFor(3, 5)
 	c.OfflineGrace = time.Hour
 	return c
 }

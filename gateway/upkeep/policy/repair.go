@@ -32,9 +32,13 @@ type RepairReport struct {
 }
 
 // RepairCost is what a repair making make shards of size shardSize
-// costs: K shards read, make written.
+// costs: K shards read, make written (K of the policy's code).
 func (p Policy) RepairCost(shardSize int64, make int) int64 {
-	return int64(p.c.K+make) * shardSize
+	return repairCost(p.c.K, shardSize, make)
+}
+
+func repairCost(k int, shardSize int64, make int) int64 {
+	return int64(k+make) * shardSize
 }
 
 // repairCand is a segment that needs repair, kept small: its index set
@@ -58,16 +62,17 @@ func (p Policy) PlanRepairs(now time.Time, segs []SegmentState, peers map[PeerID
 	cls := p.allClasses(now, peers)
 	for i := range segs {
 		h, _ := p.assess(now, &segs[i], &cls)
+		k := p.codeOf(&segs[i]).k
 		switch h.Status {
 		case SegmentOK:
 			rep.OK++
 		case SegmentWaiting:
 			rep.Waiting = append(rep.Waiting, segs[i].ID)
-			if h.Healthy < p.c.K {
+			if h.Healthy < k {
 				rep.Unrecoverable++
 			}
 		case SegmentRepair:
-			cands = append(cands, repairCand{pos: int32(i), margin: int16(h.Margin(p.c.K)), readable: int16(h.Readable)})
+			cands = append(cands, repairCand{pos: int32(i), margin: int16(h.Margin(k)), readable: int16(h.Readable)})
 		}
 	}
 	slices.SortFunc(cands, func(x, y repairCand) int {
@@ -91,12 +96,13 @@ func (p Policy) PlanRepairs(now time.Time, segs []SegmentState, peers map[PeerID
 		c := &cands[ci]
 		seg := &segs[c.pos]
 		h, healthy := p.assess(now, seg, &cls)
-		cost := p.RepairCost(shardSize(seg), h.Missing)
+		code := p.codeOf(seg)
+		cost := repairCost(code.k, shardSize(seg), h.Missing)
 		b.Tokens -= float64(cost)
 		plan = append(plan, Repair{
 			Segment: seg.ID,
 			Pos:     int(c.pos),
-			Make:    appendMissing(make([]int, 0, h.Missing), &healthy, p.c.N),
+			Make:    appendMissing(make([]int, 0, h.Missing), &healthy, code.n),
 			Margin:  int(c.margin),
 			Bytes:   cost,
 		})

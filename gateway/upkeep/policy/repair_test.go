@@ -201,3 +201,71 @@ func TestPlanRepairsInputOrder(t *testing.T) {
 		}
 	}
 }
+
+// A policy judges each segment by its own code: a 3-of-5 segment under a
+// 10-of-30 policy is repaired at 4 healthy shards and makes indexes below
+// 5, a 10-of-30 one at 20; an invalid code falls back to the policy's.
+func TestRepairMixedCodes(t *testing.T) {
+	c := DefaultsFor(10, 30)
+	c.OfflineGrace = time.Hour
+	p := mustNew(t, c)
+	now := t0.Add(2 * time.Hour)
+	peers := map[PeerID]PeerState{}
+	for i := range 200 {
+		peers[peerID(i)] = upPeer(i)
+	}
+	drop := func(seg SegmentState, lost ...int) SegmentState {
+		for _, i := range lost {
+			ps := peers[seg.Shards[i].Holder]
+			ps.Reachable, ps.OfflineSince = false, t0
+			peers[seg.Shards[i].Holder] = ps
+		}
+		return seg
+	}
+	small := segment(1, 0, 5, 1000)
+	small.K, small.N = 3, 5
+	wide := segment(2, 10, 30, 100)
+	wide.K, wide.N = 10, 30
+	smallOK := segment(3, 50, 5, 1000)
+	smallOK.K, smallOK.N = 3, 5
+	wideOK := segment(4, 60, 30, 100)
+	wideOK.K, wideOK.N = 10, 30
+	bogus := segment(5, 100, 30, 100)
+	bogus.K, bogus.N = 7, 300 // not a code: judged as 10 of 30
+	segs := []SegmentState{
+		drop(small, 1),                  // 4 healthy of 5: at its threshold
+		drop(wide, 0, 1, 2, 3, 4, 5, 6), // 23 of 30: above 20
+		smallOK,
+		drop(wideOK, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9), // 20 of 30: at 20
+		drop(bogus, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
+	}
+	if h := p.Segment(now, segs[0], peers); h.Status != SegmentRepair || h.Healthy != 4 || h.Missing != 1 {
+		t.Fatalf("3 of 5 with one lost: %+v", h)
+	}
+	if h := p.Segment(now, segs[2], peers); h.Status != SegmentOK || h.Missing != 0 {
+		t.Fatalf("3 of 5 whole: %+v", h)
+	}
+	if h := p.Segment(now, segs[1], peers); h.Status != SegmentOK || h.Missing != 7 {
+		t.Fatalf("10 of 30 with 7 lost: %+v", h)
+	}
+	plan, _, rep := p.PlanRepairs(now, segs, peers, Budget{Tokens: 1 << 40}, 0)
+	if rep.OK != 2 || len(plan) != 3 {
+		t.Fatalf("report %+v, plan %+v", rep, plan)
+	}
+	got := map[SegmentID]Repair{}
+	for _, r := range plan {
+		got[r.Segment] = r
+	}
+	if r := got[small.ID]; !slices.Equal(r.Make, []int{1}) || r.Margin != 1 || r.Bytes != 4*1000 {
+		t.Fatalf("3 of 5 repair %+v", r)
+	}
+	if r := got[wideOK.ID]; len(r.Make) != 10 || r.Make[9] != 9 || r.Margin != 10 || r.Bytes != 20*100 {
+		t.Fatalf("10 of 30 repair %+v", r)
+	}
+	if r := got[bogus.ID]; len(r.Make) != 11 || r.Margin != 9 {
+		t.Fatalf("invalid code repair %+v", r)
+	}
+	if m := p.MissingIndexes(now, segs[0], peers, nil); !slices.Equal(m, []int{1}) {
+		t.Fatalf("3 of 5 missing %v", m)
+	}
+}
