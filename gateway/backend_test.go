@@ -184,7 +184,7 @@ func TestOverwriteReleasesOldShards(t *testing.T) {
 	if n := tn.pendingReleases(); n != 0 {
 		t.Fatalf("%d releases left", n)
 	}
-	if got, want := tn.counter(meta.CounterStoredBytes), tn.g.expansion(100); got != want {
+	if got, want := tn.counter(meta.CounterStoredBytes), tn.g.expansion(tn.g.cfg.Params, 100); got != want {
 		t.Fatalf("stored bytes %d, want %d", got, want)
 	}
 	if got := tn.counter(meta.CounterLogicalBytes); got != 100 {

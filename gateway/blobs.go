@@ -24,7 +24,7 @@ func (g *Gateway) StoreBlob(ctx context.Context, data []byte) ([]meta.Segment, e
 	if err := g.randomBytes(object[:]); err != nil {
 		return nil, err
 	}
-	st, err := g.storeBody(ctx, bytes.NewReader(data), int64(len(data)), object, 0)
+	st, err := g.storeBody(ctx, g.code(int64(len(data))), bytes.NewReader(data), int64(len(data)), object, 0)
 	if err != nil {
 		return nil, err
 	}

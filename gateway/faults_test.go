@@ -285,7 +285,7 @@ func TestOrphansReleasedAtStart(t *testing.T) {
 	crashed := tn.g
 	done := make(chan error, 1)
 	go func() {
-		_, err := crashed.storeBody(context.Background(), body, 3*seg, [16]byte{1}, 0)
+		_, err := crashed.storeBody(context.Background(), crashed.cfg.primary(), body, 3*seg, [16]byte{1}, 0)
 		done <- err
 	}()
 	<-body.reached
@@ -413,7 +413,7 @@ func TestMinAcksBelowN(t *testing.T) {
 		}
 	}
 	// The missing shard counts for neither quota nor reads.
-	if got, want := tn.counter(meta.CounterStoredBytes), tn.g.expansion(int64(len(data)))*4/5; got != want {
+	if got, want := tn.counter(meta.CounterStoredBytes), tn.g.expansion(tn.g.cfg.Params, int64(len(data)))*4/5; got != want {
 		t.Fatalf("stored bytes %d, want %d", got, want)
 	}
 	// Peer 1 holds nothing; with peer 3 away too, three shards are left.

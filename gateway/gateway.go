@@ -21,14 +21,23 @@ var _ s3api.Backend = (*Gateway)(nil)
 // Config are the gateway's settings. The zero value of every field means
 // its default (see Defaults), except the booleans, Self and InlineMax.
 type Config struct {
-	Params      shard.Params // K, N, BlockSize; default 3, 5, 64 KiB
-	SegmentSize int64        // plaintext bytes per segment; default 16 MiB
+	// Params is the erasure code of new segments and the block size of
+	// all: any K of a segment's N shards rebuild it. Left zero, it is 10
+	// of 30 (shard.WideParams), with Fallback 3 of 5.
+	Params shard.Params
+	// Fallback is the code (K, N) of a new segment while fewer than
+	// Params.N places (address blocks with AddressDiversity) have room
+	// for its shards, if it has fewer shards than Params; zero: none, a
+	// segment always gets Params. It asks as many acknowledgements
+	// beyond K as MinAcks does, at most its N.
+	Fallback    shard.Params
+	SegmentSize int64 // plaintext bytes per segment; default 16 MiB
 	// Concurrency bounds the segments in flight across all uploads and
 	// reads: memory is about Concurrency x (2.7 x SegmentSize) at most.
 	// Default 4.
 	Concurrency int
-	// MinAcks is the number of shards that must be acknowledged for a
-	// segment to count as stored; default N.
+	// MinAcks is the number of shards of Params that must be
+	// acknowledged for a segment to count as stored; default N.
 	MinAcks int
 	// Capacity is what the owner's node offers: the bytes stored on the
 	// network after erasure expansion may not exceed it. <= 0: no limit.
@@ -87,9 +96,21 @@ const (
 // Defaults fills in the zero fields; those of the segment store are
 // segstore's defaults.
 func (c *Config) Defaults() {
+	if c.Params.K == 0 && c.Params.N == 0 {
+		wide, small := shard.WideParams(), shard.DefaultParams()
+		c.Params.K, c.Params.N = wide.K, wide.N
+		if c.Fallback.K == 0 && c.Fallback.N == 0 {
+			c.Fallback.K, c.Fallback.N = small.K, small.N
+		}
+	}
+	setDefault(&c.Params.BlockSize, shard.DefaultBlockSize)
+	if c.Fallback.N > 0 {
+		c.Fallback.BlockSize = c.Params.BlockSize
+	}
+	setDefault(&c.MinAcks, c.Params.N)
 	sc := c.storeConfig()
 	sc.Defaults()
-	c.Params, c.MinAcks, c.Lease, c.HedgeAfter, c.RequestTimeout = sc.Params, sc.MinAcks, sc.Lease, sc.HedgeAfter, sc.RequestTimeout
+	c.Lease, c.HedgeAfter, c.RequestTimeout = sc.Lease, sc.HedgeAfter, sc.RequestTimeout
 	c.PutAttempts, c.Backoff, c.BackoffMax, c.FullHold, c.BusyMax = sc.PutAttempts, sc.Backoff, sc.BackoffMax, sc.FullHold, sc.BusyMax
 	setDefault(&c.SegmentSize, 16<<20)
 	setDefault(&c.Concurrency, 4)
@@ -98,7 +119,7 @@ func (c *Config) Defaults() {
 
 // storeConfig is the segment store's part of c.
 func (c *Config) storeConfig() segstore.Config {
-	return segstore.Config{Params: c.Params, MinAcks: c.MinAcks, Lease: c.Lease, HedgeAfter: c.HedgeAfter,
+	return segstore.Config{Lease: c.Lease, HedgeAfter: c.HedgeAfter,
 		RequestTimeout: c.RequestTimeout, AddressDiversity: c.AddressDiversity, Self: c.Self, AllowSelf: c.AllowSelf,
 		PutAttempts: c.PutAttempts, Backoff: c.Backoff, BackoffMax: c.BackoffMax, FullHold: c.FullHold, BusyMax: c.BusyMax}
 }
@@ -118,8 +139,13 @@ const (
 
 // Validate checks a Config after Defaults.
 func (c Config) Validate() error {
-	if err := c.Params.Validate(); err != nil {
+	if err := c.primary().Validate(); err != nil {
 		return fmt.Errorf("gateway: config: %w", err)
+	}
+	if c.Fallback != (shard.Params{}) {
+		if err := c.Fallback.Validate(); err != nil {
+			return fmt.Errorf("gateway: config: fallback: %w", err)
+		}
 	}
 	switch {
 	case c.SegmentSize < MinSegmentSize || c.SegmentSize > MaxSegmentSize:
@@ -178,13 +204,13 @@ func New(cfg Config, db *meta.DB, owner shard.OwnerKeys, dir segstore.Directory,
 		log:     log,
 		rand:    rand.Reader,
 		now:     time.Now,
-		sem:     newSemaphore(int64(cfg.Concurrency) * segmentWeight(cfg.Params, cfg.SegmentSize)),
+		sem:     newSemaphore(int64(cfg.Concurrency) * cfg.maxWeight()),
 		wake:    make(chan struct{}, 1),
 	}
 	sc := cfg.storeConfig()
 	sc.Owner, sc.Directory, sc.Log = owner, dir, log
 	sc.Now = func() time.Time { return g.now() }
-	sc.IdleBuffers = int64(cfg.Concurrency) * segmentWeight(cfg.Params, cfg.SegmentSize)
+	sc.IdleBuffers = int64(cfg.Concurrency) * cfg.maxWeight()
 	var err error
 	if g.store, err = segstore.New(sc); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -199,10 +225,67 @@ func New(cfg Config, db *meta.DB, owner shard.OwnerKeys, dir segstore.Directory,
 	return g, nil
 }
 
+// primary is the code of Params.
+func (c *Config) primary() segstore.Code {
+	return segstore.Code{Params: c.Params, MinAcks: c.MinAcks}
+}
+
+// fallback is the code of Fallback, if it is set and smaller than Params.
+func (c *Config) fallback() (segstore.Code, bool) {
+	f := c.Fallback
+	if f.N == 0 || f.N >= c.Params.N {
+		return segstore.Code{}, false
+	}
+	return segstore.Code{Params: f, MinAcks: min(f.K+c.MinAcks-c.Params.K, f.N)}, true
+}
+
+// MinN is the fewest shards a new segment has, after Defaults: the
+// fallback's N if there is one, else Params.N. A network with fewer
+// places than this stores nothing.
+func (c Config) MinN() int {
+	if f, ok := c.fallback(); ok {
+		return f.N
+	}
+	return c.Params.N
+}
+
+// code returns the code of the segments of a new upload of size bytes (-1:
+// unknown): Params while the directory has Params.N places with room for
+// its shards, else the fallback.
+func (g *Gateway) code(size int64) segstore.Code {
+	c := g.cfg.primary()
+	f, ok := g.cfg.fallback()
+	if !ok {
+		return c
+	}
+	plain := g.cfg.SegmentSize
+	if size >= 0 {
+		plain = min(plain, size)
+	}
+	if g.store.Groups(shard.ShardSize(c.Params, shard.SealedSize(plain, c.BlockSize))) >= c.N {
+		return c
+	}
+	return f
+}
+
+// Code is the code the next segment of size bytes would get (see
+// Config.Fallback).
+func (g *Gateway) Code(size int64) shard.Params { return g.code(size).Params }
+
 // segmentWeight is the memory one segment of plainSize bytes takes in
 // flight: its plaintext and its encoded shards.
 func segmentWeight(p shard.Params, plainSize int64) int64 {
 	return plainSize + shard.EncodedSize(p, shard.SealedSize(plainSize, p.BlockSize))
+}
+
+// maxWeight is the memory of a whole segment in flight, of the code that
+// expands it most.
+func (c *Config) maxWeight() int64 {
+	w := segmentWeight(c.Params, c.SegmentSize)
+	if f, ok := c.fallback(); ok {
+		w = max(w, segmentWeight(f.Params, c.SegmentSize))
+	}
+	return w
 }
 
 // randomBytes fills b from the gateway's randomness.

@@ -19,15 +19,16 @@ func TestConfig(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Params != shard.DefaultParams() || c.SegmentSize != 16<<20 || c.MinAcks != 5 || c.Concurrency != 4 ||
+	if c.Params != shard.WideParams() || c.Fallback != shard.DefaultParams() || c.SegmentSize != 16<<20 || c.MinAcks != 30 || c.Concurrency != 4 ||
 		c.Lease != 90*24*time.Hour || c.HedgeAfter != 250*time.Millisecond || c.ReleaseDelay != time.Minute {
 		t.Fatalf("defaults %+v", c)
 	}
 	for name, mod := range map[string]func(*Config){
-		"k>=n":          func(c *Config) { c.Params.K = 5 },
+		"k>=n":          func(c *Config) { c.Params.K = 30 },
+		"fallback k>=n": func(c *Config) { c.Fallback.K = 5 },
 		"small segment": func(c *Config) { c.SegmentSize = 100 },
 		"acks<k":        func(c *Config) { c.MinAcks = 2 },
-		"acks>n":        func(c *Config) { c.MinAcks = 6 },
+		"acks>n":        func(c *Config) { c.MinAcks = 31 },
 		"concurrency":   func(c *Config) { c.Concurrency = -1 },
 		"backoff":       func(c *Config) { c.BackoffMax = time.Millisecond },
 		"attempts":      func(c *Config) { c.PutAttempts = -2 },

@@ -33,9 +33,10 @@ type testNet struct {
 	skew   atomic.Int64 // added to the gateway's clock
 }
 
-// testConfig keeps tests fast: small segments, quick hedging.
+// testConfig keeps tests fast: small segments, quick hedging; 3 of 5
+// always, unless a test asks for another code.
 func testConfig() Config {
-	return Config{SegmentSize: 256 << 10, HedgeAfter: 5 * time.Second, RequestTimeout: time.Minute}
+	return Config{Params: shard.DefaultParams(), SegmentSize: 256 << 10, HedgeAfter: 5 * time.Second, RequestTimeout: time.Minute}
 }
 
 // newNet starts a gateway over n fake peers with an in-memory catalog.

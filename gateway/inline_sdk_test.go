@@ -179,7 +179,7 @@ func TestInlineThroughS3API(t *testing.T) {
 	if n := tn.peerCalls() - before; n != 0 {
 		t.Fatalf("inline objects made %d peer calls", n)
 	}
-	tn.wantCounters(1, int64(len(over)), tn.g.expansion(int64(len(over))), 0)
+	tn.wantCounters(1, int64(len(over)), tn.g.expansion(tn.g.cfg.Params, int64(len(over))), 0)
 	if got, _, err := get("over", nil); err != nil || !bytes.Equal(got, over) {
 		t.Fatalf("the object over the limit: %v", err)
 	}

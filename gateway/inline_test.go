@@ -155,7 +155,7 @@ func TestInlineBoundary(t *testing.T) {
 			if got := tn.get("b", "k"); !bytes.Equal(got, data) {
 				t.Fatal("wrong bytes")
 			}
-			stored, inline := tn.g.expansion(int64(c.size)), int64(0)
+			stored, inline := tn.g.expansion(tn.g.cfg.Params, int64(c.size)), int64(0)
 			if c.inline {
 				stored, inline = 0, tn.sealed(c.size)
 				if n := tn.peerCalls(); n != 0 {
@@ -248,7 +248,7 @@ func TestInlineOverwrite(t *testing.T) {
 	if n := tn.pendingReleases(); n != 0 {
 		t.Fatalf("replacing an inline object queued %d releases", n)
 	}
-	tn.wantCounters(1, int64(len(big)), tn.g.expansion(int64(len(big))), 0)
+	tn.wantCounters(1, int64(len(big)), tn.g.expansion(tn.g.cfg.Params, int64(len(big))), 0)
 
 	tn.put("b", "k", small) // and inline over inline
 	tn.put("b", "k", big[:DefaultInlineMax])
@@ -328,7 +328,7 @@ func TestInlineCopy(t *testing.T) {
 	if obj := tn.object("b", "to-peers"); obj.ETag != md5hex(data) || obj.ChecksumValue != "AAAAAA==" {
 		t.Fatalf("copy on peers: %+v", obj)
 	}
-	tn.wantCounters(4, 4*3000, tn.g.expansion(3000), 3*tn.sealed(3000))
+	tn.wantCounters(4, 4*3000, tn.g.expansion(tn.g.cfg.Params, 3000), 3*tn.sealed(3000))
 
 	// A small object on peers is copied by reference, whatever InlineMax.
 	tn.cfg.InlineMax = 0

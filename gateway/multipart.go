@@ -86,16 +86,17 @@ func (g *Gateway) uploadPart(ctx context.Context, in s3api.UploadPartInput) (s3a
 	if _, err := getUpload(g.db, in.Bucket, in.Key, id); err != nil {
 		return s3api.PartInfo{}, err
 	}
+	code := g.code(in.Size)
 	var need int64 // a body of unknown size reserves segment by segment
 	if in.Size >= 0 {
-		need = g.expansion(in.Size)
+		need = g.expansion(code.Params, in.Size)
 	}
 	unreserve, err := g.reserve(need)
 	if err != nil {
 		return s3api.PartInfo{}, err
 	}
 	defer unreserve()
-	st, err := g.storeBody(ctx, in.Body, in.Size, id, uint64(in.PartNumber)<<32)
+	st, err := g.storeBody(ctx, code, in.Body, in.Size, id, uint64(in.PartNumber)<<32)
 	if err != nil {
 		return s3api.PartInfo{}, err
 	}

@@ -133,7 +133,7 @@ func TestMultipart(t *testing.T) {
 	if held := tn.held(); len(held) != len(objShards) {
 		t.Fatalf("%d shards held, the object has %d", len(held), len(objShards))
 	}
-	if got, want := tn.counter(meta.CounterStoredBytes), tn.g.expansion(int64(len(p1)))+tn.g.expansion(int64(len(p2))); got != want {
+	if got, want := tn.counter(meta.CounterStoredBytes), tn.g.expansion(tn.g.cfg.Params, int64(len(p1)))+tn.g.expansion(tn.g.cfg.Params, int64(len(p2))); got != want {
 		t.Fatalf("stored bytes %d, want %d", got, want)
 	}
 	// Overwriting the object by a single PUT releases the parts' shards

@@ -185,12 +185,13 @@ func (g *Gateway) putObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 		return s3api.PutObjectOutput{}, err
 	}
 	inline := g.inlines(size)
+	code := g.code(size)
 	var need int64 // a body of unknown size reserves segment by segment
 	switch {
 	case inline:
 		need = shard.SealedSize(size, g.cfg.Params.BlockSize)
 	case size >= 0:
-		need = g.expansion(size)
+		need = g.expansion(code.Params, size)
 	}
 	unreserve, err := g.reserve(need)
 	if err != nil {
@@ -204,7 +205,7 @@ func (g *Gateway) putObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 	} else {
 		var object [16]byte
 		if err = g.randomBytes(object[:]); err == nil {
-			st, err = g.storeBody(ctx, body, size, object, 0)
+			st, err = g.storeBody(ctx, code, body, size, object, 0)
 		}
 	}
 	if err != nil {
@@ -402,7 +403,8 @@ func (g *Gateway) copyToPeers(ctx context.Context, o meta.Object) (meta.Object, 
 	if err != nil {
 		return o, err
 	}
-	unreserve, err := g.reserve(g.expansion(o.Size))
+	code := g.code(o.Size)
+	unreserve, err := g.reserve(g.expansion(code.Params, o.Size))
 	if err != nil {
 		return o, err
 	}
@@ -411,7 +413,7 @@ func (g *Gateway) copyToPeers(ctx context.Context, o meta.Object) (meta.Object, 
 	if err := g.randomBytes(object[:]); err != nil {
 		return o, err
 	}
-	st, err := g.storeBody(ctx, bytes.NewReader(plain), o.Size, object, 0)
+	st, err := g.storeBody(ctx, code, bytes.NewReader(plain), o.Size, object, 0)
 	if err != nil {
 		return o, err
 	}

@@ -46,7 +46,7 @@ func TestRoundTripSizes(t *testing.T) {
 	}
 	var exp int64
 	for _, n := range sizes {
-		exp += tn.g.expansion(int64(n))
+		exp += tn.g.expansion(tn.g.cfg.Params, int64(n))
 	}
 	if got := tn.counter(meta.CounterStoredBytes); got != exp {
 		t.Fatalf("stored bytes %d, want %d", got, exp)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"sync"
 
+	"ishtar/gateway/segstore"
 	"ishtar/meta"
 	"ishtar/s3api"
 	"ishtar/shard"
@@ -58,9 +59,9 @@ func storedBytes(seg meta.Segment) int64 {
 }
 
 // expansion returns the bytes an upload of size bytes stores on the
-// network: N shards of every segment.
-func (g *Gateway) expansion(size int64) int64 {
-	p, seg := g.cfg.Params, g.cfg.SegmentSize
+// network in code p: N shards of every segment.
+func (g *Gateway) expansion(p shard.Params, size int64) int64 {
+	seg := g.cfg.SegmentSize
 	per := func(n int64) int64 { return shard.EncodedSize(p, shard.SealedSize(n, p.BlockSize)) }
 	total := size / seg * per(seg)
 	if rest := size % seg; rest > 0 || size == 0 {
@@ -113,6 +114,7 @@ func (g *Gateway) reserve(need int64) (func(), error) {
 // of one upload are stored at once; the gateway's semaphore bounds all.
 type upload struct {
 	g       *Gateway
+	code    segstore.Code // of every segment
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	batch   [16]byte // first 16 bytes of the segment IDs
@@ -138,14 +140,15 @@ const uploadDepth = 2
 const parallelHashMin = 256 << 10
 
 // storeBody stores exactly size bytes of body, then checks that body ends
-// (io.EOF, or the integrity error it returns instead), as segments sealed
-// under a new data key in SegmentContext object, numbered from base. A
+// (io.EOF, or the integrity error it returns instead), as segments in
+// code c sealed under a new data key in SegmentContext object, numbered
+// from base. A
 // size of -1 stores body up to its end, a segment at a time, reserving
 // quota for each segment read before it is sent (the caller reserved
 // none): memory stays bounded by the segment size as for a known size. On error everything it
 // sent is queued for release.
-func (g *Gateway) storeBody(ctx context.Context, body io.Reader, size int64, object [16]byte, base uint64) (*stored, error) {
-	u := &upload{g: g, object: object, base: base, md5: md5.New(), depth: make(chan struct{}, uploadDepth)}
+func (g *Gateway) storeBody(ctx context.Context, c segstore.Code, body io.Reader, size int64, object [16]byte, base uint64) (*stored, error) {
+	u := &upload{g: g, code: c, object: object, base: base, md5: md5.New(), depth: make(chan struct{}, uploadDepth)}
 	u.ctx, u.cancel = context.WithCancelCause(ctx)
 	defer u.cancel(nil)
 	if err := g.randomBytes(u.batch[:]); err != nil {
@@ -233,7 +236,7 @@ func expectEOF(body io.Reader) error {
 // after the first is not stored. got is the number of bytes read.
 func (u *upload) next(i int, n int64, exact bool, body io.Reader) (got int64, end bool, err error) {
 	g := u.g
-	weight := segmentWeight(g.cfg.Params, n)
+	weight := segmentWeight(u.code.Params, n)
 	if err := g.sem.acquire(u.ctx, weight); err != nil {
 		return 0, false, err
 	}
@@ -262,7 +265,7 @@ func (u *upload) next(i int, n int64, exact bool, body io.Reader) (got int64, en
 	}
 	if !exact {
 		// The quota of what was read, before any of it is sent.
-		unreserve, err := g.reserve(g.expansion(n))
+		unreserve, err := g.reserve(g.expansion(u.code.Params, n))
 		if err != nil {
 			g.store.PutBuffer(buf)
 			done()
@@ -281,9 +284,10 @@ func (u *upload) next(i int, n int64, exact bool, body io.Reader) (got int64, en
 		done()
 		return 0, false, err
 	}
-	sealedLen := shard.SealedSize(n, g.cfg.Params.BlockSize)
-	enc := g.store.Buffer(int(shard.EncodedSize(g.cfg.Params, sealedLen)))
-	c := shard.NewSegmentCipher(u.dk, sctx, g.cfg.Params.BlockSize)
+	p := u.code.Params
+	sealedLen := shard.SealedSize(n, p.BlockSize)
+	enc := g.store.Buffer(int(shard.EncodedSize(p, sealedLen)))
+	c := shard.NewSegmentCipher(u.dk, sctx, p.BlockSize)
 	if n >= parallelHashMin {
 		hashed := make(chan struct{})
 		go func() { u.md5.Write(plain); close(hashed) }()
@@ -321,14 +325,14 @@ func (u *upload) store(i int, enc []byte, sctx shard.SegmentContext, plainLen, s
 	if err := u.ctx.Err(); err != nil {
 		return context.Cause(u.ctx)
 	}
-	p := g.cfg.Params
+	p := u.code.Params
 	seg := meta.Segment{
 		ID: segmentID(u.batch, sctx.Segment), Object: sctx.Object, Number: sctx.Segment, Salt: sctx.Salt,
 		WrappedKey: u.wrapped, PlainSize: plainLen, SealedSize: sealedLen,
 		K: p.K, N: p.N, BlockSize: p.BlockSize, Refs: 1,
 	}
 	created, journaled := g.now().UnixNano(), false
-	shards, failed, err := g.store.Put(u.ctx, seg.ID, enc, sealedLen, func(pending []meta.PendingShard) error {
+	shards, failed, err := g.store.Put(u.ctx, seg.ID, u.code, enc, sealedLen, func(pending []meta.PendingShard) error {
 		if err := g.writeJournal(meta.Journal{Segment: seg.ID, Created: created, Shards: pending}); err != nil {
 			return err
 		}

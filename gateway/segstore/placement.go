@@ -141,3 +141,23 @@ func (pl *placer) next(index int, failed PeerInfo, again bool) (PeerInfo, bool) 
 	}
 	return pl.take(i), true
 }
+
+// Groups returns how many distinct places the directory offers a shard of
+// size bytes now: address blocks with AddressDiversity, else peers; never
+// Self unless AllowSelf, and no peer known to lack the room. A segment of
+// N shards needs N of them; the gateway picks a segment's code by it.
+func (s *Store) Groups(size int64) int {
+	pl := s.newPlacer(meta.SegmentID{}, size)
+	groups := make(map[string]bool, len(pl.cands))
+	for _, c := range pl.cands {
+		if s.health.standing(c.info, size) == NoRoom {
+			continue
+		}
+		g := c.group
+		if !s.cfg.AddressDiversity {
+			g = string(c.info.ID[:])
+		}
+		groups[g] = true
+	}
+	return len(groups)
+}

@@ -31,6 +31,9 @@ func placementStore(t *testing.T, peers []PeerInfo, mod func(*Config)) *Store {
 	return store
 }
 
+// testCode is the code the tests put segments in.
+var testCode = Code{Params: shard.DefaultParams(), MinAcks: 5}
+
 // testConfig keeps tests fast: quick hedging.
 func testConfig() Config {
 	return Config{HedgeAfter: 5 * time.Second, RequestTimeout: time.Minute}
@@ -57,11 +60,11 @@ func segKey(i int) meta.SegmentID {
 // testShardSize is the shard size placement tests place.
 const testShardSize = 100 << 10
 
-// place picks all N shards of a segment.
+// place picks the 5 shards of a 3-of-5 segment.
 func place(store *Store, seg meta.SegmentID) []PeerInfo {
 	pl := store.newPlacer(seg, testShardSize)
 	var out []PeerInfo
-	for i := range store.cfg.Params.N {
+	for i := range testCode.N {
 		if p, ok := pl.pick(i); ok {
 			out = append(out, p)
 		}
@@ -110,7 +113,7 @@ func TestPlacementWeights(t *testing.T) {
 		}
 		return 100 << 30
 	})
-	store := placementStore(t, peers, func(c *Config) { c.Params.K, c.Params.N, c.MinAcks = 1, 2, 1 })
+	store := placementStore(t, peers, nil)
 	const n = 4000
 	first := 0
 	for s := range n {
@@ -181,7 +184,7 @@ func TestPlacementExclusions(t *testing.T) {
 // its reputation, and still every shard it is needed for.
 func TestPlacementReputation(t *testing.T) {
 	peers := somePeers(10, distinctAddr, noFree)
-	store := placementStore(t, peers, func(c *Config) { c.Params.K, c.Params.N, c.MinAcks = 1, 2, 1 })
+	store := placementStore(t, peers, nil)
 	for range 3 {
 		store.health.lied(peers[0].ID, errors.New("test: lied"))
 	}
@@ -244,6 +247,36 @@ func TestPlacementDiversity(t *testing.T) {
 	store = placementStore(t, infos[:10], func(c *Config) { c.AddressDiversity = true })
 	if n := len(place(store, segKey(0))); n != 2 {
 		t.Fatalf("two blocks gave %d peers", n)
+	}
+}
+
+// Groups counts the places a shard can go: address blocks with
+// diversity, peers without; not Self, not a peer known to lack the room,
+// not an unplaceable one.
+func TestPlacementGroups(t *testing.T) {
+	addrs := []string{
+		"http://192.168.1.10:7000", "http://192.168.1.11:7000", // one /24
+		"http://[2001:db8:0:1::10]:7000", "http://[2001:db8:0:1::11]:7000", // one /64
+		"http://10.0.0.1:7000", "http://10.0.1.1:7000", "http://10.0.2.1:7000", "http://10.0.3.1:7000",
+	}
+	infos := somePeers(len(addrs), func(i int) string { return addrs[i] }, func(i int) int64 {
+		if i == 7 {
+			return testShardSize - 1 // too little room
+		}
+		return 1 << 30
+	})
+	infos[6].Unplaceable = true
+	self := infos[5].ID
+	diverse := placementStore(t, infos, func(c *Config) { c.AddressDiversity, c.Self = true, self })
+	if n := diverse.Groups(testShardSize); n != 3 { // 192.168.1/24, 2001:db8:0:1::/64, 10.0.0.1
+		t.Fatalf("with diversity: %d groups, want 3", n)
+	}
+	if n := diverse.Groups(testShardSize - 1); n != 4 { // 10.0.3.1 has room for it
+		t.Fatalf("smaller shard: %d groups, want 4", n)
+	}
+	flat := placementStore(t, infos, func(c *Config) { c.Self, c.AllowSelf = self, true })
+	if n := flat.Groups(testShardSize); n != 6 { // all but the unplaceable and the full
+		t.Fatalf("without diversity: %d groups, want 6", n)
 	}
 }
 

@@ -23,24 +23,45 @@ const parallelHashMin = 256 << 10
 // peer, never concurrently for one segment; it must not keep the slice.
 type JournalFunc func(pending []meta.PendingShard) error
 
+// Code is how one segment is coded and when it counts as stored.
+type Code struct {
+	shard.Params
+	// MinAcks is the number of its shards that must be acknowledged for
+	// it to count as stored: K to N.
+	MinAcks int
+}
+
+// Validate checks the params and K <= MinAcks <= N.
+func (c Code) Validate() error {
+	if err := c.Params.Validate(); err != nil {
+		return err
+	}
+	if c.MinAcks < c.K || c.MinAcks > c.N {
+		return fmt.Errorf("min acks %d not in [k=%d, n=%d]", c.MinAcks, c.K, c.N)
+	}
+	return nil
+}
+
 // Put erasure-codes the sealed segment held in the first sealedLen bytes
-// of enc, in place (enc is shard.EncodedSize(Params, sealedLen) long, its
-// contents afterwards the shards), and stores the N shards on N distinct
-// peers in parallel (see placer), retrying a failed shard on the
-// next-best peer. It returns the shard records, by index, each with its
-// checked receipt (a shard no peer stored has a zero record), and the
-// failed attempts, for the caller to release. Fewer than MinAcks
-// acknowledged shards is ErrTooFewPeers; the shards sent are then still
-// in failed or among the records. seg is the segment's ID, which
-// placement hashes.
-func (s *Store) Put(ctx context.Context, seg meta.SegmentID, enc []byte, sealedLen int64, journal JournalFunc) ([]meta.SegmentShard, []meta.PendingShard, error) {
-	p := s.cfg.Params
-	shards, err := shard.EncodeInPlace(p, enc, sealedLen)
+// of enc with code c, in place (enc is shard.EncodedSize(c.Params,
+// sealedLen) long, its contents afterwards the shards), and stores the N
+// shards on N distinct peers in parallel (see placer), retrying a failed
+// shard on the next-best peer. It returns the shard records, by index,
+// each with its checked receipt (a shard no peer stored has a zero
+// record), and the failed attempts, for the caller to release. Fewer than
+// c.MinAcks acknowledged shards is ErrTooFewPeers; the shards sent are
+// then still in failed or among the records. seg is the segment's ID,
+// which placement hashes.
+func (s *Store) Put(ctx context.Context, seg meta.SegmentID, c Code, enc []byte, sealedLen int64, journal JournalFunc) ([]meta.SegmentShard, []meta.PendingShard, error) {
+	if err := c.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("segstore: %w", err)
+	}
+	shards, err := shard.EncodeInPlace(c.Params, enc, sealedLen)
 	if err != nil {
 		return nil, nil, fmt.Errorf("segstore: %w", err)
 	}
-	recs := make([]meta.SegmentShard, p.N)
-	failed, err := s.putSegment(ctx, seg, recs, shards, shardIDs(shards, p.BlockSize), journal)
+	recs := make([]meta.SegmentShard, c.N)
+	failed, err := s.putSegment(ctx, seg, c.MinAcks, recs, shards, shardIDs(shards, c.BlockSize), journal)
 	return recs, failed, err
 }
 
@@ -80,9 +101,9 @@ type segmentPut struct {
 // putSegment stores the N shards of segment seg on N distinct peers in
 // parallel, retrying a failed shard on the next-best peer, and fills recs
 // with the checked receipts. The journal names every shard sent before it
-// is. It returns the failed attempts, to be released; fewer than MinAcks
+// is. It returns the failed attempts, to be released; fewer than minAcks
 // acknowledged shards is ErrTooFewPeers.
-func (s *Store) putSegment(ctx context.Context, seg meta.SegmentID, recs []meta.SegmentShard, shards [][]byte, ids []shard.ID,
+func (s *Store) putSegment(ctx context.Context, seg meta.SegmentID, minAcks int, recs []meta.SegmentShard, shards [][]byte, ids []shard.ID,
 	journal JournalFunc) ([]meta.PendingShard, error) {
 	size := int64(len(shards[0]))
 	sp := &segmentPut{s: s, recs: recs, shards: shards, ids: ids, pl: s.newPlacer(seg, size), journal: journal}
@@ -93,8 +114,8 @@ func (s *Store) putSegment(ctx context.Context, seg meta.SegmentID, recs []meta.
 			sp.pending = append(sp.pending, meta.PendingShard{Shard: ids[i], Node: t.ID, Size: size})
 		}
 	}
-	if n := len(sp.pending); n < s.cfg.MinAcks {
-		return nil, fmt.Errorf("%w: %d usable peers for %d shards (%d needed)", ErrTooFewPeers, n, len(shards), s.cfg.MinAcks)
+	if n := len(sp.pending); n < minAcks {
+		return nil, fmt.Errorf("%w: %d usable peers for %d shards (%d needed)", ErrTooFewPeers, n, len(shards), minAcks)
 	}
 	if err := journal(sp.pending); err != nil {
 		return nil, err
@@ -112,12 +133,12 @@ func (s *Store) putSegment(ctx context.Context, seg meta.SegmentID, recs []meta.
 			acks++
 		}
 	}
-	if acks < s.cfg.MinAcks {
+	if acks < minAcks {
 		if err := ctx.Err(); err != nil {
 			return sp.failed, context.Cause(ctx)
 		}
 		return sp.failed, fmt.Errorf("%w: %d of %d shards stored, %d needed: %w",
-			ErrTooFewPeers, acks, len(shards), s.cfg.MinAcks, errors.Join(sp.errs...))
+			ErrTooFewPeers, acks, len(shards), minAcks, errors.Join(sp.errs...))
 	}
 	return sp.failed, nil
 }

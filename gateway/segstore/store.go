@@ -21,10 +21,6 @@ type Config struct {
 	// Now is the store's clock; default time.Now.
 	Now func() time.Time
 
-	Params shard.Params // K, N, BlockSize of the segments Put stores; default 3, 5, 64 KiB
-	// MinAcks is the number of shards that must be acknowledged for a
-	// segment to count as stored; default N.
-	MinAcks int
 	// Lease is the lease length put in store grants; default 90 days.
 	Lease time.Duration
 	// HedgeAfter is how late a data shard may be before parity is fetched
@@ -62,17 +58,9 @@ type Config struct {
 
 // Defaults fills in the zero fields.
 func (c *Config) Defaults() {
-	def := shard.DefaultParams()
-	if c.Params.K == 0 && c.Params.N == 0 {
-		c.Params.K, c.Params.N = def.K, def.N
-	}
-	if c.Params.BlockSize == 0 {
-		c.Params.BlockSize = def.BlockSize
-	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	setDefault(&c.MinAcks, c.Params.N)
 	setDefault(&c.Lease, 90*24*time.Hour)
 	setDefault(&c.HedgeAfter, 250*time.Millisecond)
 	setDefault(&c.RequestTimeout, 30*time.Second)
@@ -92,12 +80,7 @@ func setDefault[T int | int64 | time.Duration](v *T, def T) {
 // Validate checks a Config after Defaults; its messages begin with
 // "config:", for the caller to name its part.
 func (c Config) Validate() error {
-	if err := c.Params.Validate(); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
 	switch {
-	case c.MinAcks < c.Params.K || c.MinAcks > c.Params.N:
-		return fmt.Errorf("config: min acks %d not in [k=%d, n=%d]", c.MinAcks, c.Params.K, c.Params.N)
 	case c.Lease <= 0 || c.HedgeAfter <= 0 || c.RequestTimeout <= 0 || c.Backoff <= 0 || c.BackoffMax < c.Backoff ||
 		c.FullHold <= 0 || c.BusyMax <= 0:
 		return fmt.Errorf("config: durations must be positive (backoff max >= backoff)")

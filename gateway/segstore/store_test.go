@@ -77,7 +77,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := s.cfg.Params
+	p := testCode.Params
 
 	plain := make([]byte, 300<<10)
 	rand.Read(plain)
@@ -94,7 +94,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	shard.NewSegmentCipher(dk, sctx, p.BlockSize).Seal(enc[:0], plain)
 
 	var journaled []meta.PendingShard
-	recs, failed, err := s.Put(context.Background(), rec.ID, enc, rec.SealedSize, func(ps []meta.PendingShard) error {
+	recs, failed, err := s.Put(context.Background(), rec.ID, testCode, enc, rec.SealedSize, func(ps []meta.PendingShard) error {
 		journaled = append(journaled[:0], ps...)
 		return nil
 	})
@@ -245,13 +245,13 @@ func TestPutRefusesSameHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := s.cfg.Params
+	p := testCode.Params
 	refused := 0
 	for seg := range 20 {
 		sealed := shard.SealedSize(10<<10, p.BlockSize)
 		enc := make([]byte, shard.EncodedSize(p, sealed))
 		rand.Read(enc)
-		recs, failed, err := s.Put(context.Background(), segKey(seg), enc, sealed, func([]meta.PendingShard) error { return nil })
+		recs, failed, err := s.Put(context.Background(), segKey(seg), testCode, enc, sealed, func([]meta.PendingShard) error { return nil })
 		if err != nil {
 			t.Fatalf("segment %d: %v", seg, err)
 		}
