@@ -25,6 +25,12 @@
 // on is checked against the MD5 computed for the ETag before the commit
 // (BadDigest), so the body is hashed with MD5 once.
 //
+// An upload's segments share one code, chosen as it starts: Config.Params
+// (10 of 30 by default) while the segment store counts at least N places
+// with room for its shards (address blocks with AddressDiversity;
+// segstore.Store.Groups), Config.Fallback (3 of 5) otherwise. Each
+// segment record keeps its K and N, which reads, audits and repairs use.
+//
 // Before a segment's shards are sent, a journal entry names them (the
 // store calls back before it sends any, and before each retry on another
 // peer). The commit is one synced catalog batch: the object (or part)

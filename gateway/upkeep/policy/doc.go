@@ -41,10 +41,12 @@
 //
 // # Lazy repair
 //
-// A segment is K-of-N coded (3 of 5 by default). It needs repair when its
-// healthy shards (Healthy or Away, counted once per index) fall to
-// RepairThreshold (K plus half of N-K, rounded up: K+1 for 3 of 5) or
-// fewer; the repair reads K readable shards and makes every missing
+// A segment is K-of-N coded (10 of 30 by default, 3 of 5 on a network too
+// small for 30; each segment by its own code, SegmentState.K and N). It
+// needs repair when its healthy shards (Healthy or Away, counted once per
+// index) fall to RepairThreshold (K plus half of N-K, rounded up: 20 for
+// 10 of 30, K+1 for 3 of 5; Config.RepairThreshold for the policy's own
+// code) or fewer; the repair reads K readable shards and makes every missing
 // index, restoring N. Repairing is expensive (K shard
 // reads for each repair) and peers are often briefly away: restarts,
 // network blips, laptops closing. Repairing on every absence would move
