@@ -23,7 +23,7 @@ func TestDeployExampleConfig(t *testing.T) {
 	}
 	if c.Data != "/var/lib/ishtar" || c.Listen != "0.0.0.0:7070" || c.Capacity != 100<<30 ||
 		c.S3Listen != "127.0.0.1:9000" || len(c.Network.Bootstrap) != 2 || c.Node.MaxShardSize != 68<<20 ||
-		c.Gateway.Params.K != 3 || c.Gateway.Params.N != 5 || c.Gateway.SegmentSize != 16<<20 || c.Gateway.InlineMax != 4<<10 || !c.Gateway.AddressDiversity || c.Admin != "127.0.0.1:9001" {
+		c.Gateway.Params.K != 0 || c.Gateway.Params.N != 0 || c.Gateway.SegmentSize != 16<<20 || c.Gateway.InlineMax != 4<<10 || !c.Gateway.AddressDiversity || c.Admin != "127.0.0.1:9001" {
 		t.Errorf("deploy/ishtar.toml read as %+v", c)
 	}
 }

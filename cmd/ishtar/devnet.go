@@ -23,6 +23,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"ishtar/cmd/ishtar/daemon"
+	"ishtar/gateway"
 	"ishtar/s3api"
 	"ishtar/shard"
 )
@@ -188,9 +189,9 @@ func devnetPlan(l *loader, cfg *Config, nodes int, nodesGiven bool) (devnetState
 		}
 	}
 	st.S3, st.Admin = cfg.S3Listen, cfg.Admin
-	st.K, st.N = cfg.Gateway.Params.K, cfg.Gateway.Params.N
-	if len(st.Nodes)-1 < st.N {
-		return st, fmt.Errorf("%d storage nodes cannot hold n=%d shards of a segment; use --nodes %d or more", len(st.Nodes)-1, st.N, st.N+1)
+	st.K, st.N = cfg.Gateway.Params.K, cfg.Gateway.Params.N // 0, 0: the default code
+	if n := cfg.GatewayConfig(shard.PublicKey{}).MinN(); len(st.Nodes)-1 < n {
+		return st, fmt.Errorf("%d storage nodes cannot hold n=%d shards of a segment; use --nodes %d or more", len(st.Nodes)-1, n, n+1)
 	}
 	return st, nil
 }
@@ -327,8 +328,8 @@ func devnetReady(ctx context.Context, e *env, dn *devnet, id identity, cfg *Conf
 	fmt.Fprintf(w, "Access key:    %s\n", id.creds.AccessKeyID)
 	fmt.Fprintf(w, "Secret key:    %s\n", id.creds.SecretAccessKey)
 	fmt.Fprintf(w, "Region:        %s\n", region)
-	fmt.Fprintf(w, "Network:       %d storage nodes (+ the gateway's own), k=%d n=%d, %d of them reachable\n",
-		len(dn.storage), st.K, st.N, len(d.Peers()))
+	fmt.Fprintf(w, "Network:       %d storage nodes (+ the gateway's own), %s, %d of them reachable\n",
+		len(dn.storage), codeText(cfg.GatewayConfig(shard.PublicKey{})), len(d.Peers()))
 	if d.AdminURL() != "" {
 		fmt.Fprintf(w, "Status page:   %s/\n", d.AdminURL())
 	}
@@ -343,4 +344,14 @@ func devnetReady(ctx context.Context, e *env, dn *devnet, id identity, cfg *Conf
 func isBucketExists(err error) bool {
 	var se *s3api.Error
 	return errors.As(err, &se) && (se.Code == "BucketAlreadyOwnedByYou" || se.Code == "BucketAlreadyExists")
+}
+
+// codeText names the code of new segments: k and n, or both codes when
+// the code depends on the network's size.
+func codeText(gc gateway.Config) string {
+	p, f := gc.Params, gc.Fallback
+	if f.N == 0 || f.N >= p.N {
+		return fmt.Sprintf("k=%d n=%d", p.K, p.N)
+	}
+	return fmt.Sprintf("k=%d n=%d (k=%d n=%d from %d peers in distinct address blocks)", f.K, f.N, p.K, p.N, p.N)
 }

@@ -16,7 +16,7 @@ import (
 	"ishtar/gateway/upkeep/policy"
 )
 
-const simulateArgs = "[--nodes 10000] [--segments 1000000] [--days 365] [--k 3 --n 5 | --code 3/5] [--repair-threshold T] [--offline-grace D] [--uptime-mix 30%@99%,70%@60%] [--seed S] [--runs R] [--json] [--sweep PARAM=a,b,c [--svg FILE]]"
+const simulateArgs = "[--nodes 10000] [--segments 1000000] [--days 365] [--k 10 --n 30 | --code 10/30] [--repair-threshold T] [--offline-grace D] [--uptime-mix 30%@99%,70%@60%] [--seed S] [--runs R] [--json] [--sweep PARAM=a,b,c [--svg FILE]]"
 
 // simFlags are the model and policy flags of simulate, parsed again for
 // each value of a sweep.
@@ -43,7 +43,7 @@ func newSimFlags(fs *flag.FlagSet) *simFlags {
 		k:           fs.Int("k", d.Policy.K, "data shards per segment"),
 		n:           fs.Int("n", d.Policy.N, "shards per segment"),
 		code:        fs.String("code", "", "K/N, as --k and --n (for --sweep code=3/5,6/12)"),
-		threshold:   fs.Int("repair-threshold", 0, "repair a segment at this many healthy shards or fewer (0: the policy default, K+1)"),
+		threshold:   fs.Int("repair-threshold", 0, "repair a segment at this many healthy shards or fewer (0: the default, K plus half of N-K rounded up)"),
 		margin:      fs.Int("repair-margin", -1, "repair threshold as K plus this (-1: unset)"),
 		fraction:    fs.Float64("repair-fraction", -1, "repair threshold as K plus this share of N-K, rounded up (for sweeps across codes; -1: unset)"),
 		grace:       fs.Duration("offline-grace", d.Policy.OfflineGrace, "a holder offline this long has its shards counted lost"),

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -176,6 +177,12 @@ func printJSON(e *env, v any) error {
 // printSurvey writes the counts of a survey.
 func printSurvey(w io.Writer, st daemon.Status) {
 	sv := st.Survey
+	n := sv.N // of the segments, when they share a code
+	for c := range sv.Codes {
+		if _, after, ok := strings.Cut(c, "/"); ok && len(sv.Codes) == 1 {
+			n, _ = strconv.Atoi(after)
+		}
+	}
 	byHealthy := func(title string, m map[int]int64) {
 		var total int64
 		for _, n := range m {
@@ -183,11 +190,22 @@ func printSurvey(w io.Writer, st daemon.Status) {
 		}
 		fmt.Fprintf(w, "%s: %d\n", title, total)
 		for _, h := range slices.Backward(slices.Sorted(maps.Keys(m))) {
-			fmt.Fprintf(w, "  %d of %d shards healthy: %d\n", h, sv.N, m[h])
+			if len(sv.Codes) > 1 { // n differs between segments
+				fmt.Fprintf(w, "  %d shards healthy: %d\n", h, m[h])
+			} else {
+				fmt.Fprintf(w, "  %d of %d shards healthy: %d\n", h, n, m[h])
+			}
 		}
 	}
 	byHealthy("Objects (by their weakest segment)", sv.Objects)
 	byHealthy("Segments", sv.Segments)
+	if len(sv.Codes) > 1 {
+		var codes []string
+		for _, c := range slices.Sorted(maps.Keys(sv.Codes)) {
+			codes = append(codes, fmt.Sprintf("%s: %d", c, sv.Codes[c]))
+		}
+		fmt.Fprintf(w, "Codes (k/n):   %s segments; new ones get %d/%d\n", strings.Join(codes, ", "), sv.K, sv.N)
+	}
 	fmt.Fprintf(w, "Need repair:   %d segments (%d waiting for holders to return; k=%d)\n", sv.NeedRepair, sv.Waiting, sv.K)
 	fmt.Fprintf(w, "Lost shards:   %d awaiting repair\n", sv.LostShards)
 	u := sv.Upkeep

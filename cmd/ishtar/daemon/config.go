@@ -76,6 +76,10 @@ func (c *Config) Defaults() {
 	c.Delegation = true
 	c.Node.Defaults()
 	c.Gateway.Defaults()
+	// k and n unset mean 10 of 30 once 30 peers in distinct address
+	// blocks can take a segment's shards, 3 of 5 until then (gateway
+	// Config.Fallback); set, they are the code of every segment.
+	c.Gateway.Params.K, c.Gateway.Params.N, c.Gateway.Fallback = 0, 0, shard.Params{}
 	c.Gateway.MinAcks = 0 // 0 means k+1 (at most n), whatever k and n end up being
 	c.Gateway.AddressDiversity = true
 	c.Gateway.InlineMax = gateway.DefaultInlineMax // 0 is a setting: none inline

@@ -125,7 +125,8 @@ func addressBlocks(ps []segstore.PeerInfo) int {
 
 // warnPlacement logs why uploads are bound to fail with the peers known.
 func warnPlacement(log *slog.Logger, cfg *Config, ps []segstore.PeerInfo) {
-	n := cfg.Gateway.Params.N
+	gc := cfg.GatewayConfig(shard.PublicKey{})
+	n := gc.MinN()
 	ps = placeable(ps)
 	switch {
 	case len(ps) < n:

@@ -106,6 +106,9 @@ func (d *Daemon) status(ctx context.Context) (Status, error) {
 		}
 		st.Space = Space{Objects: gs.Objects, LogicalBytes: gs.LogicalBytes, StoredBytes: gs.StoredBytes,
 			InlineBytes: gs.InlineBytes, Quota: gs.Capacity}
+		// The code shown is the one new segments get now.
+		code := d.gw.Code(-1)
+		st.K, st.N = code.K, code.N
 		st.Peers.Availability = availability(st.Peers.List, st.K, st.N)
 	}
 	if d.bk != nil {
@@ -132,7 +135,8 @@ func (d *Daemon) readiness(placeable int, bs backup.Status) []string {
 	if d.gw == nil {
 		return nil
 	}
-	if n := d.cfg.GatewayConfig(d.id.Node.Public()).Params.N; placeable < n {
+	gc := d.cfg.GatewayConfig(d.id.Node.Public())
+	if n := gc.MinN(); placeable < n {
 		problems = append(problems, fmt.Sprintf("%d placeable peers, fewer than n=%d: uploads cannot place every shard", placeable, n))
 	}
 	if limit := d.backupLagLimit(); d.bk != nil && bs.Lag > limit {
