@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"ishtar/gateway/segstore"
 	"ishtar/gateway/upkeep"
+	"ishtar/meta"
 	"ishtar/node"
 	"ishtar/s3api"
 	"ishtar/shard"
@@ -463,6 +465,9 @@ func TestRepairAfterNodesLeave(t *testing.T) {
 		t.Fatalf("after the uploads: %+v", sv)
 	}
 	// Nodes 0 and 1 leave for good.
+	if len(heldIDs(t, storage[0])) == 0 {
+		t.Fatal("node 0 holds no shard before it leaves")
+	}
 	stops[storage[0]]()
 	stops[storage[1]]()
 	gone := map[string]bool{storage[0].NodeID().String(): true, storage[1].NodeID().String(): true}
@@ -512,22 +517,98 @@ func TestRepairAfterNodesLeave(t *testing.T) {
 		}
 	}
 	// A node that left comes back: the owner's releases of the shards it
-	// no longer needs reach it, and it holds nothing.
+	// no longer needs reach it. Nodes 2 and 3 have been away past the
+	// offline grace, so every segment has lost two shards and waits for a
+	// peer to rebuild them on; once the returning node answers (its
+	// releases), it is the only one (1 never comes back), and it takes
+	// one rebuilt shard of each segment (never two of one). It ends up
+	// holding exactly those: none of the shards it held before leaving
+	// unless placed on it again, and no release for it left queued.
 	back := restartDaemon(t, storage[0])
+	id0 := back.NodeID()
 	deadline = time.Now().Add(90 * time.Second)
 	for {
-		rec, err := back.Node().Record()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec.Free == rec.Capacity {
+		segs, placed := placedOn(t, gw, id0) // before held: a shard is stored before the catalog names it
+		held := heldIDs(t, back)
+		queued := releasesFor(t, gw, id0)
+		if queued == 0 && maps.Equal(held, placed) && len(placed) == segs {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the returning node still holds %d bytes", rec.Capacity-rec.Free)
+			t.Fatalf("the returning node holds %d shards, %d of them not placed on it; the catalog places %d on it (%d segments); %d releases for it queued",
+				len(held), len(held)-countIn(held, placed), len(placed), segs, queued)
 		}
-		time.Sleep(200 * time.Millisecond) // polling the node
+		time.Sleep(200 * time.Millisecond) // polling the node and the catalog
 	}
+	rec, err := back.Node().Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used, want := rec.Capacity-rec.Free, heldFor(t, back, gw); used != want {
+		t.Fatalf("the returning node counts %d bytes used, %d held for the owner", used, want)
+	}
+	checkCounted(t, back)
+}
+
+// heldIDs returns the IDs of the shards d's node holds.
+func heldIDs(t *testing.T, d *Daemon) map[shard.ID]bool {
+	t.Helper()
+	held, err := d.Catalog().HeldShards([32]byte{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make(map[shard.ID]bool, len(held))
+	for _, h := range held {
+		ids[shard.ID(h.ID)] = true
+	}
+	return ids
+}
+
+// placedOn returns how many segments gw's catalog has and the IDs of
+// their shards it places on node (as their receipt's node or its
+// delegate).
+func placedOn(t *testing.T, gw *Daemon, node shard.PublicKey) (int, map[shard.ID]bool) {
+	t.Helper()
+	segs, err := gw.Catalog().Segments(meta.SegmentID{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make(map[shard.ID]bool)
+	for _, seg := range segs {
+		for _, sh := range seg.Shards {
+			if sh.Node == node || sh.Holder == node {
+				ids[shard.ID(sh.ID)] = true
+			}
+		}
+	}
+	return len(segs), ids
+}
+
+// releasesFor counts the releases gw has queued for node.
+func releasesFor(t *testing.T, gw *Daemon, node shard.PublicKey) int {
+	t.Helper()
+	rs, err := gw.Catalog().Releases([32]byte{}, [32]byte{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range rs {
+		if r.Node == node {
+			n++
+		}
+	}
+	return n
+}
+
+// countIn counts the IDs of a that are in b.
+func countIn(a, b map[shard.ID]bool) int {
+	n := 0
+	for id := range a {
+		if b[id] {
+			n++
+		}
+	}
+	return n
 }
 
 // With one of five peers away, an upload commits once k+1 shards are
