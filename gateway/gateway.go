@@ -28,12 +28,14 @@ type Config struct {
 	// Fallback is the code (K, N) of a new segment while fewer than
 	// Params.N places (address blocks with AddressDiversity) have room
 	// for its shards, if it has fewer shards than Params; zero: none, a
-	// segment always gets Params. It asks as many acknowledgements
-	// beyond K as MinAcks does, at most its N.
-	Fallback    shard.Params
-	SegmentSize int64 // plaintext bytes per segment; default 16 MiB
+	// segment always gets Params. FallbackMinAcks is its MinAcks; zero:
+	// as many acknowledgements beyond K as MinAcks asks, at most its N.
+	Fallback        shard.Params
+	FallbackMinAcks int
+	SegmentSize     int64 // plaintext bytes per segment; default 16 MiB
 	// Concurrency bounds the segments in flight across all uploads and
-	// reads: memory is about Concurrency x (2.7 x SegmentSize) at most.
+	// reads: memory is about Concurrency x SegmentSize x (1 + N/K) at
+	// most (2.7 for 3 of 5, 4 for 10 of 30).
 	// Default 4.
 	Concurrency int
 	// MinAcks is the number of shards of Params that must be
@@ -146,6 +148,11 @@ func (c Config) Validate() error {
 		if err := c.Fallback.Validate(); err != nil {
 			return fmt.Errorf("gateway: config: fallback: %w", err)
 		}
+		if f, ok := c.fallback(); ok {
+			if err := f.Validate(); err != nil {
+				return fmt.Errorf("gateway: config: fallback: %w", err)
+			}
+		}
 	}
 	switch {
 	case c.SegmentSize < MinSegmentSize || c.SegmentSize > MaxSegmentSize:
@@ -236,7 +243,11 @@ func (c *Config) fallback() (segstore.Code, bool) {
 	if f.N == 0 || f.N >= c.Params.N {
 		return segstore.Code{}, false
 	}
-	return segstore.Code{Params: f, MinAcks: min(f.K+c.MinAcks-c.Params.K, f.N)}, true
+	acks := c.FallbackMinAcks
+	if acks == 0 {
+		acks = min(f.K+c.MinAcks-c.Params.K, f.N)
+	}
+	return segstore.Code{Params: f, MinAcks: acks}, true
 }
 
 // MinN is the fewest shards a new segment has, after Defaults: the

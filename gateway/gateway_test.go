@@ -26,6 +26,7 @@ func TestConfig(t *testing.T) {
 	for name, mod := range map[string]func(*Config){
 		"k>=n":          func(c *Config) { c.Params.K = 30 },
 		"fallback k>=n": func(c *Config) { c.Fallback.K = 5 },
+		"fallback acks": func(c *Config) { c.FallbackMinAcks = 6 },
 		"small segment": func(c *Config) { c.SegmentSize = 100 },
 		"acks<k":        func(c *Config) { c.MinAcks = 2 },
 		"acks>n":        func(c *Config) { c.MinAcks = 31 },

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"ishtar/gateway/segstore"
 	"ishtar/meta"
 	"ishtar/s3api"
 	"ishtar/shard"
@@ -185,7 +186,10 @@ func (g *Gateway) putObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 		return s3api.PutObjectOutput{}, err
 	}
 	inline := g.inlines(size)
-	code := g.code(size)
+	var code segstore.Code
+	if !inline {
+		code = g.code(size)
+	}
 	var need int64 // a body of unknown size reserves segment by segment
 	switch {
 	case inline:

@@ -134,6 +134,42 @@ func TestConfigInlineMax(t *testing.T) {
 	}
 }
 
+// gateway.k, gateway.n and gateway.min_acks: unset, 10 of 30 with a
+// fallback of 3 of 5, each committing at k+1; min_acks alone applies to
+// both codes within their k..n; k and n set leave no fallback.
+func TestConfigCode(t *testing.T) {
+	for _, tc := range []struct {
+		env                  map[string]string
+		k, n, acks           int
+		fk, fn, fallbackAcks int // of the fallback code; acks 0: k+1, as the wide code's
+	}{
+		{nil, 10, 30, 11, 3, 5, 0},
+		{map[string]string{"ISHTAR_GATEWAY_MIN_ACKS": "5"}, 10, 30, 10, 3, 5, 5},
+		{map[string]string{"ISHTAR_GATEWAY_MIN_ACKS": "25"}, 10, 30, 25, 3, 5, 5},
+		{map[string]string{"ISHTAR_GATEWAY_K": "4", "ISHTAR_GATEWAY_N": "8"}, 4, 8, 5, 0, 0, 0},
+		{map[string]string{"ISHTAR_GATEWAY_K": "4", "ISHTAR_GATEWAY_N": "8", "ISHTAR_GATEWAY_MIN_ACKS": "8"}, 4, 8, 8, 0, 0, 0},
+	} {
+		c, err := loadWith(t, nil, tc.env, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		gc := c.GatewayConfig([32]byte{})
+		if err := gc.Validate(); err != nil {
+			t.Fatalf("env %v: %v", tc.env, err)
+		}
+		if gc.Params.K != tc.k || gc.Params.N != tc.n || gc.MinAcks != tc.acks || gc.Fallback.K != tc.fk || gc.Fallback.N != tc.fn {
+			t.Errorf("env %v: %d of %d acks %d, fallback %+v, want %d of %d acks %d, fallback %d of %d",
+				tc.env, gc.Params.K, gc.Params.N, gc.MinAcks, gc.Fallback, tc.k, tc.n, tc.acks, tc.fk, tc.fn)
+		}
+		if tc.fn > 0 && gc.MinN() != tc.fn {
+			t.Errorf("env %v: min n %d", tc.env, gc.MinN())
+		}
+		if got := gc.FallbackMinAcks; got != tc.fallbackAcks {
+			t.Errorf("env %v: fallback min acks %d, want %d", tc.env, got, tc.fallbackAcks)
+		}
+	}
+}
+
 func TestConfigValidateDefaults(t *testing.T) {
 	var c Config
 	c.Defaults()

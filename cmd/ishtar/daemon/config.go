@@ -190,7 +190,8 @@ func (c *Config) NodeConfig(key shard.PrivateKey, addr string) node.Config {
 
 // GatewayConfig returns the gateway's configuration with the owner's own
 // node filled in, the quota (Gateway.Capacity if set, else what the node
-// offers: Capacity), and min_acks (Gateway.MinAcks if set, else k+1).
+// offers: Capacity), and min_acks (Gateway.MinAcks if set, within each
+// code's k..n when k and n are the defaults; else k+1).
 func (c *Config) GatewayConfig(self shard.PublicKey) gateway.Config {
 	gc := c.Gateway
 	gc.Self = self
@@ -198,10 +199,15 @@ func (c *Config) GatewayConfig(self shard.PublicKey) gateway.Config {
 		gc.Capacity = c.Capacity
 	}
 	gc.Defaults()
-	if c.Gateway.MinAcks == 0 {
+	switch m := c.Gateway.MinAcks; {
+	case m == 0:
 		// Degraded writes: a segment commits with k+1 shards stored and
-		// repair places the rest.
+		// repair places the rest (the fallback code likewise).
 		gc.MinAcks = min(gc.Params.K+1, gc.Params.N)
+	case gc.Fallback.N > 0:
+		// One setting for both default codes: each within its k..n.
+		gc.MinAcks = max(gc.Params.K, min(m, gc.Params.N))
+		gc.FallbackMinAcks = max(gc.Fallback.K, min(m, gc.Fallback.N))
 	}
 	return gc
 }
