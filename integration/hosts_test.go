@@ -76,8 +76,8 @@ const (
 
 	hostNodePort = 7070
 	hostS3       = "127.0.0.1:9000" // on each host's own loopback
-	hostsK       = 3                // gateway.k, the default
-	hostsN       = 5                // gateway.n, the default
+	hostsK       = 3                // gateway.k, the default for fewer than 30 places
+	hostsN       = 5                // gateway.n, likewise
 )
 
 // hostNode is an `ishtar serve` process on one host, restartable on its

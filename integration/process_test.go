@@ -204,6 +204,13 @@ func (d *devnetRun) state(t testing.TB) devnetState {
 	if _, err := toml.DecodeFile(filepath.Join(d.dir, "devnet.toml"), &st); err != nil {
 		t.Fatalf("read devnet.toml: %v", err)
 	}
+	if st.K == 0 && st.N == 0 { // the default code, by the storage nodes' number
+		p := shard.DefaultParams()
+		if len(st.Nodes)-1 >= shard.WideParams().N {
+			p = shard.WideParams()
+		}
+		st.K, st.N = p.K, p.N
+	}
 	if len(st.Nodes) < 2 || st.K < 1 || st.N <= st.K {
 		t.Fatalf("devnet.toml: %+v", st)
 	}
