@@ -135,6 +135,10 @@ func (g *Gateway) unref(b *meta.Batch, refs []meta.SegmentRef, immediate bool) (
 	return freed, nil
 }
 
+// WakeReleases has Run send the releases due now, queued by another
+// writer of the catalog (upkeep's repairs), without waiting for its poll.
+func (g *Gateway) WakeReleases() { g.poke() }
+
 // poke wakes Run.
 func (g *Gateway) poke() {
 	select {

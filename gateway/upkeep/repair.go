@@ -109,6 +109,9 @@ func (u *Upkeep) Repair(ctx context.Context) (Stats, error) {
 	if pass.Repairs > 0 {
 		u.log.InfoContext(ctx, "upkeep: segments repaired", "segments", pass.Repairs, "shards", pass.ShardsRepaired, "bytes", pass.BytesRepaired)
 	}
+	if len(plan) > 0 && u.cfg.Released != nil {
+		u.cfg.Released() // the replaced shards, and those stored in vain
+	}
 	if firstErr != nil { // one line a pass, however many failed
 		u.log.WarnContext(ctx, "upkeep: repairs failed; planned again next pass", "segments", pass.RepairFailures, "first", firstErr)
 	}

@@ -86,6 +86,10 @@ type Config struct {
 	Self           policy.PeerID
 	AllowSelf      bool
 	DistinctBlocks bool
+	// Released, if set, is called after a repair pass queued releases
+	// of replaced shards (the gateway's WakeReleases), so they go out
+	// now rather than at the release loop's next poll.
+	Released func()
 }
 
 // Stats are what upkeep did since it started.

@@ -244,7 +244,8 @@ func (d *Daemon) openGateway() error {
 	gc := d.cfg.GatewayConfig(d.id.Node.Public())
 	up := newUpkeepPeers(d.reg, d.id.Node, "http://"+dialable(d.nodeLn.Addr()), d.cfg.PolicyConfig().OfflineGrace, d.opts.HTTPClient)
 	d.up, err = upkeep.New(upkeep.Config{Policy: d.cfg.PolicyConfig(), Interval: d.cfg.upkeepInterval(), RequestTimeout: gc.RequestTimeout,
-		Shards: gw.Segments(), Self: d.id.Node.Public(), AllowSelf: gc.AllowSelf, DistinctBlocks: gc.AddressDiversity},
+		Shards: gw.Segments(), Self: d.id.Node.Public(), AllowSelf: gc.AllowSelf, DistinctBlocks: gc.AddressDiversity,
+		Released: gw.WakeReleases},
 		d.db, d.id.Owner.Signing, up, d.log.With("component", "upkeep"))
 	if err != nil {
 		return err
