@@ -76,3 +76,23 @@ func TestCodeExplicit(t *testing.T) {
 		t.Fatal("explicit code got a fallback")
 	}
 }
+
+// Whatever their code, Concurrency whole segments fill the memory
+// semaphore: a 3 of 5 segment weighs as a 10 of 30 one (more of them at
+// once only crowd the cores), and a segment of a code that expands more
+// than any configured weighs what it holds.
+func TestCodeWeight(t *testing.T) {
+	tn := newNet(t, 5, func(c *Config) { c.Params, c.Fallback = shard.Params{}, shard.Params{} })
+	seg := tn.g.cfg.SegmentSize
+	small, wide := tn.g.weight(shard.DefaultParams(), seg), tn.g.weight(shard.WideParams(), seg)
+	if small != wide || wide != segmentWeight(shard.WideParams(), seg) {
+		t.Fatalf("weights: 3 of 5 %d, 10 of 30 %d, want %d", small, wide, segmentWeight(shard.WideParams(), seg))
+	}
+	if n := tn.g.sem.size / small; n != int64(tn.g.cfg.Concurrency) {
+		t.Fatalf("%d segments fit the semaphore, want %d", n, tn.g.cfg.Concurrency)
+	}
+	heavy := shard.Params{K: 1, N: 10, BlockSize: shard.DefaultBlockSize}
+	if w := tn.g.weight(heavy, seg); w != segmentWeight(heavy, seg) || w <= wide {
+		t.Fatalf("1 of 10 weighs %d, want %d", w, segmentWeight(heavy, seg))
+	}
+}

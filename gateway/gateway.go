@@ -183,6 +183,7 @@ type Gateway struct {
 
 	store *segstore.Store
 	sem   *semaphore
+	heavy shard.Params // Config.heaviest
 
 	quotaMu  sync.Mutex
 	reserved int64 // stored bytes promised to uploads in flight
@@ -212,6 +213,7 @@ func New(cfg Config, db *meta.DB, owner shard.OwnerKeys, dir segstore.Directory,
 		rand:    rand.Reader,
 		now:     time.Now,
 		sem:     newSemaphore(int64(cfg.Concurrency) * cfg.maxWeight()),
+		heavy:   cfg.heaviest(),
 		wake:    make(chan struct{}, 1),
 	}
 	sc := cfg.storeConfig()
@@ -289,14 +291,26 @@ func segmentWeight(p shard.Params, plainSize int64) int64 {
 	return plainSize + shard.EncodedSize(p, shard.SealedSize(plainSize, p.BlockSize))
 }
 
+// heaviest is the configured code that expands a segment most.
+func (c *Config) heaviest() shard.Params {
+	p := c.Params
+	if f, ok := c.fallback(); ok && segmentWeight(f.Params, c.SegmentSize) > segmentWeight(p, c.SegmentSize) {
+		p = f.Params
+	}
+	return p
+}
+
 // maxWeight is the memory of a whole segment in flight, of the code that
 // expands it most.
-func (c *Config) maxWeight() int64 {
-	w := segmentWeight(c.Params, c.SegmentSize)
-	if f, ok := c.fallback(); ok {
-		w = max(w, segmentWeight(f.Params, c.SegmentSize))
-	}
-	return w
+func (c *Config) maxWeight() int64 { return segmentWeight(c.heaviest(), c.SegmentSize) }
+
+// weight is what a segment, or a piece read, of n plaintext bytes in code
+// p holds of the memory semaphore: its own memory, but no less than in
+// the configured code that expands most, so that Concurrency segments
+// are in flight whichever code they have (a 3 of 5 segment holds as much
+// as a 10 of 30 one: more at once only crowd two cores).
+func (g *Gateway) weight(p shard.Params, n int64) int64 {
+	return max(segmentWeight(p, n), segmentWeight(g.heavy, n))
 }
 
 // randomBytes fills b from the gateway's randomness.

@@ -79,7 +79,7 @@ func (g *Gateway) readPiece(ctx context.Context, pc piece) chunk {
 	if err != nil {
 		return chunk{err: err}
 	}
-	weight := segmentWeight(v.Params(), pc.n)
+	weight := g.weight(v.Params(), pc.n)
 	if err := g.sem.acquire(ctx, weight); err != nil {
 		return chunk{err: err}
 	}

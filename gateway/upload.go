@@ -236,7 +236,7 @@ func expectEOF(body io.Reader) error {
 // after the first is not stored. got is the number of bytes read.
 func (u *upload) next(i int, n int64, exact bool, body io.Reader) (got int64, end bool, err error) {
 	g := u.g
-	weight := segmentWeight(u.code.Params, n)
+	weight := g.weight(u.code.Params, n)
 	if err := g.sem.acquire(u.ctx, weight); err != nil {
 		return 0, false, err
 	}
