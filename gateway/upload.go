@@ -142,11 +142,10 @@ const parallelHashMin = 256 << 10
 // storeBody stores exactly size bytes of body, then checks that body ends
 // (io.EOF, or the integrity error it returns instead), as segments in
 // code c sealed under a new data key in SegmentContext object, numbered
-// from base. A
-// size of -1 stores body up to its end, a segment at a time, reserving
-// quota for each segment read before it is sent (the caller reserved
-// none): memory stays bounded by the segment size as for a known size. On error everything it
-// sent is queued for release.
+// from base. A size of -1 stores body up to its end, a segment at a time,
+// reserving quota for each segment read before it is sent (the caller
+// reserved none): memory stays bounded by the segment size as for a known
+// size. On error everything it sent is queued for release.
 func (g *Gateway) storeBody(ctx context.Context, c segstore.Code, body io.Reader, size int64, object [16]byte, base uint64) (*stored, error) {
 	u := &upload{g: g, code: c, object: object, base: base, md5: md5.New(), depth: make(chan struct{}, uploadDepth)}
 	u.ctx, u.cancel = context.WithCancelCause(ctx)

@@ -178,8 +178,9 @@ func printJSON(e *env, v any) error {
 func printSurvey(w io.Writer, st daemon.Status) {
 	sv := st.Survey
 	n := sv.N // of the segments, when they share a code
-	for c := range sv.Codes {
-		if _, after, ok := strings.Cut(c, "/"); ok && len(sv.Codes) == 1 {
+	if len(sv.Codes) == 1 {
+		for c := range sv.Codes {
+			_, after, _ := strings.Cut(c, "/")
 			n, _ = strconv.Atoi(after)
 		}
 	}
