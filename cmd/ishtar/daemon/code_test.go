@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"fmt"
 	"net/url"
 	"testing"
 	"time"
@@ -92,33 +91,7 @@ func TestCodeGrowsWithNetwork(t *testing.T) {
 			stops[d]()
 		}
 	}
-	onLive := func() (bool, string) {
-		for key := range objects {
-			ov := view(key)
-			for _, s := range ov.Segments {
-				if len(s.Shards) != s.N {
-					return false, fmt.Sprintf("object %s segment %s: %d shards of %d", key, s.ID, len(s.Shards), s.N)
-				}
-				for _, sh := range s.Shards {
-					if gone[sh.Holder] || sh.Health != "healthy" {
-						return false, fmt.Sprintf("object %s segment %s: shard %+v", key, s.ID, sh)
-					}
-				}
-			}
-		}
-		return true, ""
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ok, why := onLive()
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not repaired after 60 s: %s; upkeep %+v", why, gw.Upkeep().Stats())
-		}
-		time.Sleep(200 * time.Millisecond) // polling the catalog
-	}
+	waitOnLive(t, gw, objects, gone)
 	for key, want := range objects {
 		if ov := view(key); ov.K != map[string]int{"small": 2, "wide": 4}[key] {
 			t.Fatalf("%s recoded to %d of %d by repair", key, ov.K, ov.N)

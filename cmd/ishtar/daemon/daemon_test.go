@@ -471,38 +471,7 @@ func TestRepairAfterNodesLeave(t *testing.T) {
 	stops[storage[0]]()
 	stops[storage[1]]()
 	gone := map[string]bool{storage[0].NodeID().String(): true, storage[1].NodeID().String(): true}
-	// onLive reports whether every shard of every object is healthy on a
-	// node that did not leave, and why not.
-	onLive := func() (bool, string) {
-		for key := range objects {
-			var ov upkeep.ObjectView
-			if err := self.Operator(ctx, OpObject, url.Values{"bucket": {"b"}, "key": {key}}, &ov); err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range ov.Segments {
-				if len(s.Shards) != 5 {
-					return false, fmt.Sprintf("object %s segment %s: %d shards", key, s.ID, len(s.Shards))
-				}
-				for _, sh := range s.Shards {
-					if gone[sh.Holder] || sh.Health != "healthy" {
-						return false, fmt.Sprintf("object %s segment %s: shard %+v", key, s.ID, sh)
-					}
-				}
-			}
-		}
-		return true, ""
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ok, why := onLive()
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not repaired after 60 s: %s; %+v", why, survey())
-		}
-		time.Sleep(200 * time.Millisecond) // polling the catalog
-	}
+	waitOnLive(t, gw, objects, gone)
 	if sv := survey(); sv.Segments[5] != 7 || len(sv.Segments) != 1 || sv.LostShards != 0 {
 		t.Fatalf("after the repair: %+v", sv)
 	}
@@ -526,7 +495,7 @@ func TestRepairAfterNodesLeave(t *testing.T) {
 	// unless placed on it again, and no release for it left queued.
 	back := restartDaemon(t, storage[0])
 	id0 := back.NodeID()
-	deadline = time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		segs, placed := placedOn(t, gw, id0) // before held: a shard is stored before the catalog names it
 		held := heldIDs(t, back)
@@ -609,6 +578,43 @@ func countIn(a, b map[shard.ID]bool) int {
 		}
 	}
 	return n
+}
+
+// waitOnLive waits, 60 s at most, until every segment of the objects of
+// bucket "b" has all n of its shards healthy on nodes not in gone.
+func waitOnLive(t *testing.T, gw *Daemon, objects map[string][]byte, gone map[string]bool) {
+	t.Helper()
+	self := node.NewClient(gw.NodeURL(), gw.id.Node, nil)
+	onLive := func() (bool, string) {
+		for key := range objects {
+			var ov upkeep.ObjectView
+			if err := self.Operator(context.Background(), OpObject, url.Values{"bucket": {"b"}, "key": {key}}, &ov); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range ov.Segments {
+				if len(s.Shards) != s.N {
+					return false, fmt.Sprintf("object %s segment %s: %d shards of %d", key, s.ID, len(s.Shards), s.N)
+				}
+				for _, sh := range s.Shards {
+					if gone[sh.Holder] || sh.Health != "healthy" {
+						return false, fmt.Sprintf("object %s segment %s: shard %+v", key, s.ID, sh)
+					}
+				}
+			}
+		}
+		return true, ""
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ok, why := onLive()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not repaired after 60 s: %s; upkeep %+v", why, gw.Upkeep().Stats())
+		}
+		time.Sleep(200 * time.Millisecond) // polling the catalog
+	}
 }
 
 // With one of five peers away, an upload commits once k+1 shards are
