@@ -353,5 +353,9 @@ func codeText(gc gateway.Config) string {
 	if f.N == 0 || f.N >= p.N {
 		return fmt.Sprintf("k=%d n=%d", p.K, p.N)
 	}
-	return fmt.Sprintf("k=%d n=%d (k=%d n=%d from %d peers in distinct address blocks)", f.K, f.N, p.K, p.N, p.N)
+	places := "peers"
+	if gc.AddressDiversity {
+		places = "peers in distinct address blocks"
+	}
+	return fmt.Sprintf("k=%d n=%d (k=%d n=%d from %d %s)", f.K, f.N, p.K, p.N, p.N, places)
 }
