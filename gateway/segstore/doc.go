@@ -7,18 +7,19 @@
 //
 // # Store
 //
-// Put is given a segment's sealed bytes. It Reed-Solomon encodes them in
-// place into K data and N-K parity shards (Config.Params), computes the N
-// shard IDs (Merkle roots), and sends the shards in parallel to N distinct
-// peers chosen by weighted rendezvous hashing (placement.go); a failed or
-// refused shard is retried on the next-best peer, up to
-// Config.PutAttempts. Before any shard is sent the caller's JournalFunc
-// records it, so that a crash leaves no shard nobody knows of. Every
-// receipt is checked (signature, node, shard, size, owner, lease) in
-// checkReceipt, the one place receipts are checked, and Put returns the
-// shard records with their receipts, and the failed attempts, which the
-// caller releases. Fewer than Config.MinAcks stored shards is
-// ErrTooFewPeers.
+// Put is given a segment's sealed bytes and its code (Code: K, N, block
+// size, MinAcks; the gateway picks it, Groups counting the places). It
+// Reed-Solomon encodes them in place into K data and N-K parity shards,
+// computes the N shard IDs (Merkle roots), and sends the shards in
+// parallel to N distinct peers chosen by weighted rendezvous hashing
+// (placement.go); a failed or refused shard is retried on the next-best
+// peer, up to Config.PutAttempts. Before any shard is sent the caller's
+// JournalFunc records it, so that a crash leaves no shard nobody knows
+// of. Every receipt is checked (signature, node, shard, size, owner,
+// lease) in checkReceipt, the one place receipts are checked, and Put
+// returns the shard records with their receipts, and the failed
+// attempts, which the caller releases. Fewer than Code.MinAcks stored
+// shards is ErrTooFewPeers.
 //
 // # Read
 //
