@@ -1,7 +1,7 @@
 // Command bench is `make bench`'s end-to-end benchmark: it builds
-// cmd/ishtar, starts `ishtar devnet` (k=3, n=5, encryption on) as a child
-// process, drives it with an aws-sdk-go-v2 client, and prints one line per
-// figure:
+// cmd/ishtar, starts `ishtar devnet` (k=3, n=5: too few nodes for 10 of
+// 30; encryption on) as a child process, drives it with an aws-sdk-go-v2
+// client, and prints one line per figure:
 //
 //	BENCH <name> <value> <unit>
 //
