@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -163,6 +164,21 @@ func TestEdgePresignExpired(t *testing.T) {
 	b := e.bucket(t, "pre")
 	e.mem.put(b, "k", []byte("v"))
 	ps := s3.NewPresignClient(e.c)
+	denied := func(what, u string) {
+		t.Helper()
+		hr, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := e.srv.Client().Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if code := opsErrorCode(t, resp); resp.StatusCode != http.StatusForbidden || code != "AccessDenied" {
+			t.Fatalf("%s: %d %s", what, resp.StatusCode, code)
+		}
+	}
 	for _, expires := range []string{"0", "-1", "-3600"} {
 		req, err := ps.PresignGetObject(t.Context(), &s3.GetObjectInput{Bucket: &b, Key: aws.String("k")})
 		if err != nil {
@@ -175,18 +191,7 @@ func TestEdgePresignExpired(t *testing.T) {
 		q := u.Query()
 		q.Set("X-Amz-Expires", expires)
 		u.RawQuery = q.Encode()
-		hr, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u.String(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := e.srv.Client().Do(hr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if code := opsErrorCode(t, resp); resp.StatusCode != http.StatusForbidden || code != "AccessDenied" {
-			t.Fatalf("X-Amz-Expires=%s: %d %s", expires, resp.StatusCode, code)
-		}
+		denied("X-Amz-Expires="+expires, u.String())
 	}
 	e.skew.Store(int64(16 * 60 * 1e9))
 	req, err := ps.PresignGetObject(t.Context(), &s3.GetObjectInput{Bucket: &b, Key: aws.String("k")},
@@ -194,18 +199,7 @@ func TestEdgePresignExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hr, err := http.NewRequestWithContext(t.Context(), http.MethodGet, req.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := e.srv.Client().Do(hr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if code := opsErrorCode(t, resp); resp.StatusCode != http.StatusForbidden || code != "AccessDenied" {
-		t.Fatalf("expired by the clock: %d %s", resp.StatusCode, code)
-	}
+	denied("expired by the clock", req.URL)
 }
 
 // TestEdgeDateBesideAmzDate: with a valid X-Amz-Date, a Date header beside
@@ -273,24 +267,12 @@ func TestEdgeHeadersExact(t *testing.T) {
 			// Accept-Encoding keeps net/http from decoding "gzip" itself.
 			resp := e.raw(t, m, path, nil, http.Header{"Accept-Encoding": {"identity"}})
 			for k, v := range c.want {
-				if got := resp.Header.Values(k); !equalStrings(got, v) {
+				if got := resp.Header.Values(k); !slices.Equal(got, v) {
 					t.Errorf("%s %s: %s = %q, want %q", c.name, m, k, got, v)
 				}
 			}
 		}
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func readXMLBody(t *testing.T, resp *http.Response, v any) {
