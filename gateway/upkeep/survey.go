@@ -64,6 +64,7 @@ func (u *Upkeep) Survey(ctx context.Context) (Survey, error) {
 	sv := Survey{Time: now, K: pc.K, N: pc.N, Codes: map[string]int64{}, Objects: map[int]int64{}, Segments: map[int]int64{}, Upkeep: u.Stats()}
 	peers := u.peers.States(now)
 	healthy := make(map[meta.SegmentID]int)
+	codes := make(map[[2]int]int64) // named "k/n" once counted
 	var after meta.SegmentID
 	for {
 		segs, err := u.db.Segments(after, segmentsPage)
@@ -79,7 +80,7 @@ func (u *Upkeep) Survey(ctx context.Context) (Survey, error) {
 			h := u.pol.Segment(now, segmentState(&segs[i]), peers)
 			healthy[segs[i].ID] = h.Healthy
 			sv.Segments[h.Healthy]++
-			sv.Codes[strconv.Itoa(segs[i].K)+"/"+strconv.Itoa(segs[i].N)]++
+			codes[[2]int{segs[i].K, segs[i].N}]++
 			sv.LostShards += int64(h.Lost)
 			switch h.Status {
 			case policy.SegmentRepair:
@@ -96,6 +97,9 @@ func (u *Upkeep) Survey(ctx context.Context) (Survey, error) {
 		if err := ctx.Err(); err != nil {
 			return sv, err
 		}
+	}
+	for c, n := range codes {
+		sv.Codes[strconv.Itoa(c[0])+"/"+strconv.Itoa(c[1])] = n
 	}
 	buckets, err := u.db.Buckets()
 	if err != nil {
