@@ -67,12 +67,7 @@ func TestCodeGrowsWithNetwork(t *testing.T) {
 		}
 	}
 	// The gateway's view of the peers is cached for a second.
-	for deadline := time.Now().Add(10 * time.Second); gw.Gateway().Code(-1).N != 8; {
-		if time.Now().After(deadline) {
-			t.Fatalf("ten places, and new segments still get %+v", gw.Gateway().Code(-1))
-		}
-		time.Sleep(100 * time.Millisecond) // polling the gateway's directory
-	}
+	waitFor(t, "4 of 8 for new segments with ten places", func() bool { return gw.Gateway().Code(-1).N == 8 })
 	upload("wide", 4, 8)
 	var st Status
 	if err := self.Operator(ctx, OpStatus, nil, &st); err != nil {
