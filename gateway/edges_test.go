@@ -12,12 +12,11 @@ import (
 // streamWatch yields data and, when it is first asked for the bytes of
 // segment k, records how many shards the peers already hold.
 type streamWatch struct {
-	tn       *testNet
-	data     []byte
-	off      int
-	seg      int
-	heldAt   map[int]int // segment -> shards held when its first byte was read
-	segments int
+	tn     *testNet
+	data   []byte
+	off    int
+	seg    int
+	heldAt map[int]int // segment -> shards held when its first byte was read
 }
 
 func (s *streamWatch) Read(p []byte) (int, error) {

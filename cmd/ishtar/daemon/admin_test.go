@@ -82,15 +82,6 @@ next:
 	return -1
 }
 
-// sum adds the samples of family name.
-func sum(mf map[string]*dto.MetricFamily, name string) float64 {
-	var s float64
-	for _, m := range mf[name].GetMetric() {
-		s += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-	}
-	return s
-}
-
 func withAdmin(c *Config) { c.Admin = "127.0.0.1:0" }
 
 // The metrics follow what the daemons do: an upload shows in the owner's
