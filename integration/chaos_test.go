@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"ishtar/gateway"
+	"ishtar/meta"
+	"ishtar/shard"
 )
 
 // chaosObject is an object the chaos tests read back, whole and by range.
@@ -69,8 +71,10 @@ func TestChaos(t *testing.T) {
 		objs := chaosObjects(t, c, b)
 		// Every storage node is faulty in some subtest, so every data
 		// shard of every segment is read from a faulty node at least once;
-		// one subtest has a single faulty node, the others n-k of them.
-		sets := [][]int{{3}, {1, 2}, {3, 4}, {5, 1}}
+		// one subtest has a single faulty node (one that holds a data
+		// shard: placement may give a node only parity of the four
+		// segments), the others n-k of them.
+		sets := [][]int{{dataHolder(t, n)}, {1, 2}, {3, 4}, {5, 1}}
 		for _, f := range []Fault{FaultFlip, FaultTruncate, FaultSwap, FaultHang, FaultDown} {
 			for _, bad := range sets {
 				t.Run(fmt.Sprintf("store-%s-%v", f, bad), func(t *testing.T) {
@@ -120,6 +124,30 @@ func TestChaos(t *testing.T) {
 		// released: the nodes end up holding what the catalog references.
 		t.Run("settled", func(t *testing.T) { n.Settle(t) })
 	})
+}
+
+// dataHolder returns the index of a storage node that holds a data shard
+// (index below k) of a segment of the catalog: node 3 if it does.
+func dataHolder(t *testing.T, n *Net) int {
+	t.Helper()
+	segs, err := n.Node(0).daemon().Catalog().Segments(meta.SegmentID{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := -1
+	for _, seg := range segs {
+		for i := range seg.K {
+			for _, nd := range n.Nodes()[1:] {
+				if nd.ID == shard.PublicKey(seg.Shards[i].Node) && (found < 0 || nd.Index == 3) {
+					found = nd.Index
+				}
+			}
+		}
+	}
+	if found < 0 {
+		t.Fatal("no storage node holds a data shard")
+	}
+	return found
 }
 
 // testChurn stops two storage nodes while reads are in flight (every read
